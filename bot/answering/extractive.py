@@ -1,0 +1,175 @@
+"""The default answerer: no LLM, only the report's own words.
+
+From the top hits it picks the clause that answers (a recommendation list split into stock names,
+or the sentence with the asked-for figure), says it directly, cites it, and verifies it. When no
+hit covers what the question is about, the answer is `found: false`, naming the reports searched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.answer import Answer, Citation
+from bot.answering.concepts import Concept, coverage, question_concepts, topical
+from bot.answering.verify import renumber, verify_answer
+from index.chunking import split_sentences
+from index.lexicon import Lexicon
+from index.normalize import default_tokenizer, search_form
+from index.records import Hit, Report
+from index.search import SearchResult
+
+MIN_COVERAGE = 0.5  # share of the question's topical concepts a passage must contain
+MAX_QUOTE = 160
+RECOMMEND_PREFIX = re.compile(r"^(建议关注|建議關注|重点关注|重點關注|投资建议|投資建議|推荐|推薦|关注标的|關注標的|受益标的|受益標的)[:：]?")
+_SEGMENT_SPLIT = re.compile(r"[;；。\n]")
+_CLAUSE_SPLIT = re.compile(r"(?<=[,，;；])")
+_NUMBER_QUESTION = re.compile(r"多少|几|幾|how (much|many)|what (was|is) the|\?|？|figure|level|rate|percent|%")
+
+
+@dataclass
+class Scored:
+    hit: Hit
+    coverage: float
+
+
+def _header(report: Report, english: bool) -> str:
+    """"山西证券 (周跟蹤 2024-12-16–12-22)": who said it and in which note."""
+    label = re.sub(r"^【[^】]*】", "", report.title).split("--")[0].split("——")[0]
+    label = re.sub(r"[(（]\s*\d{8}\s*[-—–~至]\s*\d{8}\s*[)）]", "", label).strip(" :：") or report.title[:30]
+    if len(label) > 30:
+        label = label[:29] + "…"
+    when = report.date
+    if report.period:
+        start, end = report.period.split("/")
+        when = f"{start}–{end[5:]}" if start[:4] == end[:4] else f"{start}–{end}"
+    inner = ", ".join(p for p in (label, when) if p)
+    if report.broker:
+        return f"{report.broker} ({inner})" if english else f"{report.broker}《{label}》({when or '日期不详'})"
+    return f"《{label}》 ({when})" if english and when else (f"《{label}》({when})" if when else f"《{label}》")
+
+
+def _score_hits(hits: list[Hit], concepts: list[Concept]) -> list[Scored]:
+    scored = []
+    for hit in hits:
+        form = search_form(f"{hit.chunk.section or ''}\n{hit.chunk.text}")
+        scored.append(Scored(hit, coverage(concepts, form)))
+    return scored
+
+
+def _recommendation_segments(text: str, lexicon: Lexicon) -> list[tuple[str, list[str], str]]:
+    """(label, stock names as written, segment text) for each "label:names" run in a paragraph."""
+    out = []
+    for segment in _SEGMENT_SPLIT.split(text):
+        segment = RECOMMEND_PREFIX.sub("", segment.strip())
+        if not segment:
+            continue
+        names = [name for name, _, _ in lexicon.find_stocks(segment)]
+        if not names:
+            continue
+        parts = re.split(r"[:：]", segment)
+        label = parts[-2].strip() if len(parts) >= 2 else ""
+        label = RECOMMEND_PREFIX.sub("", label).strip()
+        out.append((label, list(dict.fromkeys(names)), segment))
+    return out
+
+
+def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon, english: bool):
+    """For "which stocks…" questions: the recommendation segments that match the topic."""
+    topics = topical(concepts)
+    for item in scored:
+        segments = _recommendation_segments(item.hit.chunk.text, lexicon)
+        if not segments:
+            continue
+        if topics:
+            ranked = [(coverage(concepts, search_form(label or seg)), label, names) for label, names, seg in segments]
+            best = max(r[0] for r in ranked)
+            if best < MIN_COVERAGE:
+                continue
+            chosen = [(label, names) for score, label, names in ranked if score == best]
+        else:
+            if not RECOMMEND_PREFIX.match(item.hit.chunk.text.strip()):
+                continue
+            chosen = [(label, names) for label, names, _ in segments]
+        header = _header(item.hit.report, english)
+        if english:
+            parts = [f"for {label}: {', '.join(names)}" if label else ", ".join(names) for label, names in chosen]
+            text = f"{header} recommends " + "; ".join(parts) + " [1]"
+        else:
+            parts = [f"{label}：{'、'.join(names)}" if label else "、".join(names) for label, names in chosen]
+            text = f"{header}建议关注 " + "；".join(parts) + " [1]"
+        return text, item.hit
+    return None
+
+
+def _best_quote(text: str, concepts: list[Concept], wants_number: bool) -> tuple[str, float]:
+    """The sentence (or, for a long one, the clauses) that covers the question best."""
+    best, best_score = "", -1.0
+    for sentence in split_sentences(text) or [text]:
+        form = search_form(sentence)
+        score = coverage(concepts, form)
+        if wants_number and re.search(r"\d", sentence):
+            score += 0.25
+        if score > best_score:
+            best, best_score = sentence.strip(), score
+    if len(best) > MAX_QUOTE:
+        clauses = [c for c in _CLAUSE_SPLIT.split(best) if c.strip()]
+        keep = [i for i, c in enumerate(clauses) if any(t.present_in(search_form(c)) for t in topical(concepts))]
+        if keep:
+            best = "".join(clauses[min(keep) : max(keep) + 1]).strip(" ,，;；")
+    return best, best_score
+
+
+def _fact_answer(scored: list[Scored], concepts: list[Concept], question: str, english: bool):
+    wants_number = bool(_NUMBER_QUESTION.search(question))
+    candidates = [(item, *_best_quote(item.hit.chunk.text, concepts, wants_number)) for item in scored[:3]]
+    candidates.sort(key=lambda c: (c[0].coverage, c[2]), reverse=True)
+    item, quote, _ = candidates[0]
+    header = _header(item.hit.report, english)
+    if english:
+        return f"According to {header}: “{quote}” [1]", item.hit
+    return f"{header}：“{quote}” [1]", item.hit
+
+
+def not_found_answer(question: str, result: SearchResult, mode: str = "extractive") -> Answer:
+    english = result.plan.language == "en"
+    searched = [f"{r.title} ({r.broker or '—'}, {r.date or '—'})" for r in result.reports[:5]]
+    more = len(result.reports) - len(searched)
+    if english:
+        text = "The indexed notes do not cover this."
+        if searched:
+            text += f" Searched {len(result.reports)} report(s): " + "; ".join(searched)
+            text += f"; and {more} more." if more > 0 else "."
+        else:
+            text += " No indexed report matches the broker or dates asked for."
+    else:
+        text = "已索引的研报中没有找到相关内容。"
+        if searched:
+            text += f"已检索 {len(result.reports)} 份研报：" + "；".join(searched) + (f" 等 {more} 份。" if more > 0 else "。")
+        else:
+            text += "没有符合所问券商或日期的研报。"
+    return Answer(question, text, mode, found=False, searched=[r.title for r in result.reports])
+
+
+def answer_extractively(question: str, result: SearchResult, lexicon: Lexicon) -> Answer:
+    plan = result.plan
+    english = plan.language == "en"
+    concepts = question_concepts(question, plan, lexicon, default_tokenizer())
+    scored = [s for s in _score_hits(result.hits, concepts) if s.coverage >= MIN_COVERAGE]
+    if not scored:
+        return not_found_answer(question, result)
+    scored.sort(key=lambda s: s.coverage, reverse=True)  # stable: retrieval order breaks ties
+    picked = None
+    if plan.wants_list:
+        picked = _list_answer(scored, concepts, lexicon, english)
+    if picked is None:
+        picked = _fact_answer(scored, concepts, question, english)
+    text, hit = picked
+    citations = [Citation.from_hit(1, hit)]
+    verified = verify_answer(text, citations, lexicon)
+    if not verified.cited:  # nothing survived verification: saying nothing beats saying it wrong
+        answer = not_found_answer(question, result)
+        answer.dropped = verified.dropped
+        return answer
+    final, used = renumber(verified.text, citations, verified.cited)
+    return Answer(question, final, "extractive", found=True, citations=used, dropped=verified.dropped)

@@ -1,0 +1,86 @@
+"""Answers from an OpenAI-compatible LLM over numbered context paragraphs, verified before use.
+
+Anything that goes wrong (endpoint down, timeout, garbage, no valid citation left after
+verification) returns None with a reason, and the caller falls back to the extractive answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.answer import Answer, Citation
+from bot.answering.verify import renumber, verify_answer
+from bot.llm import LLMClient, LLMError
+from index.lexicon import Lexicon
+from index.records import Hit
+from prompts import render
+
+log = logging.getLogger("yanbao.answer")
+
+CONTEXT_PARAGRAPHS = 6
+NOT_FOUND = "NOT_FOUND"
+
+
+@dataclass
+class Attempt:
+    answer: Answer | None
+    problem: str | None = None  # why the LLM answer was not usable
+
+
+def numbered_context(citations: list[Citation]) -> str:
+    blocks = []
+    for c in citations:
+        head = " · ".join(part for part in (c.title, c.broker, c.date) if part)
+        blocks.append(f"[{c.n}] {head}\n{c.text}")
+    return "\n\n".join(blocks)
+
+
+def answer_with_llm(
+    client: LLMClient,
+    question: str,
+    hits: list[Hit],
+    lexicon: Lexicon,
+    *,
+    on_text: Callable[[str], None] | None = None,
+) -> Attempt:
+    citations = [Citation.from_hit(n, hit) for n, hit in enumerate(hits[:CONTEXT_PARAGRAPHS], start=1)]
+    messages = [
+        {"role": "system", "content": render("system")},
+        {"role": "user", "content": render("answer", question=question, context=numbered_context(citations))},
+    ]
+    try:
+        if on_text is not None:
+            text = ""
+            for delta in client.stream(messages):
+                text += delta
+                on_text(text)
+        else:
+            text = client.chat(messages).text
+    except LLMError as exc:
+        return Attempt(None, f"LLM unavailable: {exc}")
+    text = text.strip()
+    if not text:
+        return Attempt(None, "LLM returned an empty answer")
+    if text.startswith(NOT_FOUND) or text == NOT_FOUND:
+        return Attempt(Answer(question, "", "llm", found=False, model=client.model))
+    verified = verify_answer(text, citations, lexicon)
+    if not verified.cited or not re.search(r"\w", verified.text):
+        return Attempt(None, "LLM answer had no supported, cited sentence")
+    final_text, used = renumber(verified.text, citations, verified.cited)
+    answer = Answer(question, final_text, "llm", found=True, citations=used, dropped=verified.dropped, model=client.model)
+    return Attempt(answer)
+
+
+def rewrite_queries(client: LLMClient, question: str, limit: int = 3) -> list[str]:
+    """Chinese search queries for a question (multi-query). Failures return [] silently: the
+    offline path stands on its own."""
+    try:
+        result = client.chat([{"role": "user", "content": render("query_rewrite", question=question)}], max_tokens=120)
+    except LLMError as exc:
+        log.info("query rewrite skipped", extra={"reason": str(exc)})
+        return []
+    lines = [re.sub(r"^[\s\-*\d.、)）]+", "", line).strip() for line in result.text.splitlines()]
+    return [line for line in lines if line and len(line) <= 80][:limit]

@@ -1,0 +1,92 @@
+"""The `yanbao` command: index, ask, weekly, reports, serve, chat, eval, doctor, models.
+
+Every command that a script may read takes --json. Exit codes: 0 ok, 1 some work failed, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# Chroma and tokenizers print telemetry/parallelism noise; the hub must never be probed for minutes.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"yanbao: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yanbao", description="研报 yanbao: answers about research notes, with citations.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index report files or folders (incremental)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--prune", action="store_true", help="remove reports whose files are gone")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("ask", help='ask a question ("-" reads one question per line from stdin)')
+    p.add_argument("question")
+    p.add_argument("--broker")
+    p.add_argument("--since", help="YYYY-MM-DD")
+    p.add_argument("--until", help="YYYY-MM-DD")
+    p.add_argument("--conversation", help="a conversation id, to ask follow-up questions")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("weekly", help="summarize the latest weekly note(s)")
+    p.add_argument("--broker")
+    p.add_argument("--sector")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("reports", help="list indexed reports; `reports remove ID`")
+    p.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("serve", help="run the Slack or Feishu bot")
+    p.add_argument("platform", choices=["slack", "feishu"])
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--mode", choices=["http", "socket", "ws"], help="slack: http|socket; feishu: ws|http")
+
+    sub.add_parser("chat", help="the bot's commands in a terminal")
+
+    p = sub.add_parser("eval", help="score retrieval and answers on a JSONL question set")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-k", type=int, default=5)
+
+    p = sub.add_parser("doctor", help="what is configured and reachable")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("models", help="models: `models pull NAME --to DIR` for air-gapped installs")
+    p.add_argument("action", choices=["pull"])
+    p.add_argument("name")
+    p.add_argument("--to", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from bot.commands import run_command  # heavy imports only after argument errors are out of the way
+
+    try:
+        return run_command(args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Plain-text rendering of Answers, reports and index summaries, for the terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bot.answer import Answer
+from index.records import Report
+from index.summary import IndexSummary
+
+QUOTE_CHARS = 400
+
+
+def citation_heading(title: str, broker: str | None, date: str | None) -> str:
+    return " · ".join(part for part in (title, broker or "broker unknown", date or "date unknown"))
+
+
+def render_answer_text(answer: Answer) -> str:
+    lines = [answer.answer.strip() or "(no answer)"]
+    if answer.note:
+        lines.append(f"({answer.note})")
+    for c in answer.citations:
+        quote = c.text if len(c.text) <= QUOTE_CHARS else c.text[: QUOTE_CHARS - 1] + "…"
+        lines.append("")
+        lines.append(f"[{c.n}] {citation_heading(c.title, c.broker, c.date)} · ¶{c.paragraph}")
+        lines.extend(textwrap.indent(quote, "    ").splitlines())
+    footer = f"mode: {answer.mode}"
+    if answer.model:
+        footer += f" ({answer.model})"
+    if answer.fallback:
+        footer += f" — LLM not used: {answer.fallback}"
+    lines.extend(["", footer])
+    return "\n".join(lines)
+
+
+def render_reports_text(reports: list[Report]) -> str:
+    if not reports:
+        return "No reports indexed yet. Run `yanbao index PATH`."
+    rows = [f"{r.id}  {r.date or '----------'}  {(r.broker or '-'):<8} {r.kind:<8} {r.chunks:>4}  {r.title[:60]}" for r in reports]
+    return "\n".join([f"{len(reports)} reports", *rows])
+
+
+def render_summary_text(summary: IndexSummary) -> str:
+    line = (
+        f"indexed in {summary.seconds:.1f}s: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.removed} removed, {summary.chunks} chunks written, "
+        f"{len(summary.failed)} failed"
+    )
+    lines = [line]
+    for failure in summary.failed:
+        lines.append(f"  failed: {failure.path}: {failure.error}")
+    return "\n".join(lines)

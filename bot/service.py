@@ -1,0 +1,238 @@
+"""The command functions every adapter calls: ask, weekly, reindex, add_file, reports, help.
+
+Slack, Feishu and the console translate their events into these calls and render what comes back.
+The service holds no per-user state of its own: history, de-duplication and feedback live in the
+state store (SQLite or Redis), so replicas can run side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from bot import metrics
+from bot.answer import Answer
+from bot.answering.extractive import answer_extractively, not_found_answer
+from bot.answering.followup import Turn, apply_history, is_follow_up
+from bot.answering.generative import answer_with_llm, rewrite_queries
+from bot.answering.weekly import summarize_weekly
+from bot.llm import LLMClient
+from bot.state import StateStore, open_state
+from index.library import Library
+from index.query import parse_query
+from index.records import Report
+from index.settings import Settings
+from index.summary import Failure, IndexSummary
+
+log = logging.getLogger("yanbao.service")
+
+MAX_QUESTION_CHARS = 2000
+SEARCH_DEPTH = 8
+
+HELP_TEXT = """\
+*yanbao* (研报) answers questions about the indexed research notes and cites the paragraphs it used.
+• Ask anything, in English or Chinese: "Which stocks does Shanxi recommend for edge compute?", "豆包11月月活?"
+• Narrow by broker or date in the question: "山证 latest weekly", "2024年12月 光模块"
+• /weekly [broker|sector] — summary of the latest weekly note(s)
+• /reports — the indexed reports
+• /reindex — re-scan the report folders (admins); admins can also send a PDF/DOCX/HTML/TXT to index it
+• Reply in the thread to ask a follow-up ("and for IDC?")"""
+
+
+class Yanbao:
+    """One per process. Heavy parts (store, models, lexical index) load on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        library: Library | None = None,
+        state: StateStore | None = None,
+        llm: LLMClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self._library = library
+        self._state = state
+        self._llm = llm if llm is not None else LLMClient.from_settings(settings, on_usage=metrics.count_llm_usage)
+        self._lock = threading.Lock()
+        self._weekly_cache: dict[tuple, Answer] = {}
+
+    # ---- lazily opened parts ------------------------------------------------------------------
+    @property
+    def library(self) -> Library:
+        if self._library is None:
+            with self._lock:
+                if self._library is None:
+                    self._library = Library(self.settings)
+        return self._library
+
+    @property
+    def state(self) -> StateStore:
+        if self._state is None:
+            with self._lock:
+                if self._state is None:
+                    self._state = open_state(self.settings)
+        return self._state
+
+    @property
+    def llm(self) -> LLMClient | None:
+        return self._llm
+
+    # ---- ask --------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        conversation: str | None = None,
+        broker: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        on_text: Callable[[str], None] | None = None,
+        today: date | None = None,
+    ) -> Answer:
+        """Answer a question. `conversation` (e.g. "slack:C123:1700000000.0001") keeps follow-up
+        context; `on_text` receives the growing answer text while an LLM streams."""
+        started = time.perf_counter()
+        question, note = _trim(question)
+        if not question:
+            return Answer(question="", answer=HELP_TEXT, mode="extractive", found=False, note="empty question")
+        library = self.library
+        plan = parse_query(question, today or date.today(), library.lexicon)
+        prefer_reports: list[str] = []
+        history = self.state.get_history(conversation) if conversation else []
+        if history and is_follow_up(question, plan):
+            prefer_reports = apply_history(plan, Turn.from_json(history[-1]))
+        extra_queries = rewrite_queries(self._llm, question) if self._llm else []
+        search = dict(k=SEARCH_DEPTH, broker=broker, since=since, until=until, plan=plan,
+                      extra_queries=extra_queries, stage_timer=metrics.observe_stage)
+        result = None
+        if prefer_reports:
+            result = library.search(question, report_ids=set(prefer_reports), **search)
+            if not result.hits:
+                result = None
+        if result is None:
+            result = library.search(question, **search)
+
+        with metrics.stage_timer("answer"):
+            answer = answer_extractively(question, result, library.lexicon)
+        if self._llm is not None and result.hits:
+            with metrics.stage_timer("llm"):
+                attempt = answer_with_llm(self._llm, question, result.hits, library.lexicon, on_text=on_text)
+            if attempt.answer is not None:
+                if attempt.answer.found:
+                    answer = attempt.answer
+                else:
+                    answer = not_found_answer(question, result, mode="llm")
+                    answer.model = self._llm.model
+            else:
+                answer.fallback = attempt.problem
+                metrics.LLM_ERRORS.labels(reason="fallback").inc()
+                log.warning("LLM answer not used, extractive fallback", extra={"reason": attempt.problem})
+        answer.note = note or answer.note
+        if conversation:
+            self.state.append_history(conversation, _turn(question, plan, answer).to_json())
+        metrics.record_answer(answer.mode, answer.found)
+        metrics.observe_stage("total", time.perf_counter() - started)
+        return answer
+
+    # ---- weekly -------------------------------------------------------------------------------
+    def weekly(self, broker: str | None = None, sector: str | None = None,
+               *, on_text: Callable[[str], None] | None = None) -> Answer:
+        library = self.library
+        library.refresh()
+        return summarize_weekly(
+            library, broker=broker, sector=sector, llm=self._llm, cache=self._weekly_cache, on_text=on_text
+        )
+
+    # ---- indexing -----------------------------------------------------------------------------
+    def reindex(self, paths: list[Path] | None = None, *, prune: bool = True) -> IndexSummary:
+        """Re-scan `paths` (default: settings.report_dirs) incrementally, one index run at a time
+        across processes and replicas."""
+        targets = list(paths) if paths else list(self.settings.report_dirs)
+        if not targets:
+            summary = IndexSummary()
+            summary.failed.append(Failure("YANBAO_REPORT_DIRS", "no report folders configured (set YANBAO_REPORT_DIRS)"))
+            return summary
+        missing = [p for p in targets if not Path(p).exists()]
+        if missing:
+            summary = IndexSummary()
+            summary.failed.extend(Failure(str(p), "no such file or folder") for p in missing)
+            targets = [p for p in targets if Path(p).exists()]
+            if not targets:
+                return summary
+        with self.state.lock("index"):
+            result = self.library.index(targets, prune=prune, progress=False)
+        if missing:
+            result.failed = summary.failed + result.failed
+        self._update_index_gauges()
+        return result
+
+    def add_file(self, path: Path, source: str) -> IndexSummary:
+        """Index one uploaded file; `source` is what citations show (e.g. "slack:F123/note.pdf").
+        summary.reports holds the new Report; summary.failed the exact reason when it failed."""
+        with self.state.lock("index"):
+            summary = self.library.index([path], progress=False, sources={Path(path): source})
+        if summary.unchanged and not summary.reports:
+            from index.pipeline import report_id_for
+
+            report, _ = self.library.store.record(report_id_for(source))
+            if report is not None:
+                summary.reports.append(report)
+        self._update_index_gauges()
+        return summary
+
+    def remove_report(self, report_id: str) -> bool:
+        with self.state.lock("index"):
+            removed = self.library.remove(report_id)
+        self._update_index_gauges()
+        return removed
+
+    def reports(self) -> list[Report]:
+        return self.library.reports()
+
+    def help_text(self) -> str:
+        return HELP_TEXT
+
+    def record_feedback(self, record: dict) -> None:
+        self.state.add_feedback(record)
+        metrics.FEEDBACK.labels(value=str(record.get("value", "unknown"))).inc()
+
+    def health(self) -> dict[str, object]:
+        status = self.library.status()
+        return {
+            "ok": bool(status["store_reachable"]) and self.state.ping(),
+            "store": status["store_reachable"],
+            "state": self.state.ping(),
+            "model": status["embed_model"],
+            "reports": status["reports"],
+            "chunks": status["chunks"],
+        }
+
+    def _update_index_gauges(self) -> None:
+        status = self.library.status()
+        metrics.set_index_size(int(status["reports"]), int(status["chunks"]))
+
+
+def _trim(question: str) -> tuple[str, str | None]:
+    question = (question or "").strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        return question[:MAX_QUESTION_CHARS], f"question trimmed to its first {MAX_QUESTION_CHARS:,} characters"
+    return question, None
+
+
+def _turn(question: str, plan, answer: Answer) -> Turn:
+    return Turn(
+        question=question,
+        broker=plan.broker,
+        since=plan.since,
+        until=plan.until,
+        kind=plan.kind,
+        wants_list=plan.wants_list,
+        intent_terms=list(getattr(plan, "intent_terms", []) or []),
+        report_ids=list(dict.fromkeys(c.report_id for c in answer.citations)),
+        found=answer.found,
+    )

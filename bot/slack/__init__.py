@@ -1,0 +1,1 @@
+"""The Slack adapter: Bolt listeners (app), Block Kit rendering (blocks), file shares (files), serving (server)."""

@@ -1,0 +1,279 @@
+"""Render an Answer as Slack Block Kit: answer text, one context block per citation, footer, 👍/👎.
+
+Slack's limits shape this module: at most 50 blocks per message, 3,000 characters per section
+text, 2,000 characters per button value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.answer import Answer, Citation
+from index.normalize import search_form
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_BUTTON_VALUE = 2000
+MAX_FALLBACK_CHARS = 3000
+QUOTE_CHARS = 280
+FEEDBACK_UP = "yanbao_feedback_up"
+FEEDBACK_DOWN = "yanbao_feedback_down"
+FEEDBACK_ACTIONS = re.compile(r"^yanbao_feedback_(up|down)$")
+
+_MARKER = re.compile(r"\[(\d+)\]")
+# a sentence or clause of Chinese or English text, with its closing punctuation
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*|\n+")
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn treats &, < and > as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str, limit: int = 150) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def split_for_sections(text: str, limit: int = MAX_SECTION_CHARS) -> list[str]:
+    """Split text into pieces of at most `limit` characters, at paragraph, then sentence breaks."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = window.rfind("\n\n")
+        if cut < limit // 2:
+            cut = max(window.rfind(p) for p in ("。", "！", "？", ". ", "\n"))
+            cut = cut + 1 if cut >= limit // 2 else limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def cited_clauses(answer_text: str, n: int) -> str:
+    """The sentences of the answer that carry the marker [n], markers removed."""
+    marker = f"[{n}]"
+    picked = [s for s in _SENTENCE.findall(answer_text) if marker in s]
+    return _MARKER.sub("", " ".join(picked)).strip()
+
+
+def _bigrams(text: str) -> set[str]:
+    folded = re.sub(r"\s+", "", search_form(text))
+    return {folded[i : i + 2] for i in range(len(folded) - 1)}
+
+
+def quote_around(paragraph: str, clause: str, limit: int = QUOTE_CHARS) -> str:
+    """The part of `paragraph` around the sentence that best matches `clause`, at most `limit`
+    characters, with … where it was cut. Without a clause, the paragraph's beginning."""
+    paragraph = re.sub(r"[ \t]+", " ", paragraph.strip())
+    if len(paragraph) <= limit:
+        return paragraph
+    sentences = [s for s in _SENTENCE.findall(paragraph) if s.strip()]
+    if not sentences:
+        return clip(paragraph, limit)
+    wanted = _bigrams(clause) if clause else set()
+    best = 0
+    if wanted:
+        scores = [len(wanted & _bigrams(s)) / (1 + len(_bigrams(s)) ** 0.5) for s in sentences]
+        best = max(range(len(sentences)), key=lambda i: scores[i])
+    first = last = best
+    length = len(sentences[best])
+    if length > limit:  # one long sentence: keep its part that overlaps the clause most
+        return _window_in_sentence(sentences[best], wanted, limit, at_start=best == 0)
+    grew = True
+    while grew:
+        grew = False
+        if last + 1 < len(sentences) and length + len(sentences[last + 1]) <= limit:
+            last += 1
+            length += len(sentences[last])
+            grew = True
+        if first > 0 and length + len(sentences[first - 1]) <= limit:
+            first -= 1
+            length += len(sentences[first])
+            grew = True
+    text = "".join(sentences[first : last + 1]).strip()
+    if first > 0:
+        text = "…" + text
+    if last < len(sentences) - 1:
+        text += "…"
+    return text
+
+
+def _window_in_sentence(sentence: str, wanted: set[str], limit: int, *, at_start: bool) -> str:
+    width = limit - 2
+    best_start, best_score = 0, -1
+    step = max(1, width // 4)
+    for start in range(0, max(1, len(sentence) - width + 1), step):
+        score = len(wanted & _bigrams(sentence[start : start + width]))
+        if score > best_score:
+            best_start, best_score = start, score
+    text = sentence[best_start : best_start + width].strip()
+    if best_start > 0 or not at_start:
+        text = "…" + text
+    if best_start + width < len(sentence):
+        text += "…"
+    return text
+
+
+def citation_line(citation: Citation) -> str:
+    title = escape(citation.title or citation.report_id)
+    if citation.source.startswith(("http://", "https://")):
+        title = f"<{citation.source}|{title}>"
+    parts = [f"*[{citation.n}]* {title}"]
+    parts += [escape(p) for p in (citation.broker, citation.date) if p]
+    return " · ".join(parts)
+
+
+def citation_block(citation: Citation, answer_text: str) -> dict[str, Any]:
+    quote = quote_around(citation.text, cited_clauses(answer_text, citation.n))
+    text = f"{citation_line(citation)}\n“{escape(quote)}”"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}]}
+
+
+def footer_text(answer: Answer, notes: list[str]) -> str:
+    if answer.mode == "llm":
+        source = f"Written by {escape(answer.model or 'the LLM')} from the cited paragraphs"
+    elif answer.mode == "extractive-fallback":
+        source = "Extractive answer (the LLM was unavailable): sentences quoted from the notes"
+    else:
+        source = "Extractive answer: sentences quoted from the notes"
+    lines = [f"_{source}_"]
+    for note in [answer.note, *notes]:
+        if note:
+            lines.append(f"_{escape(note)}_")
+    return "\n".join(lines)
+
+
+def feedback_value(answer: Answer, conversation: str | None) -> str:
+    """What a 👍/👎 click needs to store the answer's question and citations (≤ 2,000 chars);
+    the answer text itself comes back with the clicked message."""
+    cites = [[c.n, c.report_id, c.paragraph] for c in answer.citations]
+    data: dict[str, Any] = {"c": conversation, "m": answer.mode, "r": cites, "q": answer.question}
+    value = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    while len(value) > MAX_BUTTON_VALUE and data["r"]:
+        data["r"] = data["r"][:-1]
+        value = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if len(value) > MAX_BUTTON_VALUE:
+        over = len(value) - MAX_BUTTON_VALUE
+        data["q"] = data["q"][: max(0, len(data["q"]) - over - 1)] + "…"
+        value = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return value
+
+
+def render_answer(
+    answer: Answer,
+    *,
+    conversation: str | None = None,
+    asked_by: str | None = None,
+    notes: list[str] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for an Answer. `asked_by` (a user id) shows who asked, for answers
+    posted from a slash command; `notes` are extra footer lines (e.g. the question was trimmed)."""
+    blocks: list[dict[str, Any]] = []
+    if asked_by:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": clip(f"<@{asked_by}> asked: {escape(answer.question)}", 3000)}
+                ],
+            }
+        )
+    body = answer.answer.strip() or "I found nothing in the notes for that."
+    if not answer.found and answer.searched:
+        searched = "、".join(answer.searched[:8])
+        body += f"\n\n_Searched: {searched}_"
+    sections = split_for_sections(escape(body))[:10]
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
+
+    citations = list(answer.citations)
+    room = MAX_BLOCKS - len(blocks) - 3  # divider, footer, buttons
+    if citations:
+        blocks.append({"type": "divider"})
+        shown = citations if len(citations) <= room else citations[: room - 1]
+        blocks += [citation_block(c, answer.answer) for c in shown]
+        rest = citations[len(shown) :]
+        if rest:
+            names = "; ".join(f"[{c.n}] {c.title}" for c in rest)
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {"type": "mrkdwn", "text": clip(f"…and {len(rest)} more: {escape(names)}", 3000)}
+                    ],
+                }
+            )
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": footer_text(answer, notes or [])}]}
+    )
+    value = feedback_value(answer, conversation)
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "yanbao_feedback",
+            "elements": [
+                {"type": "button", "action_id": FEEDBACK_UP, "text": plain("👍 Helpful"), "value": value},
+                {
+                    "type": "button",
+                    "action_id": FEEDBACK_DOWN,
+                    "text": plain("👎 Not helpful"),
+                    "value": value,
+                },
+            ],
+        }
+    )
+    return fallback_text(answer), blocks[:MAX_BLOCKS]
+
+
+def fallback_text(answer: Answer) -> str:
+    """The notification and screen-reader text of an answer message."""
+    return clip(answer.answer.strip() or "I found nothing in the notes for that.", MAX_FALLBACK_CHARS)
+
+
+def render_progress(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """A message being streamed: the text so far and a cursor."""
+    shown = split_for_sections(escape(text) + " ▍")[:10]
+    return clip(text, MAX_FALLBACK_CHARS), [
+        {"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in shown
+    ]
+
+
+def searching_blocks(what: str = "Searching the research notes…") -> tuple[str, list[dict[str, Any]]]:
+    return what, [{"type": "context", "elements": [{"type": "mrkdwn", "text": f":mag: {escape(what)}"}]}]
+
+
+def answer_text_from_blocks(blocks: list[dict[str, Any]]) -> str:
+    """The answer text of a rendered answer message (its section blocks), as a click brings it back."""
+    texts = [
+        b["text"]["text"] for b in blocks if b.get("type") == "section" and isinstance(b.get("text"), dict)
+    ]
+    joined = "\n\n".join(texts)
+    return joined.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def quotes_from_blocks(blocks: list[dict[str, Any]]) -> dict[int, str]:
+    """n -> the quoted text of each citation context block of a rendered answer."""
+    quotes: dict[int, str] = {}
+    for block in blocks:
+        if block.get("type") != "context":
+            continue
+        for element in block.get("elements", []):
+            text = element.get("text", "") if isinstance(element, dict) else ""
+            found = re.match(r"^\*\[(\d+)\]\*.*?\n“(.*)”$", text, re.S)
+            if found:
+                quotes[int(found.group(1))] = found.group(2)
+    return quotes
+
+
+def render_summary_lines(lines: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": s}}
+        for s in split_for_sections("\n".join(lines))
+    ][:MAX_BLOCKS]

@@ -1,0 +1,415 @@
+"""State shared by every bot process: event de-duplication, conversation history, feedback, locks.
+
+SQLite under YANBAO_HOME on a single box; Redis when YANBAO_REDIS_URL is set, so several replicas
+agree on which events were already answered and only one of them indexes at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
+
+HISTORY_TTL_SECONDS = 86400
+DEFAULT_CLAIM_TTL_SECONDS = 7 * 86400
+REDIS_PREFIX = "yanbao:"
+# how often a waiting lock retries; jittered so replicas do not retry in step
+_LOCK_POLL_SECONDS = 0.05
+
+
+def _now() -> float:
+    """Wall-clock seconds; one seam so tests can age history without touching the time module."""
+    return time.time()
+
+
+class LockTimeout(TimeoutError):
+    """Another process or replica held the lock for longer than the caller was willing to wait."""
+
+    def __init__(self, name: str, timeout: float | None = None) -> None:
+        self.name = name
+        self.timeout = timeout
+        waited = f" within {timeout:g}s" if timeout is not None else ""
+        super().__init__(f"lock {name!r} is held by another process; not acquired{waited}")
+
+
+class StateError(RuntimeError):
+    """The state backend cannot be opened or reached; the message names the setting or path."""
+
+
+class StateStore(Protocol):
+    def claim(self, key: str, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> bool:
+        """Atomically mark `key` seen; True only the first time, across processes and restarts."""
+        ...
+
+    def get_history(self, conversation: str) -> list[dict]:
+        """The last turns of a conversation, oldest first."""
+        ...
+
+    def append_history(self, conversation: str, turn: dict, keep: int = 6) -> None:
+        """Add a turn, keep the last `keep`; turns expire after a day."""
+        ...
+
+    def add_feedback(self, record: dict) -> None: ...
+
+    def list_feedback(self) -> list[dict]: ...
+
+    def lock(self, name: str, timeout: float = 600.0) -> contextlib.AbstractContextManager[None]:
+        """Mutual exclusion across processes and replicas; raises LockTimeout(name) after `timeout`."""
+        ...
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def open_state(settings: Any) -> StateStore:
+    """Redis when settings.redis_url is set, else SQLite at settings.state_dir/state.sqlite3."""
+    if getattr(settings, "redis_url", None):
+        return RedisState(settings.redis_url)
+    return SQLiteState(Path(settings.state_dir) / "state.sqlite3")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***, safe to log or print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparseable URL)"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _feedback_record(record: dict) -> dict:
+    if "ts" in record:
+        return dict(record)
+    return {"ts": _now(), **record}
+
+
+# --------------------------------------------------------------------------------------- SQLite
+
+
+class SQLiteState:
+    """State in one SQLite file (WAL, one connection per thread) plus fcntl file locks beside it."""
+
+    _SCHEMA = """
+        CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL);
+        CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires);
+        CREATE TABLE IF NOT EXISTS history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation TEXT NOT NULL,
+            turn TEXT NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS history_conversation ON history (conversation, id);
+        CREATE TABLE IF NOT EXISTS feedback (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            record TEXT NOT NULL,
+            created REAL NOT NULL
+        );
+    """
+    # prune expired rows on roughly one write in this many
+    _PRUNE_EVERY = 200
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, lock_dir: str | os.PathLike[str] | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.lock_dir = Path(lock_dir) if lock_dir is not None else self.path.parent / "locks"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.lock_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create the state folder {self.path.parent}: {exc}") from exc
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        try:
+            # executescript commits on its own, so it runs outside _write()
+            self._connection().executescript(self._SCHEMA)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot initialise the state database {self.path}: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StateError(f"state store {self.path} is closed")
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.Error as exc:
+                raise StateError(f"cannot open the state database {self.path}: {exc}") from exc
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def _maybe_prune(self, db: sqlite3.Connection, now: float) -> None:
+        if random.randrange(self._PRUNE_EVERY) == 0:
+            db.execute("DELETE FROM claims WHERE expires <= ?", (now,))
+            db.execute("DELETE FROM history WHERE created <= ?", (now - HISTORY_TTL_SECONDS,))
+
+    def claim(self, key: str, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> bool:
+        now = _now()
+        with self._write() as db:
+            # an expired claim is as good as none: the key may be claimed again
+            db.execute("DELETE FROM claims WHERE key = ? AND expires <= ?", (key, now))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO claims (key, expires) VALUES (?, ?)", (key, now + ttl_seconds)
+            )
+            self._maybe_prune(db, now)
+            return cursor.rowcount == 1
+
+    def get_history(self, conversation: str) -> list[dict]:
+        cutoff = _now() - HISTORY_TTL_SECONDS
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT turn FROM history WHERE conversation = ? AND created > ? ORDER BY id",
+                (conversation, cutoff),
+            )
+            .fetchall()
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    def append_history(self, conversation: str, turn: dict, keep: int = 6) -> None:
+        now = _now()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO history (conversation, turn, created) VALUES (?, ?, ?)",
+                (conversation, json.dumps(turn, ensure_ascii=False), now),
+            )
+            db.execute(
+                "DELETE FROM history WHERE conversation = ? AND id NOT IN "
+                "(SELECT id FROM history WHERE conversation = ? ORDER BY id DESC LIMIT ?)",
+                (conversation, conversation, max(keep, 0)),
+            )
+            self._maybe_prune(db, now)
+
+    def add_feedback(self, record: dict) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO feedback (record, created) VALUES (?, ?)",
+                (json.dumps(_feedback_record(record), ensure_ascii=False), _now()),
+            )
+
+    def list_feedback(self) -> list[dict]:
+        rows = self._connection().execute("SELECT record FROM feedback ORDER BY id").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def _lock_path(self, name: str) -> Path:
+        # names are free text ("index", "index:/reports"); the file name must not be
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60]
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
+        return self.lock_dir / f"{safe}-{digest}.lock"
+
+    @contextlib.contextmanager
+    def lock(self, name: str, timeout: float = 600.0) -> Iterator[None]:
+        path = self._lock_path(name)
+        # a separate open file per acquisition: flock excludes other descriptions, even in-process
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + max(timeout, 0.0)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout(name, timeout) from None
+                    time.sleep(_LOCK_POLL_SECONDS * (0.5 + random.random()))
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def ping(self) -> bool:
+        try:
+            self._connection().execute("SELECT 1").fetchone()
+            return True
+        except (sqlite3.Error, StateError):
+            return False
+
+    def close(self) -> None:
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteState({str(self.path)!r})"
+
+
+# ---------------------------------------------------------------------------------------- Redis
+
+# delete / extend the lock only while it still holds our token: never release another owner's lock
+_RELEASE_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+_RENEW_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+class RedisState:
+    """State in Redis under the `yanbao:` prefix; safe for any number of replicas."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = REDIS_PREFIX,
+        lock_lease_seconds: float = 60.0,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        import redis  # imported here so SQLite-only installs never need a Redis server
+
+        self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.url_for_display = redact_url(url)
+        self.prefix = prefix
+        self.lock_lease_seconds = lock_lease_seconds
+        try:
+            self._client = redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=socket_timeout,
+                health_check_interval=30,
+            )
+        except ValueError as exc:
+            raise StateError(f"YANBAO_REDIS_URL={self.url_for_display!r}: {exc}") from exc
+        self._release = self._client.register_script(_RELEASE_SCRIPT)
+        self._renew = self._client.register_script(_RENEW_SCRIPT)
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def claim(self, key: str, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> bool:
+        return bool(self._client.set(self._key("claim", key), "1", nx=True, ex=max(int(ttl_seconds), 1)))
+
+    def get_history(self, conversation: str) -> list[dict]:
+        cutoff = _now() - HISTORY_TTL_SECONDS
+        turns = []
+        for raw in self._client.lrange(self._key("history", conversation), 0, -1):
+            item = json.loads(raw)
+            if item.get("created", 0) > cutoff:
+                turns.append(item["turn"])
+        return turns
+
+    def append_history(self, conversation: str, turn: dict, keep: int = 6) -> None:
+        key = self._key("history", conversation)
+        item = json.dumps({"created": _now(), "turn": turn}, ensure_ascii=False)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.rpush(key, item)
+        if keep > 0:
+            pipe.ltrim(key, -keep, -1)
+        else:
+            pipe.delete(key)
+        pipe.expire(key, HISTORY_TTL_SECONDS)
+        pipe.execute()
+
+    def add_feedback(self, record: dict) -> None:
+        self._client.rpush(self._key("feedback"), json.dumps(_feedback_record(record), ensure_ascii=False))
+
+    def list_feedback(self) -> list[dict]:
+        return [json.loads(raw) for raw in self._client.lrange(self._key("feedback"), 0, -1)]
+
+    @contextlib.contextmanager
+    def lock(self, name: str, timeout: float = 600.0) -> Iterator[None]:
+        key = self._key("lock", name)
+        token = uuid.uuid4().hex
+        lease_ms = int(self.lock_lease_seconds * 1000)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while not self._client.set(key, token, nx=True, px=lease_ms):
+            if time.monotonic() >= deadline:
+                raise LockTimeout(name, timeout)
+            time.sleep(_LOCK_POLL_SECONDS * (0.5 + random.random()))
+
+        # a short lease renewed while we work: a crashed holder frees the lock within one lease
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lock_lease_seconds / 3):
+                try:
+                    if not self._renew(keys=[key], args=[token, lease_ms]):
+                        log.warning("lock %r was lost before its holder finished", name)
+                        return
+                except self._redis_errors as exc:
+                    log.warning("could not renew lock %r: %s", name, exc)
+
+        renewer = threading.Thread(target=renew, name=f"yanbao-lock-{name}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join(timeout=5)
+            try:
+                self._release(keys=[key], args=[token])
+            except self._redis_errors as exc:
+                # the lease runs out on its own; say so rather than hide it
+                log.warning(
+                    "could not release lock %r (it expires within %ss): %s",
+                    name,
+                    self.lock_lease_seconds,
+                    exc,
+                )
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except self._redis_errors:
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"RedisState({self.url_for_display!r})"

@@ -1,0 +1,191 @@
+"""Turn a read document into the report's own paragraphs: site chrome dropped, the disclaimer kept
+apart, repeated paragraphs collapsed. Paragraph text is never rewritten."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from index.normalize import search_form
+
+# Patterns run on the search form (simplified, half-width, lower-case) of one line.
+_CHROME = [
+    re.compile(p)
+    for p in (
+        r"^登录.{0,12}app",
+        r"(新浪|东方|同花顺|腾讯|网易|搜狐).{0,6}(财经|证券|自选股)?app",
+        r"搜索【信披】",
+        r"^海量资讯",
+        r"^vip课程",
+        r"^加载中",
+        r"^app专享",
+        r"^\d{1,2}/\d{1,2}$",
+        r"^热门推荐$",
+        r"^(收起|展开|更多|返回顶部|分享到?[:：]?.*)$",
+        r"公众号$",
+        r"二维码",
+        r"^(股市直播|图文直播间|视频直播间|7x24小时|新浪首页.*|语音播报|相关新闻|相关阅读|热门文章|推荐阅读)$",
+        r"^\d{2}-\d{2}\s+\S{2,8}\s+\d{6}\s+(--|[\d.]+)$",  # IPO calendar: "01-06 惠通科技 301601 --"
+        r"^(责任编辑|编辑|作者)[:：]",
+        r"(点击|扫码|长按).{0,10}(关注|下载|进入|识别)",
+        r"^(下载|打开)\S{0,8}app",
+        r"^阅读原文$",
+        r"^end$",
+        r"^(上一篇|下一篇)[:：]",
+        r"^©|版权所有|all rights reserved",
+    )
+]
+# Lines that carry report metadata (kept for describing the report, not indexed as content).
+_META = [
+    re.compile(p)
+    for p in (
+        r"^[(（]?来源[:：]",
+        r"^\d{4}年\d{1,2}月\d{1,2}日\s+\d{1,2}:\d{2}",  # reprint timestamp
+        r"^(证券)?分析师[:：]",
+        r"^(研究助理|联系人)[:：]",
+        r"执业(登记|证书)?编[码号]",
+        r"^s\d{4}\d{8}$",
+        r"^(报告)?发布(日期|时间)[:：]",
+        r"^(数据|资料)来源[:：]",
+    )
+]
+# Where the disclaimer starts: from here on nothing is report content.
+_DISCLAIMER_START = [
+    re.compile(p)
+    for p in (
+        r"^【?免责声明】?",
+        r"^(重要)?声明[:：]?$",
+        r"^本人已在中国证券业协会登记为证券分析师",
+        r"^分析师(声明|承诺)",
+        r"^本订阅号不是",
+        r"^(法律声明|特别声明|一般声明|信息披露)[:：]?$",
+        r"^投资评级(说明|体系)",
+    )
+]
+_PUNCT_OR_SPACE = re.compile(r"[\s\W_]+")
+_SENTENCE_END = re.compile(r"[。！？!?；;]")
+
+
+@dataclass
+class Paragraph:
+    text: str  # as written
+    page: int | None = None
+    kind: str = "text"  # "text" | "heading" | "table_row"
+
+
+@dataclass
+class CleanedReport:
+    paragraphs: list[Paragraph]
+    disclaimer: list[str] = field(default_factory=list)
+    dropped_chrome: list[str] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def is_chrome_line(text: str) -> bool:
+    form = search_form(text).strip().lstrip("•·-*● ").strip()
+    return not form or any(p.search(form) for p in _CHROME)
+
+
+def is_meta_line(text: str) -> bool:
+    form = search_form(text).strip()
+    return any(p.search(form) for p in _META)
+
+
+def starts_disclaimer(text: str) -> bool:
+    form = search_form(text).strip()
+    return any(p.search(form) for p in _DISCLAIMER_START)
+
+
+def looks_like_heading(text: str) -> bool:
+    """Short lines without sentence punctuation: 【行情回顾】, 行業動向:, 一、…, 1)…, 市場整體行情."""
+    stripped = text.strip()
+    if len(stripped) > 60 or _SENTENCE_END.search(stripped.rstrip("。")):
+        return False
+    if re.match(
+        r"^(【.+】|[一二三四五六七八九十]+、|\d{1,2}[)）.、]|第[一二三四五六七八九十]+[章节部分])", stripped
+    ):
+        return True
+    return len(stripped) <= 20 and not re.search(r"\d+(\.\d+)?%", stripped)
+
+
+def clean_reprint_boilerplate(blocks: list, title_hint: str | None = None) -> CleanedReport:
+    """`blocks` are readers.Block (text, page, kind). Returns the report's own paragraphs in order."""
+    paragraphs: list[Paragraph] = []
+    disclaimer: list[str] = []
+    dropped: list[str] = []
+    in_disclaimer = False
+    for block in blocks:
+        text = block.text.strip()
+        if not text:
+            continue
+        if in_disclaimer or starts_disclaimer(text):
+            in_disclaimer = True
+            if not is_chrome_line(text):
+                disclaimer.append(text)
+            continue
+        if is_chrome_line(text) or is_meta_line(text):
+            dropped.append(text)
+            continue
+        kind = block.kind if block.kind != "text" else ("heading" if looks_like_heading(text) else "text")
+        paragraphs.append(Paragraph(text=text, page=block.page, kind=kind))
+    # A trailing run of short keyword lines after the content (reprint tags like "AI 字節 推理") is chrome.
+    while paragraphs and _is_tag_line(paragraphs[-1].text):
+        dropped.append(paragraphs.pop().text)
+    kept, duplicates = collapse_repeated_paragraphs(paragraphs)
+    return CleanedReport(
+        paragraphs=kept, disclaimer=disclaimer, dropped_chrome=dropped, duplicates=duplicates
+    )
+
+
+def _is_tag_line(text: str) -> bool:
+    parts = text.split()
+    return len(parts) >= 3 and all(len(p) <= 6 for p in parts) and not _SENTENCE_END.search(text)
+
+
+def _fingerprint(text: str) -> str:
+    return _PUNCT_OR_SPACE.sub("", search_form(text))
+
+
+def _shingles(fp: str, size: int = 4) -> set[str]:
+    return {fp[i : i + size] for i in range(max(1, len(fp) - size + 1))}
+
+
+def collapse_repeated_paragraphs(paragraphs: list[Paragraph]) -> tuple[list[Paragraph], int]:
+    """Keep the first copy of each paragraph. A later paragraph is a repeat when it is the same text
+    (ignoring punctuation, spacing and script), is contained in a kept paragraph (reprints repeat a
+    summary paragraph in pieces), mostly consists of a kept one (a heading glued to a repeat), or is
+    a near-identical long copy (a word added or dropped in the second copy)."""
+    kept: list[Paragraph] = []
+    kept_fps: list[str] = []
+    kept_shingles: list[set[str]] = []
+    duplicates = 0
+    for para in paragraphs:
+        fp = _fingerprint(para.text)
+        if not fp:
+            continue
+        if _is_repeat(fp, kept_fps, kept_shingles, para.kind == "heading"):
+            duplicates += 1
+            continue
+        kept.append(para)
+        kept_fps.append(fp)
+        kept_shingles.append(_shingles(fp) if len(fp) >= 40 else set())
+    return kept, duplicates
+
+
+def _is_repeat(fp: str, kept_fps: list[str], kept_shingles: list[set[str]], heading: bool) -> bool:
+    if fp in kept_fps:
+        # Repeated short headings ("風險提示:") are structure, but indexing them twice adds nothing.
+        return True
+    if heading or len(fp) < 12:
+        return False
+    shingles = _shingles(fp) if len(fp) >= 40 else None
+    for other, other_shingles in zip(kept_fps, kept_shingles):
+        if len(other) >= len(fp) and fp in other:
+            return True
+        if len(other) >= 0.8 * len(fp) and other in fp:
+            return True
+        if shingles and other_shingles and 0.85 <= len(other) / len(fp) <= 1.18:
+            overlap = len(shingles & other_shingles) / len(shingles | other_shingles)
+            if overlap >= 0.85:
+                return True
+    return False

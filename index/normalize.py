@@ -1,0 +1,96 @@
+"""Search forms of text: simplified Chinese, width-folded, lower-cased, and jieba tokens.
+
+What users see is always the text as written; these forms are only for matching.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+import jieba
+import opencc
+
+DATA_DIR = Path(__file__).parent / "data"
+
+# Function words and punctuation carry no retrieval signal in these notes.
+_STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 等 也 将 对 为 以 于 中 上 下 其 之 而 并 但 从 由 被 把 这 那 个 有 我们 认为 "
+    "a an the of to in on for and or is are was were be by with as at from that this which what "
+    "does do did how much many who whom whose when where why it its their there any".split()
+)
+_TOKEN_KEEP = re.compile(r"[\w\u4e00-\u9fff%.+-]")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+_t2s = opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _t2s.convert(text)
+
+
+def search_form(text: str) -> str:
+    """Simplified, NFKC-folded (full-width → half-width), lower-cased."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def is_traditional(text: str) -> bool:
+    """True when converting to simplified changes a noticeable share of the CJK characters."""
+    cjk = [c for c in text if _CJK.match(c)]
+    if not cjk:
+        return False
+    changed = sum(1 for a, b in zip(text, to_simplified(text)) if a != b)
+    return changed >= max(1, len(cjk) // 40)
+
+
+class Tokenizer:
+    """jieba with yanbao's user dictionary (stock names, finance terms), so 中科创达 stays whole.
+
+    One jieba.Tokenizer per process instead of the global one, so loading our dictionary never
+    changes jieba for other code in the same process.
+    """
+
+    def __init__(self, userdict: Path | None = None) -> None:
+        self._jieba = jieba.Tokenizer()
+        self._lock = threading.Lock()
+        self._userdict = userdict
+        self._ready = False
+
+    def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            jieba.setLogLevel(60)
+            self._jieba.initialize()
+            if self._userdict and self._userdict.is_file():
+                self._jieba.load_userdict(str(self._userdict))
+            self._ready = True
+
+    def words(self, text: str) -> list[str]:
+        """Whole words (no sub-word expansion): used for phrase-level features."""
+        self._ensure_ready()
+        return [w for w in self._jieba.cut(search_form(text)) if _keep(w)]
+
+    def tokens(self, text: str) -> list[str]:
+        """Tokens for BM25: jieba search-mode cut (a long word also yields its known sub-words)."""
+        self._ensure_ready()
+        return [w for w in self._jieba.cut_for_search(search_form(text)) if _keep(w)]
+
+
+def _keep(word: str) -> bool:
+    word = word.strip()
+    return bool(word) and word not in _STOPWORDS and bool(_TOKEN_KEEP.search(word))
+
+
+@cache
+def default_tokenizer() -> Tokenizer:
+    return Tokenizer(DATA_DIR / "userdict.txt")

@@ -1,0 +1,366 @@
+"""Query understanding: what a question asks for, beyond its words.
+
+`parse_query` reads the broker, the time range, whether the newest notes are wanted, the companies
+and sectors named, and adds the Chinese search terms an English question needs. It never rewrites
+the question itself; explicit --broker/--since/--until are applied by the caller.
+
+Time ranges describe the period the question is about. A weekly covering 12/16-12/22 is published
+a few days later, so a search should accept a report whose date *or* period overlaps the range.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from index.lexicon import Lexicon, Stock, fold
+
+Date = dt.date
+
+
+@dataclass
+class QueryPlan:
+    question: str
+    language: str  # "en" | "zh-Hans" | "zh-Hant"
+    broker: str | None  # canonical simplified broker name
+    since: str | None  # YYYY-MM-DD inclusive
+    until: str | None  # YYYY-MM-DD inclusive
+    prefer_latest: bool  # "latest", "recent", "this week", 最新, 最近, 本周 ...
+    kind: str | None  # "weekly" when a weekly note is asked for
+    terms: list[str] = field(default_factory=list)  # Chinese search terms added (simplified)
+    companies: list[str] = field(default_factory=list)  # canonical stock names mentioned
+    sectors: list[str] = field(default_factory=list)  # sector/theme words recognized (simplified)
+    wants_list: bool = False  # asks which stocks/companies/标的
+
+    def search_text(self) -> str:
+        """The question followed by the added terms: one string for a lexical retriever."""
+        return " ".join([self.question, *self.terms])
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_query(question: str, today: Date, lexicon: Lexicon | None = None) -> QueryPlan:
+    """Understand `question` as asked on `today` (see the module docstring for the time semantics)."""
+    lex = lexicon or Lexicon.load()
+    folded = fold(question)
+    language = detect_language(question)
+
+    broker_spans = lex.broker_spans(question)
+    broker = broker_spans[0][0] if broker_spans else None
+    # 山西证券 is a listed company too; where it names the broker it is not a company asked about.
+    stock_spans = [
+        (lex.stocks_by_name[fold(name)], s, e)
+        for name, s, e in lex.find_stocks(question)
+        if not any(bs <= s and e <= be for _, bs, be in broker_spans)
+    ]
+    company_spans = lex.company_spans(question)
+
+    companies: dict[str, Stock] = {}
+    for stock, _, _ in [*stock_spans, *company_spans]:
+        companies.setdefault(stock.code, stock)
+
+    # Glossary words inside names are not topics: 证券 in 山西证券, bank in China Merchants Bank.
+    masked = _mask(folded, [(s, e) for _, s, e in [*broker_spans, *stock_spans, *company_spans]])
+    english_hits = [entry for entry, _, _ in lex.match_glossary(masked)]
+    chinese_hits = lex.glossary_chinese(masked)
+
+    terms: dict[str, None] = {}
+    for entry in english_hits:
+        for term in entry.chinese:
+            terms.setdefault(term)
+    for entry, _ in chinese_hits:
+        for term in entry.chinese:
+            if re.search(r"[\u4e00-\u9fff]", term) or entry.category != "action":
+                terms.setdefault(term)
+    for stock in companies.values():
+        for name in (stock.name, *stock.former):
+            if re.fullmatch(r"[\u4e00-\u9fffA-Z]{3,}", name):
+                terms.setdefault(name)
+    added = [t for t in terms if fold(t) not in folded]
+
+    sectors: dict[str, None] = {}
+    for entry in english_hits:
+        if entry.category in {"theme", "sector"}:
+            sectors.setdefault(entry.chinese[0])
+    for entry, term in chinese_hits:
+        if entry.category in {"theme", "sector"}:
+            sectors.setdefault(term)
+    # Keep the most specific: 边缘算力 makes 算力 redundant.
+    sector_list = [s for s in sectors if not any(s != o and s in o for o in sectors)]
+
+    since, until, latest = parse_dates(question, today)
+    return QueryPlan(
+        question=question,
+        language=language,
+        broker=broker,
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+        prefer_latest=latest,
+        kind="weekly" if _WEEKLY.search(folded) else None,
+        terms=added,
+        companies=[s.name for s in companies.values()],
+        sectors=sector_list,
+        wants_list=wants_list(folded),
+    )
+
+
+# --- language -------------------------------------------------------------------------------------
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+_SIMPLIFIED_FOLDED_BY_OPENCC = set("昇乾")
+
+
+def detect_language(text: str) -> str:
+    """"en", "zh-Hant" when any character is traditional-only, else "zh-Hans"."""
+    cjk = _CJK.findall(text)
+    words = _ENGLISH_WORD.findall(text)
+    if not cjk or (len(words) >= 3 and 2 * len(words) >= len(cjk)):
+        return "en"
+    folded = fold(text)
+    traditional = sum(
+        1 for a, b in zip(text, folded, strict=True) if a != b and _CJK.match(a) and a not in _SIMPLIFIED_FOLDED_BY_OPENCC
+    )
+    return "zh-Hant" if traditional else "zh-Hans"
+
+
+# --- what kind of answer ----------------------------------------------------------------------------
+
+_WEEKLY = re.compile(r"weekly|week in review|周报|周跟踪|周观点|周度|周评|周刊|周点评|每周", re.I)
+_LIST_EN = re.compile(
+    r"\b(?:which|what|list|name)\b[^?.!]{0,50}?\b(?:stocks?|compan(?:y|ies)|names|tickers?|equities|shares|"
+    r"picks?|beneficiar(?:y|ies)|targets|plays)\b|\b(?:top|stock) picks?\b|\brecommend\w*\b|\bwho (?:benefits|gains)\b",
+    re.I,
+)
+_LIST_ZH = re.compile(
+    r"(?:哪些|哪几|哪家|什么|有何|名单|列出|列举)[^?？。]{0,8}?(?:股票|公司|个股|标的|企业|厂商|龙头|受益)|"
+    r"(?:股票|公司|个股|标的|企业|厂商|龙头)[^?？。]{0,6}?(?:哪些|哪几|有谁|名单)|推荐|建议关注|重点关注|标的"
+)
+
+
+def wants_list(folded: str) -> bool:
+    """Whether the question asks which stocks or companies (a recommendation or ranking list)."""
+    return bool(_LIST_EN.search(folded) or _LIST_ZH.search(folded))
+
+
+# --- dates ----------------------------------------------------------------------------------------
+
+_MONTHS = {
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4, "may": 5,
+    "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
+    "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+}
+_MONTH = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
+_N = r"(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,2})"
+
+# Words that make a year or month describe a figure rather than when a note was written:
+# "2025年资本开支", "capex in 2025", "Doubao's MAU in November".
+_METRIC_ZH = re.compile(
+    r"^(?:的)?(?:全年|上半年|下半年|前三季度|[一二三四]季度|Q[1-4]|H[12]|底|末|初|中|资本开支|收入|营收|利润|净利|业绩|"
+    r"增速|增长|目标|预测|预计|预期|出货|销量|需求|capex|规模|月活|日活|mau|用户|gdp|cpi|经济|有望|将|或|会)",
+    re.I,
+)
+_METRIC_EN = re.compile(
+    r"\b(?:capex|spending|spend|revenue|revenues|sales|profit|profits|earnings|growth|target|forecast|forecasts|expect|"
+    r"expected|expects|plan|plans|planned|demand|shipments?|budget|capacity|investment|mau|users|actives?|guidance|"
+    r"estimate|estimates|outlook|gdp|cpi|output|orders?|volume|price|yield)\b[^.?!]{0,25}$",
+    re.I,
+)
+_REPORT_WORDS_ZH = r"(?:份)?(?:的)?(?:研报|报告|周报|周跟踪|点评|策略|笔记|发布|写的|以来|以后|之后|至今|之前|以前)"
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
+    since: Date
+    until: Date
+    grain: str  # "day" | "week" | "month" | "year"
+
+
+def parse_dates(question: str, today: Date) -> tuple[Date | None, Date | None, bool]:
+    """(since, until, prefer_latest) from the time words of `question`, relative to `today`."""
+    text = fold(question)
+    low = text.lower()
+    latest = bool(
+        re.search(r"\b(?:latest|newest|most recent|recent(?:ly)?|this week'?s?|current week|new(?:est)? (?:note|report|weekly))\b", low)
+        or re.search(r"最新|最近|近期|近日|本周|这周|这一周|本星期|这个星期", text)
+    )
+    spans = _find_spans(text, low, today)
+    if not spans:
+        return None, None, latest
+    spans.sort(key=lambda s: s.start)
+
+    # A range: "from Dec 16 to Dec 20", "between 2024-12-01 and 2024-12-31", "12月16日至12月20日".
+    for a, b in zip(spans, spans[1:], strict=False):
+        gap = low[a.end : b.start]
+        if re.fullmatch(r"\s*(?:to|through|thru|until|till|and|-|–|—|~|至|到|～)\s*", gap):
+            return a.since, b.until, latest
+
+    span = spans[0]
+    before = low[max(0, span.start - 14) : span.start]
+    after = text[span.end : span.end + 4]
+    if re.search(r"\b(?:since|from|after|starting)\s*(?:the\s+)?(?:week of\s+)?$", before) or re.match(r"(?:以来|起|至今|开始)", after):
+        since = span.since + dt.timedelta(days=1) if re.search(r"\bafter\s*$", before) else span.since
+        return since, None, latest
+    if re.match(r"(?:以后|之后)", after):
+        return span.until + dt.timedelta(days=1), None, latest
+    if re.search(r"\b(?:before|prior to)\s*$", before) or re.match(r"(?:之前|以前)", after):
+        return None, span.since - dt.timedelta(days=1), latest
+    if re.search(r"\b(?:until|till|through|by)\s*$", before):
+        return None, span.until, latest
+    return span.since, span.until, latest
+
+
+def _find_spans(text: str, low: str, today: Date) -> list[_Span]:
+    spans: list[_Span] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, since: Date | None, until: Date | None, grain: str) -> None:
+        if since is None or until is None or any(s < end and start < e for s, e in taken):
+            return
+        taken.append((start, end))
+        spans.append(_Span(start, end, since, until, grain))
+
+    def day(y: int, m: int, d: int) -> Date | None:
+        try:
+            return Date(y, m, d)
+        except ValueError:
+            return None
+
+    # "week of Dec 16", "the week of 2024-12-16", "12月16日那周"
+    for m in re.finditer(r"\bweek of\s+", low):
+        rest = sorted(_find_spans(text[m.end() :], low[m.end() :], today), key=lambda s: s.start)
+        if rest and rest[0].start == 0:
+            d = rest[0].since
+            monday = d - dt.timedelta(days=d.weekday())
+            add(m.start(), m.end() + rest[0].end, monday, monday + dt.timedelta(days=6), "week")
+
+    # full dates: 2024-12-16, 2024/12/16, 2024.12.16, 20241216, 2024年12月16日
+    for m in re.finditer(r"(?<!\d)(20\d{2})(?:[-/.]|年)(\d{1,2})(?:[-/.]|月)(\d{1,2})(?:日|号)?(?!\d)", text):
+        d = day(int(m[1]), int(m[2]), int(m[3]))
+        add(m.start(), m.end(), d, d, "day")
+    for m in re.finditer(r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)", text):
+        d = day(int(m[1]), int(m[2]), int(m[3]))
+        add(m.start(), m.end(), d, d, "day")
+    # English day dates: "Dec 16", "December 16th, 2024", "16 Dec 2024"
+    for m in re.finditer(_MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(?P<y>20\d{2}))?", low):
+        _add_day(add, m, today, int(m["d"]), _MONTHS[m["mon"]], m["y"])
+    for m in re.finditer(r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s*(?P<y>20\d{2}))?\b", low):
+        _add_day(add, m, today, int(m["d"]), _MONTHS[m["mon"]], m["y"])
+    # 12月16日 (year: the most recent such day not after today)
+    for m in re.finditer(r"(?<![\d年])" + _N + r"月(?P<d>\d{1,2})(?:日|号)", text):
+        _add_day(add, m, today, int(m["d"]), _zh_num(m["n"]), None)
+
+    # months: 2024年12月, 2024-12, December 2024, Dec 2024
+    for m in re.finditer(r"(?<!\d)(20\d{2})年" + _N + r"月(?!\d|日|号)", text):
+        if not _METRIC_ZH.match(text[m.end() :]):
+            add(m.start(), m.end(), *_month_range(int(m[1]), _zh_num(m["n"])), "month")
+    for m in re.finditer(r"(?<![\d.])(20\d{2})[-/](\d{1,2})(?![\d/-])", text):
+        if 1 <= int(m[2]) <= 12:
+            add(m.start(), m.end(), *_month_range(int(m[1]), int(m[2])), "month")
+    for m in re.finditer(r"\b" + _MONTH + r",?\s+(?P<y>20\d{2})\b", low):
+        add(m.start(), m.end(), *_month_range(int(m["y"]), _MONTHS[m["mon"]]), "month")
+    # bare months only when they clearly date the notes: "12月的周报", "12月以来", "in December"
+    for m in re.finditer(r"(?<![\d年])" + _N + r"月(?=" + _REPORT_WORDS_ZH + ")", text):
+        mon = _zh_num(m["n"])
+        if 1 <= mon <= 12:
+            add(m.start(), m.end(), *_month_range(*_recent_month(today, mon)), "month")
+    for m in re.finditer(r"\b(?:in|during|since|from|until|before|after|of)\s+(?:early\s+|late\s+|mid-?)?" + _MONTH + r"(?![\w-])", low):
+        if m["mon"] == "may" and not text[m.start("mon")].isupper():
+            continue
+        if _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
+            continue
+        start = m.start("mon")
+        add(start, m.end(), *_month_range(*_recent_month(today, _MONTHS[m["mon"]])), "month")
+
+    # relative ranges
+    monday = today - dt.timedelta(days=today.weekday())
+    for m in re.finditer(r"\blast week\b|\bprevious week\b|\bpast week\b|上周|上一周|上个星期|上星期", low):
+        last_monday = monday - dt.timedelta(days=7)
+        add(m.start(), m.end(), last_monday, last_monday + dt.timedelta(days=6), "week")
+    for m in re.finditer(r"\bthis month\b|本月|这个月|当月", low):
+        add(m.start(), m.end(), *_month_range(today.year, today.month), "month")
+    for m in re.finditer(r"\blast month\b|\bprevious month\b|上月|上个月", low):
+        prev = today.replace(day=1) - dt.timedelta(days=1)
+        add(m.start(), m.end(), *_month_range(prev.year, prev.month), "month")
+    for m in re.finditer(r"\bthis year\b|今年|本年", low):
+        if not _METRIC_ZH.match(text[m.end() :]) and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
+            add(m.start(), m.end(), Date(today.year, 1, 1), Date(today.year, 12, 31), "year")
+    for m in re.finditer(r"\blast year\b|去年", low):
+        if not _METRIC_ZH.match(text[m.end() :]) and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
+            add(m.start(), m.end(), Date(today.year - 1, 1, 1), Date(today.year - 1, 12, 31), "year")
+    for m in re.finditer(r"\b(?:past|last)\s+(\d{1,3}|two|three|four|five|six|seven)\s+(day|week|month)s?\b", low):
+        n = int(m[1]) if m[1].isdigit() else ["two", "three", "four", "five", "six", "seven"].index(m[1]) + 2
+        add(m.start(), m.end(), today - _ago(n, m[2]), today, "day")
+    for m in re.finditer(r"(?:最近|近|过去)" + r"(\d{1,3}|[一二两三四五六七八九十]{1,2})" + r"(?:个)?(天|日|周|星期|月)", text):
+        n = int(m[1]) if m[1].isdigit() else _zh_num(m[1])
+        unit = {"天": "day", "日": "day", "周": "week", "星期": "week", "月": "month"}[m[2]]
+        add(m.start(), m.end(), today - _ago(n, unit), today, "day")
+    for m in re.finditer(r"\byesterday\b|昨天|昨日", low):
+        y = today - dt.timedelta(days=1)
+        add(m.start(), m.end(), y, y, "day")
+    for m in re.finditer(r"\btoday\b|今天|今日", low):
+        add(m.start(), m.end(), today, today, "day")
+
+    # years: "2024年的周报", "in 2024" (a year that dates a figure — 2025年资本开支 — is not a filter)
+    for m in re.finditer(r"(?<![\d-])(20\d{2})年(?![\d一二两三四五六七八九十]+月)", text):
+        if int(m[1]) <= today.year and not _METRIC_ZH.match(text[m.end() :]) and not text[m.end() :].startswith("-"):
+            add(m.start(), m.end(), Date(int(m[1]), 1, 1), Date(int(m[1]), 12, 31), "year")
+    for m in re.finditer(r"\b(?:in|during|from|since|throughout|until|before|after)\s+(20\d{2})\b(?![-/.]?\d|\s*[qh]\d)", low):
+        if int(m[1]) <= today.year and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
+            add(m.start(1), m.end(1), Date(int(m[1]), 1, 1), Date(int(m[1]), 12, 31), "year")
+
+    # "12月16日那周", "Dec 16 week": widen a day to its Monday..Sunday
+    for span in spans:
+        if span.grain == "day" and re.match(r"(?:那周|当周|这周|那一周|所在周|这一周|一周)|\s*week\b", low[span.end : span.end + 6]):
+            span.since = span.since - dt.timedelta(days=span.since.weekday())
+            span.until = span.since + dt.timedelta(days=6)
+            span.grain = "week"
+    return spans
+
+
+def _add_day(add: Any, m: re.Match[str], today: Date, d: int, mon: int, year: str | None) -> None:
+    if not 1 <= mon <= 12:
+        return
+    if year:
+        y = int(year)
+    else:
+        # the most recent such day not after today
+        y = today.year if (mon, d) <= (today.month, today.day) else today.year - 1
+    try:
+        date = Date(y, mon, d)
+    except ValueError:
+        return
+    add(m.start(), m.end(), date, date, "day")
+
+
+def _zh_num(token: str) -> int:
+    return int(token) if token.isdigit() else _ZH_NUM.get(token, 0)
+
+
+def _month_range(year: int, month: int) -> tuple[Date | None, Date | None]:
+    if not 1 <= month <= 12:
+        return None, None
+    return Date(year, month, 1), Date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _recent_month(today: Date, month: int) -> tuple[int, int]:
+    return (today.year if month <= today.month else today.year - 1), month
+
+
+def _ago(n: int, unit: str) -> dt.timedelta:
+    return dt.timedelta(days=n * {"day": 1, "week": 7, "month": 30}[unit])
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        for i in range(start, min(end, len(chars))):
+            chars[i] = " "
+    return "".join(chars)

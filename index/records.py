@@ -1,0 +1,78 @@
+"""The typed records that travel between indexing, search and the bot: Report, Chunk, Hit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REPORT_KINDS = ("weekly", "strategy", "company", "industry", "other")
+
+
+@dataclass
+class Report:
+    """One indexed research note. `date` is the publish date (YYYY-MM-DD) or None, never guessed."""
+
+    id: str
+    title: str
+    broker: str | None = None
+    date: str | None = None
+    period: str | None = None  # "2024-12-16/2024-12-22"
+    analysts: list[str] = field(default_factory=list)
+    source: str = ""
+    kind: str = "other"
+    chunks: int = 0
+    tickers: list[str] = field(default_factory=list)  # six-digit codes mentioned
+    stocks: list[str] = field(default_factory=list)  # stock short names mentioned (as written)
+    content_hash: str = ""
+    sectors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The Report record of INTERFACES.md, plus the extra fields scripts may find useful."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Report":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+@dataclass
+class Chunk:
+    """A paragraph-sized piece of a report. `text` is exactly as written in the report;
+    `search_text` is the simplified, width-folded form used only for matching."""
+
+    report_id: str
+    paragraph: int  # index of the chunk within the report, 0-based, in reading order
+    text: str
+    search_text: str
+    section: str | None = None
+    page: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.report_id}:{self.paragraph:05d}"
+
+
+@dataclass
+class Hit:
+    """A chunk found for a question, with the report it belongs to and each retriever's score."""
+
+    chunk: Chunk
+    report: Report
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)  # e.g. {"bm25": 7.1, "dense": 0.62, "rank_bm25": 1}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report.id,
+            "title": self.report.title,
+            "broker": self.report.broker,
+            "date": self.report.date,
+            "source": self.report.source,
+            "paragraph": self.chunk.paragraph,
+            "section": self.chunk.section,
+            "page": self.chunk.page,
+            "text": self.chunk.text,
+            "score": round(self.score, 6),
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+        }

@@ -1,0 +1,239 @@
+"""One search API for the bot: parse the question, filter reports, retrieve lexically and densely,
+fuse, optionally rerank, and return typed Hits with every retriever's score."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from index.embedding import Embedder
+from index.lexical import LexicalIndex
+from index.lexicon import Lexicon
+from index.normalize import Tokenizer, search_form
+from index.query import QueryPlan, parse_query
+from index.records import Hit, Report
+from index.store import Store
+
+log = logging.getLogger("yanbao.search")
+
+RRF_K = 60
+CANDIDATES = 50
+_FINGERPRINT = re.compile(r"[\s\W_]+")
+
+
+@dataclass
+class SearchResult:
+    plan: QueryPlan
+    hits: list[Hit]
+    reports: list[Report]  # the reports that were searched (after filters)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Reranker:
+    """A sentence-transformers CrossEncoder (YANBAO_RERANK_MODEL), used only when configured."""
+
+    def __init__(self, path: str) -> None:
+        from sentence_transformers import CrossEncoder
+
+        self._model = CrossEncoder(path, device="cpu")
+
+    def scores(self, question: str, texts: list[str]) -> list[float]:
+        return [
+            float(s) for s in self._model.predict([(question, t) for t in texts], show_progress_bar=False)
+        ]
+
+
+class Searcher:
+    def __init__(
+        self,
+        store: Store,
+        lexical: LexicalIndex,
+        tokenizer: Tokenizer,
+        lexicon: Lexicon,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
+        fusion: str = "rrf",
+        dense_weight: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.lexical = lexical
+        self.tokenizer = tokenizer
+        self.lexicon = lexicon
+        self.embedder = embedder
+        self.reranker = reranker
+        self.fusion = fusion
+        self.dense_weight = dense_weight
+
+    def refresh(self) -> bool:
+        return self.lexical.refresh(self.store)
+
+    # ---- filters ---------------------------------------------------------------------------
+    def filter_reports(self, plan: QueryPlan) -> list[Report]:
+        reports = list(self.lexical.reports.values())
+        if plan.broker:
+            reports = [r for r in reports if r.broker == plan.broker]
+        if plan.since or plan.until:
+            reports = [r for r in reports if _in_range(r, plan.since, plan.until)]
+        if plan.kind:
+            kind_matches = [r for r in reports if r.kind == plan.kind]
+            reports = kind_matches or reports
+        reports.sort(key=lambda r: (r.date or "", r.id), reverse=True)
+        return reports
+
+    def query_tokens(self, plan: QueryPlan) -> list[str]:
+        tokens = self.tokenizer.tokens(plan.question)
+        for term in plan.terms + plan.companies:
+            tokens.extend(self.tokenizer.tokens(term))
+        broker_forms = set()
+        if plan.broker:
+            broker_forms = {search_form(plan.broker), search_form(plan.broker).removesuffix("证券")}
+        return [t for t in tokens if t not in broker_forms and not self.lexicon.canonical_broker(t)]
+
+    # ---- search ----------------------------------------------------------------------------
+    def search(
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        broker: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        kind: str | None = None,
+        today: date | None = None,
+        plan: QueryPlan | None = None,
+        extra_queries: list[str] | None = None,
+        report_ids: set[str] | None = None,
+        stage_timer: Callable[[str, float], None] | None = None,
+    ) -> SearchResult:
+        timings: dict[str, float] = {}
+
+        def mark(stage: str, started: float) -> None:
+            timings[stage] = time.perf_counter() - started
+            if stage_timer:
+                stage_timer(stage, timings[stage])
+
+        started = time.perf_counter()
+        plan = plan or parse_query(question, today or date.today(), self.lexicon)
+        if broker:
+            plan.broker = self.lexicon.canonical_broker(broker) or broker
+        if since:
+            plan.since = since
+        if until:
+            plan.until = until
+        if kind:
+            plan.kind = kind
+        reports = self.filter_reports(plan)
+        if report_ids is not None:
+            reports = [r for r in reports if r.id in report_ids]
+        allowed = {r.id for r in reports}
+        filtered = len(allowed) != len(self.lexical.reports)
+        tokens = self.query_tokens(plan)
+        for extra in extra_queries or []:
+            tokens.extend(self.tokenizer.tokens(extra))
+        mark("parse", started)
+
+        started = time.perf_counter()
+        lexical = self.lexical.search(tokens, CANDIDATES, allowed if filtered else None)
+        mark("retrieve_lexical", started)
+
+        dense: list[tuple[str, float]] = []
+        if self.embedder is not None and allowed:
+            started = time.perf_counter()
+            query_text = question if not plan.terms else f"{question} {' '.join(plan.terms)}"
+            vector = self.embedder.embed_query(search_form(query_text))
+            versions = self.lexical.versions
+            raw = self.store.dense_query(vector, CANDIDATES, sorted(allowed) if filtered else None)
+            # keep only chunks of committed versions the lexical cache knows (see store.py)
+            dense = [
+                (cid, s) for cid, s in raw if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
+            ]
+            mark("retrieve_dense", started)
+
+        started = time.perf_counter()
+        fused = self._fuse(lexical, dense)
+        if plan.prefer_latest and reports:
+            fused = _prefer_latest(fused, reports)
+        hits = self._hits(fused, lexical, dense)
+        mark("fuse", started)
+
+        if self.reranker is not None and hits:
+            started = time.perf_counter()
+            head = hits[: max(k * 3, 15)]
+            scores = self.reranker.scores(question, [h.chunk.text for h in head])
+            for hit, score in zip(head, scores):
+                hit.scores["rerank"] = score
+            head.sort(key=lambda h: h.scores["rerank"], reverse=True)
+            hits = head + hits[len(head) :]
+            mark("rerank", started)
+        return SearchResult(plan=plan, hits=hits[:k], reports=reports, timings=timings)
+
+    def _fuse(
+        self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]
+    ) -> list[tuple[str, float]]:
+        scores: dict[str, float] = {}
+        if self.fusion == "weighted" and lexical:
+            top = lexical[0][1] or 1.0
+            for cid, s in lexical:
+                scores[cid] = s / top
+            for cid, s in dense:
+                scores[cid] = scores.get(cid, 0.0) + self.dense_weight * max(s, 0.0)
+        else:  # reciprocal rank fusion
+            for rank, (cid, _) in enumerate(lexical):
+                scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+            for rank, (cid, _) in enumerate(dense):
+                scores[cid] = scores.get(cid, 0.0) + self.dense_weight / (RRF_K + rank + 1)
+        return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+    def _hits(self, fused, lexical, dense) -> list[Hit]:
+        lexical_rank = {cid: (rank + 1, s) for rank, (cid, s) in enumerate(lexical)}
+        dense_rank = {cid: (rank + 1, s) for rank, (cid, s) in enumerate(dense)}
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for cid, score in fused:
+            found = self.lexical.chunk(cid)
+            if found is None:
+                continue
+            chunk, report = found
+            # the same paragraph from a repeated block or a re-issued report appears once
+            fingerprint = _FINGERPRINT.sub("", search_form(chunk.text))
+            if fingerprint in seen:
+                continue
+            seen.add(fingerprint)
+            scores = {"fused": score}
+            if cid in lexical_rank:
+                scores["bm25"], scores["rank_bm25"] = lexical_rank[cid][1], float(lexical_rank[cid][0])
+            if cid in dense_rank:
+                scores["dense"], scores["rank_dense"] = dense_rank[cid][1], float(dense_rank[cid][0])
+            hits.append(Hit(chunk=chunk, report=report, score=score, scores=scores))
+        return hits
+
+
+def _in_range(report: Report, since: str | None, until: str | None) -> bool:
+    """A report is in range when its publish date is, or when its covered period overlaps."""
+    start = end = report.date
+    if report.period:
+        start, end = report.period.split("/")
+        if report.date:
+            end = max(end, report.date)
+    if not start:
+        return False
+    if since and (end or start) < since:
+        return False
+    if until and start > until:
+        return False
+    return True
+
+
+def _prefer_latest(fused: list[tuple[str, float]], reports: list[Report]) -> list[tuple[str, float]]:
+    """ "latest": chunks of the newest dated report(s) first, the rest after, each group in fused order."""
+    newest = next((r.date for r in reports if r.date), None)
+    if newest is None:
+        return fused
+    newest_ids = {r.id for r in reports if r.date == newest}
+    first = [(cid, s) for cid, s in fused if cid.split(":", 1)[0] in newest_ids]
+    rest = [(cid, s) for cid, s in fused if cid.split(":", 1)[0] not in newest_ids]
+    return first + rest

@@ -1,0 +1,172 @@
+"""The one settings object: environment variables over an optional yanbao.toml, read once at start."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_EMBED_MODEL = "intfloat/multilingual-e5-small"
+
+# setting attribute -> environment variable (the toml file uses the same variable names, or the
+# attribute names, as keys)
+_ENV_NAMES: dict[str, str] = {
+    "home": "YANBAO_HOME",
+    "embed_model": "YANBAO_EMBED_MODEL",
+    "rerank_model": "YANBAO_RERANK_MODEL",
+    "chroma_url": "YANBAO_CHROMA_URL",
+    "redis_url": "YANBAO_REDIS_URL",
+    "llm_base_url": "YANBAO_LLM_BASE_URL",
+    "llm_api_key": "YANBAO_LLM_API_KEY",
+    "llm_model": "YANBAO_LLM_MODEL",
+    "llm_timeout": "YANBAO_LLM_TIMEOUT",
+    "admins": "YANBAO_ADMINS",
+    "report_dirs": "YANBAO_REPORT_DIRS",
+    "max_upload_mb": "YANBAO_MAX_UPLOAD_MB",
+    "log_level": "YANBAO_LOG_LEVEL",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+    "feishu_app_id": "FEISHU_APP_ID",
+    "feishu_app_secret": "FEISHU_APP_SECRET",
+    "feishu_verification_token": "FEISHU_VERIFICATION_TOKEN",
+    "feishu_encrypt_key": "FEISHU_ENCRYPT_KEY",
+    "feishu_domain": "FEISHU_DOMAIN",
+}
+
+SECRET_FIELDS = frozenset(
+    {"llm_api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token",
+     "feishu_app_secret", "feishu_verification_token", "feishu_encrypt_key"}
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value yanbao cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path("~/.local/share/yanbao").expanduser()
+    embed_model: str = DEFAULT_EMBED_MODEL
+    rerank_model: str | None = None
+    chroma_url: str | None = None
+    redis_url: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    llm_timeout: float = 30.0
+    admins: tuple[str, ...] = ()
+    report_dirs: tuple[Path, ...] = ()
+    max_upload_mb: float = 50.0
+    log_level: str = "INFO"
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    feishu_app_id: str | None = None
+    feishu_app_secret: str | None = None
+    feishu_verification_token: str | None = None
+    feishu_encrypt_key: str | None = None
+    feishu_domain: str = "https://open.feishu.cn"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return f"{platform}:{user_id}" in self.admins
+
+    def redacted(self) -> dict[str, object]:
+        """Settings as a dict safe to log or print: secrets shown only as set/unset."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "(set)" if value else None
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) for v in value]
+            out[f.name] = value
+        return out
+
+    def replace(self, **changes: object) -> "Settings":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+def _read_toml(environ: Mapping[str, str]) -> dict[str, object]:
+    candidates = []
+    if environ.get("YANBAO_HOME"):
+        candidates.append(Path(environ["YANBAO_HOME"]).expanduser() / "yanbao.toml")
+    candidates.append(Path.cwd() / "yanbao.toml")
+    for path in candidates:
+        if path.is_file():
+            try:
+                return tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
+    return {}
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment (default: os.environ) over an optional yanbao.toml."""
+    environ = dict(os.environ if environ is None else environ)
+    from_file = _read_toml(environ)
+    raw: dict[str, object] = {}
+    for attr, env_name in _ENV_NAMES.items():
+        if env_name in environ and environ[env_name] != "":
+            raw[attr] = environ[env_name]
+        elif env_name in from_file:
+            raw[attr] = from_file[env_name]
+        elif attr in from_file:
+            raw[attr] = from_file[attr]
+
+    values: dict[str, object] = {}
+    for attr, value in raw.items():
+        env_name = _ENV_NAMES[attr]
+        if attr == "home":
+            values[attr] = Path(str(value)).expanduser()
+        elif attr in ("llm_timeout", "max_upload_mb"):
+            try:
+                values[attr] = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise SettingsError(f"{env_name}={value!r}: expected a number") from None
+            if values[attr] <= 0:  # type: ignore[operator]
+                raise SettingsError(f"{env_name}={value!r}: must be greater than 0")
+        elif attr in ("admins", "report_dirs"):
+            items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[union-attr]
+            if attr == "report_dirs":
+                values[attr] = tuple(Path(i).expanduser() for i in items)
+            else:
+                for item in items:
+                    if not item.startswith(("slack:", "feishu:")):
+                        raise SettingsError(
+                            f"YANBAO_ADMINS entry {item!r}: write it as slack:U… or feishu:ou_…"
+                        )
+                values[attr] = items
+        elif attr in ("chroma_url", "llm_base_url", "slack_api_url", "feishu_domain"):
+            text = str(value).strip()
+            if not text.startswith(("http://", "https://")):
+                raise SettingsError(f"{env_name}={text!r}: expected an http:// or https:// URL")
+            if attr == "slack_api_url" and not text.endswith("/"):
+                text += "/"
+            values[attr] = text.rstrip("/") if attr != "slack_api_url" else text
+        else:
+            values[attr] = str(value)
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,463 @@
+"""The Slack bot end to end: the real bot served over HTTP by uvicorn, the real Yanbao service over the
+seed notes (lexical only), and a fake Slack Web API on 127.0.0.1. Requests are signed as Slack signs
+them; assertions are about what people in Slack would see."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.service import Yanbao
+from bot.slack.server import build_asgi
+from bot.state import open_state
+from index.settings import Settings
+from tests.fakes.slack_api import (
+    FakeSlackAPI,
+    Message,
+    ServedApp,
+    SlackSender,
+    dm_event,
+    mention_event,
+    new_ts,
+)
+
+SEEDS = Path("/work/shared/seeds")
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ADMIN, READER = "UADMIN", "UREADER"
+ACK_BUDGET_SECONDS = 1.0  # Slack allows 3 s; the bot should be far inside it
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with FakeSlackAPI() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def reports_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reports")
+    for seed in sorted(SEEDS.glob("*.txt")):
+        shutil.copy(seed, folder / seed.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory, slack, reports_dir):
+    return Settings(
+        home=tmp_path_factory.mktemp("yanbao-home"),
+        embed_model="none",
+        admins=(f"slack:{ADMIN}",),
+        report_dirs=(reports_dir,),
+        max_upload_mb=1.0,
+        slack_bot_token=slack.bot_token,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+    )
+
+
+@pytest.fixture(scope="module")
+def service(settings):
+    yanbao = Yanbao(settings)
+    summary = yanbao.reindex()
+    assert summary.ok and summary.added == len(list(SEEDS.glob("*.txt")))
+    return yanbao
+
+
+@pytest.fixture(scope="module")
+def bot(service, settings):
+    with ServedApp(build_asgi(service, settings)) as served:
+        yield served
+
+
+@pytest.fixture
+def sender(bot):
+    slack_side = SlackSender(bot.events_url, SECRET)
+    yield slack_side
+    slack_side.close()
+
+
+@pytest.fixture(scope="module")
+def weekly_title(service):
+    (report,) = [r for r in service.reports() if r.source.endswith("000_d1516b028d16e038.txt")]
+    return report.title
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def answered(
+    slack: FakeSlackAPI, channel: str, thread_ts: str, count: int = 1, timeout: float = 30
+) -> list[Message]:
+    """The bot's finished answers in a thread (messages that end with the 👍/👎 buttons)."""
+
+    def finished():
+        done = [m for m in slack.thread(channel, thread_ts) if m.blocks and m.blocks[-1]["type"] == "actions"]
+        return done if len(done) >= count else None
+
+    return slack.wait_for(finished, timeout)
+
+
+def replies(
+    slack: FakeSlackAPI, channel: str, thread_ts: str, containing: str, timeout: float = 30
+) -> Message:
+    def found():
+        return next((m for m in slack.thread(channel, thread_ts) if containing in m.all_text()), None)
+
+    return slack.wait_for(found, timeout)
+
+
+def citation_lines(message: Message) -> list[str]:
+    return [
+        e["text"]
+        for b in message.blocks
+        if b["type"] == "context"
+        for e in b["elements"]
+        if e.get("text", "").startswith("*[")
+    ]
+
+
+def acked(response, budget: float = ACK_BUDGET_SECONDS) -> None:
+    assert response.status_code == 200, response.text
+    assert response.elapsed.total_seconds() < budget
+
+
+def either(text: str, *forms: str) -> bool:
+    return any(form in text for form in forms)
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.setFont("STSong-Light", 11)
+    y = 800
+    for line in lines:
+        pdf.drawString(50, y, line)
+        y -= 22
+    pdf.save()
+    return buffer.getvalue()
+
+
+# --- questions in threads ----------------------------------------------------------------------------
+
+
+def test_mention_is_answered_in_its_thread_with_citations(slack, sender, weekly_title):
+    ts = new_ts()
+    response = sender.event(
+        mention_event("<@UBOT> 字节边缘算力建议关注哪些公司？", user=READER, channel="CMAIN", ts=ts)
+    )
+    acked(response)
+
+    (answer,) = answered(slack, "CMAIN", ts)
+    assert answer.thread_ts == ts
+    assert either(answer.all_text(), "乐鑫科技", "樂鑫科技")
+    cites = citation_lines(answer)
+    assert cites and any(weekly_title in c for c in cites)
+    assert "Searching" in answer.versions[0]["text"]  # "searching…" first, then chat.update
+    assert "Extractive" in answer.all_text()
+
+
+def test_direct_message_is_answered(slack, sender):
+    ts = new_ts()
+    acked(sender.event(dm_event("豆包APP的MAU是多少？", user=READER, channel="DREADER", ts=ts)))
+    (answer,) = answered(slack, "DREADER", ts)
+    assert either(answer.all_text(), "5998")
+    assert citation_lines(answer)
+
+
+def test_follow_up_in_thread_uses_the_earlier_question(slack, sender):
+    ts = new_ts()
+    acked(
+        sender.event(
+            mention_event("<@UBOT> 字节跳动2025年资本开支预计多少？", user=READER, channel="CFOLLOW", ts=ts)
+        )
+    )
+    (first,) = answered(slack, "CFOLLOW", ts)
+    assert either(first.all_text(), "1600")
+
+    follow_ts = new_ts()
+    acked(
+        sender.event(
+            mention_event("<@UBOT> 那2024年呢？", user=READER, channel="CFOLLOW", ts=follow_ts, thread_ts=ts)
+        )
+    )
+    second = answered(slack, "CFOLLOW", ts, count=2)[-1]
+    assert second.thread_ts == ts
+    assert either(second.all_text(), "1100億", "1100亿")
+
+
+def test_empty_mention_gets_help(slack, sender):
+    ts = new_ts()
+    acked(sender.event(mention_event("<@UBOT>", user=READER, channel="CHELP", ts=ts)))
+    help_message = replies(slack, "CHELP", ts, "/weekly")
+    assert "/reports" in help_message.text
+
+
+def test_a_very_long_question_is_trimmed_with_a_note(slack, sender):
+    ts = new_ts()
+    question = "字节跳动资本开支" + "很长的问题" * 2000
+    assert len(question) > 10_000
+    acked(sender.event(mention_event(f"<@UBOT> {question}", user=READER, channel="CLONG", ts=ts)))
+    (answer,) = answered(slack, "CLONG", ts)
+    assert "first 2,000" in answer.all_text()
+
+
+def test_bot_messages_edits_and_joins_are_ignored(slack, sender):
+    before = len(slack.calls_to("chat.postMessage"))
+    base = {"channel": "DREADER", "channel_type": "im", "text": "字节跳动", "type": "message"}
+    acked(sender.event({**base, "ts": new_ts(), "bot_id": "BOTHER", "subtype": "bot_message"}))
+    acked(sender.event({**base, "ts": new_ts(), "user": "UBOT", "bot_id": "BBOT"}))
+    acked(sender.event({**base, "ts": new_ts(), "subtype": "message_changed", "message": {"text": "x"}}))
+    acked(sender.event({**base, "ts": new_ts(), "user": READER, "subtype": "channel_join"}))
+    time.sleep(1.0)
+    assert len(slack.calls_to("chat.postMessage")) == before
+
+
+# --- duplicates and restarts --------------------------------------------------------------------------
+
+
+def test_a_retried_event_is_answered_once_even_after_a_restart(slack, service, settings):
+    ts = new_ts()
+    event = mention_event("<@UBOT> 字节跳动2025年资本开支预计多少？", user=READER, channel="CRETRY", ts=ts)
+    event_id = "EvRETRY0001"
+    with ServedApp(build_asgi(service, settings)) as first:
+        slack_side = SlackSender(first.events_url, SECRET)
+        acked(slack_side.event(event, event_id=event_id))
+        acked(slack_side.event(event, event_id=event_id, retry_num=1))
+        answered(slack, "CRETRY", ts)
+        # the same message delivered again as a message event: new event_id, same client_msg_id
+        acked(slack_side.event({**event, "type": "message", "channel_type": "im"}, event_id="EvRETRY0002"))
+        slack_side.close()
+
+    # a restarted bot: new service, new app, new state connection, same YANBAO_HOME
+    with ServedApp(build_asgi(Yanbao(settings), settings)) as restarted:
+        slack_side = SlackSender(restarted.events_url, SECRET)
+        acked(slack_side.event(event, event_id=event_id, retry_num=2), budget=2.0)
+        time.sleep(1.5)
+        slack_side.close()
+    posted = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CRETRY"]
+    assert len(posted) == 1
+    assert len(answered(slack, "CRETRY", ts)) == 1
+
+
+# --- signatures ------------------------------------------------------------------------------------
+
+
+def test_forged_and_stale_requests_are_refused(slack, bot):
+    slack_side = SlackSender(bot.events_url, SECRET)
+    before = len(slack.calls)
+    body = slack_side.event_body(
+        mention_event("<@UBOT> 字节跳动", user=READER, channel="CFORGED", ts=new_ts())
+    )
+    forged = slack_side.post(body, "application/json", signature="v0=" + "0" * 64)
+    assert forged.status_code == 401
+    wrong_secret = SlackSender(bot.events_url, "not-the-secret").post(body, "application/json")
+    assert wrong_secret.status_code == 401
+    stale = slack_side.post(body, "application/json", timestamp=int(time.time()) - 600)
+    assert stale.status_code == 401
+    time.sleep(0.5)
+    assert len(slack.calls) == before
+    slack_side.close()
+
+
+# --- slash commands ----------------------------------------------------------------------------------
+
+
+def test_weekly_command_posts_the_summary_in_the_channel(slack, sender, weekly_title):
+    response = sender.command(
+        "/weekly", "", user=READER, channel="CWEEKLY", response_url=slack.response_url(READER, "CWEEKLY")
+    )
+    acked(response)
+
+    def weekly_answer():
+        return next(
+            (
+                m
+                for m in slack.messages.copy().values()
+                if m.channel == "CWEEKLY" and m.blocks and m.blocks[-1]["type"] == "actions"
+            ),
+            None,
+        )
+
+    answer = slack.wait_for(weekly_answer)
+    assert answer.thread_ts is None and not answer.ephemeral  # in the channel, for everyone
+    assert f"<@{READER}> asked" in answer.all_text()
+    assert any(weekly_title in c for c in citation_lines(answer))
+
+
+def test_yanbao_help_is_ephemeral(slack, sender):
+    response = sender.command(
+        "/yanbao", "help", user=READER, response_url=slack.response_url(READER, "CMAIN")
+    )
+    acked(response)
+    body = response.json()
+    assert body["response_type"] == "ephemeral" and "/weekly" in body["text"]
+
+
+def test_reindex_by_a_reader_is_refused_and_nothing_runs(slack, sender, reports_dir):
+    response = sender.command("/reindex", "", user=READER, response_url=slack.response_url(READER, "CADMIN"))
+    acked(response)
+    body = response.json()
+    assert body["response_type"] == "ephemeral" and "only yanbao admins" in body["text"]
+    time.sleep(1.0)
+    assert not slack.ephemerals(READER) or all("Re-indexed" not in m.text for m in slack.ephemerals(READER))
+
+
+def test_reindex_by_an_admin_indexes_new_files(slack, sender, reports_dir):
+    (reports_dir / "new_note.txt").write_text(
+        "【测试证券】半导体周报(20250106-20250112)\n\n测试证券研究所 2025年1月13日\n\n"
+        "本周半导体设备国产化率继续提升,北方华创订单饱满,我们维持推荐评级。\n",
+        encoding="utf-8",
+    )
+    response = sender.command("/reindex", "", user=ADMIN, response_url=slack.response_url(ADMIN, "CADMIN"))
+    acked(response)
+    assert "Re-indexing" in response.json()["text"]
+    done = slack.wait_for(
+        lambda: next((m for m in slack.ephemerals(ADMIN) if "Re-indexed" in m.text), None), 60
+    )
+    assert "1 added" in done.text and "2 unchanged" in done.text
+
+
+def test_slash_ask_where_the_bot_is_not_in_the_channel_answers_through_response_url(slack, sender):
+    slack.script_error("chat.postMessage", "not_in_channel", when=lambda p: p.get("channel") == "COUTSIDE")
+    response = sender.command(
+        "/ask",
+        "字节跳动2025年资本开支预计多少？",
+        user=READER,
+        channel="COUTSIDE",
+        response_url=slack.response_url(READER, "COUTSIDE"),
+    )
+    acked(response)
+
+    def in_channel_answer():
+        return next(
+            (c for c in slack.calls_to("response_url") if c.params.get("response_type") == "in_channel"), None
+        )
+
+    call = slack.wait_for(in_channel_answer)
+    assert "1600" in json.dumps(call.params, ensure_ascii=False)
+
+
+def test_rate_limited_slack_is_retried_after_retry_after(slack, sender):
+    slack.script_error(
+        "chat.postMessage", "ratelimited", retry_after=1, when=lambda p: p.get("channel") == "CBUSY"
+    )
+    ts = new_ts()
+    acked(sender.event(mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CBUSY", ts=ts)))
+    (answer,) = answered(slack, "CBUSY", ts)
+    assert "5998" in answer.all_text()
+    refused = [
+        c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CBUSY" and c.error
+    ]
+    assert [c.status for c in refused] == [429]
+
+
+# --- 👍 / 👎 -----------------------------------------------------------------------------------------
+
+
+def test_thumbs_up_is_stored_with_question_answer_and_citations(slack, sender, settings):
+    ts = new_ts()
+    acked(sender.event(mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CVOTE", ts=ts)))
+    (answer,) = answered(slack, "CVOTE", ts)
+    thumbs_up = answer.blocks[-1]["elements"][0]
+    message = {
+        "type": "message",
+        "ts": answer.ts,
+        "text": answer.text,
+        "blocks": answer.blocks,
+        "bot_id": "BBOT",
+    }
+    response = sender.block_action(
+        user=READER,
+        channel="CVOTE",
+        message=message,
+        action={
+            "action_id": thumbs_up["action_id"],
+            "block_id": "yanbao_feedback",
+            "value": thumbs_up["value"],
+            "text": thumbs_up["text"],
+        },
+        response_url=slack.response_url(READER, "CVOTE"),
+    )
+    acked(response)
+    state = open_state(settings)
+    (record,) = [r for r in state.list_feedback() if r.get("message_ts") == answer.ts]
+    assert record["vote"] == "up" and record["user"] == READER
+    assert record["question"] == "豆包APP的MAU是多少？"
+    assert "5998" in record["answer"]
+    assert record["citations"] and all(c["report_id"] for c in record["citations"])
+    slack.wait_for(lambda: any("Thanks" in m.text for m in slack.ephemerals(READER)))
+
+
+# --- admin file shares -------------------------------------------------------------------------------
+
+
+PDF_LINES = [
+    "【测试证券】光模块行业周报(20250106-20250112)",
+    "测试证券研究所  发布时间: 2025-01-13",
+    "核心观点：中际旭创800G光模块出货量环比增长35%，1.6T光模块开始小批量出货。",
+    "我们认为海外云厂商资本开支上修将持续拉动高速光模块需求，维持行业推荐评级。",
+]
+
+
+def test_admin_pdf_upload_is_indexed_then_answerable(slack, sender):
+    shared = slack.add_file("光模块周报.pdf", text_pdf(PDF_LINES), user=ADMIN)
+    ts = new_ts()
+    acked(sender.event(dm_event("", user=ADMIN, channel="DADMIN", ts=ts, files=[shared])))
+    reply = replies(slack, "DADMIN", ts, "Indexed", timeout=60)
+    assert "光模块" in reply.text and "chunks" in reply.text
+    assert slack.calls_to("files.download")
+
+    ask_ts = new_ts()
+    acked(
+        sender.event(
+            dm_event("中际旭创800G光模块出货量环比增长多少？", user=ADMIN, channel="DADMIN", ts=ask_ts)
+        )
+    )
+    (answer,) = answered(slack, "DADMIN", ask_ts)
+    assert "35%" in answer.all_text()
+    assert any("光模块" in c for c in citation_lines(answer))
+
+
+def test_reader_upload_is_politely_refused(slack, sender):
+    shared = slack.add_file("secret.pdf", text_pdf(PDF_LINES), user=READER)
+    downloads = len(slack.calls_to("files.download"))
+    ts = new_ts()
+    acked(sender.event(dm_event("", user=READER, channel="DREADER", ts=ts, files=[shared])))
+    reply = replies(slack, "DREADER", ts, "Only yanbao admins")
+    assert "ask an admin" in reply.text
+    time.sleep(0.5)
+    assert len(slack.calls_to("files.download")) == downloads
+
+
+def test_wrong_type_and_oversized_uploads_get_clear_replies(slack, sender):
+    sheet = slack.add_file("估值表.xlsx", b"PK\x03\x04 not really a sheet", user=ADMIN)
+    big = slack.add_file("huge.txt", "研报".encode() * 400_000, user=ADMIN)  # 2.4 MB, limit 1 MB
+    ts = new_ts()
+    acked(sender.event(mention_event("<@UBOT>", user=ADMIN, channel="CUPLOAD", ts=ts, files=[sheet, big])))
+    wrong_type = replies(slack, "CUPLOAD", ts, ".xlsx file")
+    assert "估值表.xlsx" in wrong_type.text and ".pdf" in wrong_type.text
+    too_big = replies(slack, "CUPLOAD", ts, "YANBAO_MAX_UPLOAD_MB")
+    assert "huge.txt" in too_big.text and "2.4 MB" in too_big.text
+
+
+def test_a_file_larger_than_slack_said_is_cut_off_at_the_limit(slack, sender, settings):
+    liar = slack.add_file("small.txt", "研报".encode() * 400_000, user=ADMIN, reported_size=1000)
+    ts = new_ts()
+    acked(sender.event(mention_event("<@UBOT>", user=ADMIN, channel="CLIAR", ts=ts, files=[liar])))
+    reply = replies(slack, "CLIAR", ts, "larger than the upload limit")
+    assert "small.txt" in reply.text
+    assert not list((settings.home / "uploads").glob(f"{liar['id']}*"))
