@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true")
     p.add_argument("-k", type=int, default=5)
+    p.add_argument("--today", help="YYYY-MM-DD: the date relative questions are asked on (default: today)")
 
     p = sub.add_parser("doctor", help="what is configured and reachable")
     p.add_argument("--json", action="store_true")

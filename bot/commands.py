@@ -141,7 +141,18 @@ def cmd_eval(args, settings: Settings) -> int:
     if not args.file.is_file():
         _err(f"{args.file}: no such file")
         return 2
-    report = evaluate_file(_service(settings), args.file, k=args.k)
+    from datetime import date
+
+    try:
+        today = date.fromisoformat(args.today) if args.today else None
+    except ValueError:
+        _err(f"--today {args.today!r}: expected YYYY-MM-DD")
+        return 2
+    try:
+        report = evaluate_file(_service(settings), args.file, k=args.k, today=today)
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
     if args.json:
         _print_json(report)
     else:

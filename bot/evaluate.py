@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 from bot.service import Yanbao
@@ -39,18 +40,24 @@ def load_items(path: Path) -> list[dict]:
 
 
 def unsupported_names(answer, lexicon) -> list[str]:
-    cited = [fold(c.text + (c.section or "") + c.title) for c in answer.citations]
+    """Stock names the answer states that none of its citations (paragraph, heading, report title,
+    broker) contains. A not-found answer states none: it only lists the reports searched."""
+    if not answer.found:
+        return []
+    cited = [fold(c.text + (c.section or "") + c.title + (c.broker or "")) for c in answer.citations]
     return [name for name, _, _ in lexicon.find_stocks(answer.answer) if not any(fold(name) in c for c in cited)]
 
 
-def evaluate_file(service: Yanbao, path: Path, k: int = 5) -> dict:
+def evaluate_file(service: Yanbao, path: Path, k: int = 5, today: date | None = None) -> dict:
+    """`today` anchors relative dates ("latest", "last week"); a line's own "today" wins."""
     items = load_items(path)
     lexicon = service.library.lexicon
     rows = []
     for item in items:
         evidence = item.get("evidence")
+        asked_on = date.fromisoformat(item["today"]) if item.get("today") else today
         started = time.perf_counter()
-        result = service.library.search(item["question"], k=k)
+        result = service.library.search(item["question"], k=k, today=asked_on)
         search_seconds = time.perf_counter() - started
         rank = None
         if evidence:
@@ -59,7 +66,7 @@ def evaluate_file(service: Yanbao, path: Path, k: int = 5) -> dict:
                 if target in fold(hit.chunk.text) or target in fold(f"{hit.chunk.section or ''}{hit.chunk.text}"):
                     rank = position
                     break
-        answer = service.ask(item["question"])
+        answer = service.ask(item["question"], today=asked_on)
         text = fold(answer.answer)
         if evidence is None:
             answer_ok = not answer.found

@@ -107,7 +107,7 @@ class Yanbao:
         if history and is_follow_up(question, plan):
             prefer_reports = apply_history(plan, Turn.from_json(history[-1]))
         extra_queries = rewrite_queries(self._llm, question) if self._llm else []
-        search = dict(k=SEARCH_DEPTH, broker=broker, since=since, until=until, plan=plan,
+        search = dict(k=SEARCH_DEPTH, broker=broker, since=since, until=until, plan=plan, today=today,
                       extra_queries=extra_queries, stage_timer=metrics.observe_stage)
         result = None
         if prefer_reports:
@@ -118,7 +118,7 @@ class Yanbao:
             result = library.search(question, **search)
 
         with metrics.stage_timer("answer"):
-            answer = answer_extractively(question, result, library.lexicon)
+            answer = answer_extractively(question, result, library.lexicon, library.lexical, today)
         if self._llm is not None and result.hits:
             with metrics.stage_timer("llm"):
                 attempt = answer_with_llm(self._llm, question, result.hits, library.lexicon, on_text=on_text)

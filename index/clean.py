@@ -33,6 +33,10 @@ _CHROME = [
         r"^end$",
         r"^(上一篇|下一篇)[:：]",
         r"^©|版权所有|all rights reserved",
+        r"^([^|>｜›»]{1,10}\s*[|>｜›»]\s*){2,}[^|>｜›»]{1,10}$",  # nav bars and breadcrumbs: 首页 | 港股 | A股
+        r"^(广告|推广|赞助)(\s|[:：]|$)",
+        r"^字号[:：]",
+        r"^[(（][^)）]{0,30}(sample note|示例研报|示例)[^)）]{0,30}[)）]$",  # yanbao's own marker on sample notes
     )
 ]
 # Lines that carry report metadata (kept for describing the report, not indexed as content).
@@ -40,7 +44,7 @@ _META = [
     re.compile(p)
     for p in (
         r"^[(（]?来源[:：]",
-        r"^\d{4}年\d{1,2}月\d{1,2}日\s+\d{1,2}:\d{2}",  # reprint timestamp
+        r"^20\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s+\d{1,2}:\d{2}",  # reprint timestamp
         r"^(证券)?分析师[:：]",
         r"^(研究助理|联系人)[:：]",
         r"执业(登记|证书)?编[码号]",

@@ -14,11 +14,12 @@ from index.normalize import search_form
 _DATE_CN = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _DATE_ISO = re.compile(r"(20\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
 _PUBLISH_LINE = re.compile(r"(报告)?(发布|发表|出具)(日期|时间)[:：]\s*(.*)")
-_REPRINT_LINE = re.compile(r"^(20\d{2}年\d{1,2}月\d{1,2}日)\s+\d{1,2}:\d{2}")
+_REPRINT_LINE = re.compile(r"^(20\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?)\s+\d{1,2}:\d{2}")
 _PERIOD = re.compile(
     r"(20\d{2})[.\-/]?(\d{2})[.\-/]?(\d{2})\s*[-—–~至到]\s*(20\d{2})[.\-/]?(\d{2})[.\-/]?(\d{2})"
 )
-_ANALYST = re.compile(r"(?:证券)?分析师[:：]\s*([^\s,，;；:：]{2,4}(?:[、,，\s]+[^\s,，;；:：]{2,4})*)")
+_NAME = r"[\u4e00-\u9fff·]{2,4}(?![\u4e00-\u9fff·])"  # a Chinese name, not the start of a longer word
+_ANALYST = re.compile(rf"(?:证券)?分析师[:：]\s*({_NAME}(?:[、,，\s]+{_NAME})*)")
 _REGISTRATION = re.compile(r"\b(S\d{4})\d{8}\b", re.IGNORECASE)
 _SOURCE_LINE = re.compile(r"来源[:：]\s*([^)）\s]*)")
 _TITLE_PREFIX = re.compile(r"^【([^】]{2,12})】")
@@ -89,6 +90,10 @@ def _title(lines: list[str], cleaned: CleanedReport, title_hint: str | None) -> 
         hint = _SITE_SUFFIX.sub("", title_hint.strip())
         if len(hint) >= 6:
             return hint
+    # Web reprints put the title right above the reprint timestamp ("2024年12月29日 20:41 东方财富").
+    for before, line in zip(lines, lines[1:]):
+        if _REPRINT_LINE.match(search_form(line)) and not is_chrome_line(before) and 6 <= len(before) <= 200:
+            return before
     for para in cleaned.paragraphs:
         if len(para.text) >= 6:
             return para.text[:200]
@@ -186,6 +191,8 @@ def _analysts(lines: list[str]) -> list[str]:
 
 def _kind(title: str, headings: str, stocks: list[str]) -> str:
     text = search_form(title)
+    if re.match(r"^[^(（]{2,10}[(（]\d{6}(\.[a-z]{2})?[)）]", text):  # "英维克(002837)：…" is a company note
+        return "company"
     for kind in ("weekly", "company", "strategy", "industry"):
         if any(word in text for word in _KIND_WORDS[kind]):
             return kind

@@ -51,6 +51,8 @@ class LexicalIndex:
         self._docs: list[_Entry] = []
         self._doc_report: np.ndarray = np.zeros(0, dtype=np.int32)
         self._report_ids: list[str] = []
+        self._by_id: dict[str, int] = {}
+        self._vocabulary: frozenset[str] = frozenset()
         self._load()
 
     # ---- persistence -------------------------------------------------------------------------
@@ -125,6 +127,8 @@ class LexicalIndex:
             # bm25s needs at least one token per document
             retriever.index([d.tokens or ["<empty>"] for d in docs], show_progress=False)
         self._docs, self._report_ids, self._retriever = docs, report_ids, retriever
+        self._by_id = {d.id: i for i, d in enumerate(docs)}
+        self._vocabulary = frozenset(retriever.vocab_dict) if retriever is not None else frozenset()
         self._doc_report = np.asarray(doc_report, dtype=np.int32)
 
     # ---- reading -------------------------------------------------------------------------------
@@ -139,12 +143,30 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._docs)
 
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every token some indexed chunk contains."""
+        return self._vocabulary
+
+    def idf(self, token: str) -> float | None:
+        """BM25 inverse document frequency of `token`, or None when no chunk contains it."""
+        retriever = self._retriever
+        if retriever is None or token not in retriever.vocab_dict:
+            return None
+        token_id = retriever.vocab_dict[token]
+        indptr = retriever.scores["indptr"]
+        df = int(indptr[token_id + 1] - indptr[token_id])
+        if df == 0:
+            return None
+        n = len(self._docs)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
     def chunk(self, chunk_id: str) -> tuple[Chunk, Report] | None:
-        report_id = chunk_id.split(":", 1)[0]
-        for entry in self._state.entries.get(report_id, []):
-            if entry.id == chunk_id:
-                return entry.chunk, self._state.reports[report_id]
-        return None
+        position = self._by_id.get(chunk_id)
+        if position is None:
+            return None
+        entry = self._docs[position]
+        return entry.chunk, self._state.reports[entry.chunk.report_id]
 
     def report_chunks(self, report_id: str) -> list[Chunk]:
         return [e.chunk for e in self._state.entries.get(report_id, [])]

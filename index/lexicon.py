@@ -37,29 +37,25 @@ _LEGAL_TAIL = re.compile(
     r"stock|shares?|\(group\)|\(holdings?\)|plc|s\.a\.)\s*$",
     re.IGNORECASE,
 )
-_GENERIC_TAIL_WORDS = {
-    "technology", "technologies", "tech", "science", "sci-tech", "industry", "industries", "industrial",
-    "electronics", "electronic", "electric", "electrical", "new", "material", "materials", "information",
-    "communication", "communications", "network", "networks", "software", "pharmaceutical",
-    "pharmaceuticals", "medical", "biotechnology", "bio-technology", "biological", "energy", "power",
-    "equipment", "development", "investment", "intelligent", "environmental", "engineering", "systems",
-    "system", "international", "manufacturing", "machinery", "chemical", "chemicals", "wireless",
-    "and", "&", "precision", "digital", "optoelectronics", "optoelectronic", "semiconductor",
-    "semiconductors", "microelectronics", "automation", "automotive", "intelligence", "smart", "new-material",
-    "hi-tech", "high-tech", "high", "resources", "products", "holding", "enterprise", "enterprises",
-    "the", "of", "computing", "data", "health", "healthcare", "culture", "media", "green",
-}
-_PLACE_WORDS = {
-    "china", "chinese", "shenzhen", "beijing", "shanghai", "guangzhou", "hangzhou", "jiangsu", "zhejiang",
-    "guangdong", "suzhou", "wuxi", "ningbo", "xiamen", "fujian", "anhui", "hubei", "hunan", "sichuan",
-    "chengdu", "chongqing", "tianjin", "shandong", "qingdao", "henan", "hebei", "shaanxi", "xian", "xi'an",
-    "yunnan", "guangxi", "jiangxi", "jilin", "liaoning", "heilongjiang", "inner", "mongolia", "xinjiang",
-    "tibet", "gansu", "hainan", "guizhou", "ningxia", "qinghai", "shanxi", "dalian", "nanjing", "wuhan",
-    "changsha", "zhuhai", "dongguan", "foshan", "hefei", "fuzhou", "jinan", "zhengzhou", "kunming",
-    "nanning", "guiyang", "harbin", "shenyang", "changchun", "taiyuan", "lanzhou", "urumqi", "haikou",
-    "yantai", "weihai", "zibo", "weifang", "changzhou", "nantong", "shaoxing", "jiaxing", "huzhou",
-    "taizhou", "wenzhou", "jinhua", "zhuzhou", "yangzhou", "zhenjiang", "hong", "kong", "xinhua",
-}
+_GENERIC_TAIL_WORDS = set(
+    """technology technologies tech science sci-tech industry industries industrial electronics
+    electronic electric electrical new material materials information communication communications
+    network networks software pharmaceutical pharmaceuticals medical biotechnology bio-technology
+    biological energy power equipment development investment intelligent environmental engineering
+    systems system international manufacturing machinery chemical chemicals wireless and &
+    precision digital optoelectronics optoelectronic semiconductor semiconductors microelectronics
+    automation automotive intelligence smart new-material hi-tech high-tech high resources products
+    holding enterprise enterprises the of computing data health healthcare culture media green""".split()
+)
+_PLACE_WORDS = set(
+    """china chinese shenzhen beijing shanghai guangzhou hangzhou jiangsu zhejiang guangdong suzhou
+    wuxi ningbo xiamen fujian anhui hubei hunan sichuan chengdu chongqing tianjin shandong qingdao
+    henan hebei shaanxi xian xi'an yunnan guangxi jiangxi jilin liaoning heilongjiang inner
+    mongolia xinjiang tibet gansu hainan guizhou ningxia qinghai shanxi dalian nanjing wuhan
+    changsha zhuhai dongguan foshan hefei fuzhou jinan zhengzhou kunming nanning guiyang harbin
+    shenyang changchun taiyuan lanzhou urumqi haikou yantai weihai zibo weifang changzhou nantong
+    shaoxing jiaxing huzhou taizhou wenzhou jinhua zhuzhou yangzhou zhenjiang hong kong xinhua""".split()
+)
 # An English company alias must not be an everyday or finance word (these are checked in lower case).
 _COMMON_ENGLISH = set(
     """the a an and of in on for with to from by at as is are be it its this that which what who how
@@ -201,7 +197,9 @@ class Lexicon:
         self._glossary_zh = self._index_glossary_chinese()
         self._max_glossary_len = max(len(t) for t in self._glossary_zh)
         self._load_company_aliases()
-        self._max_en_words = max(len(k) for k in [*self._company_en, *self._company_en_derived, *self._broker_en])
+        self._max_en_words = max(
+            len(k) for k in [*self._company_en, *self._company_en_derived, *self._broker_en]
+        )
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Lexicon:
@@ -312,7 +310,9 @@ class Lexicon:
                     derived.setdefault(key, set()).add(stock.code)
         # A derived alias shared by two companies names neither of them; a broker's name is the broker.
         self._company_en_derived = {
-            k: self._by_code[next(iter(v))] for k, v in derived.items() if len(v) == 1 and k not in self._broker_en
+            k: self._by_code[next(iter(v))]
+            for k, v in derived.items()
+            if len(v) == 1 and k not in self._broker_en
         }
         self._company_en: dict[tuple[str, ...], Stock] = {}
         for rec in _read_tsv(self.data_dir / "company_aliases.tsv"):
@@ -377,7 +377,7 @@ class Lexicon:
     @staticmethod
     def _accept_ambiguous(folded: str, found: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
         accepted = [not amb for _, _, amb in found]
-        for k, (start, end, amb) in enumerate(found):
+        for k, (_, end, amb) in enumerate(found):
             if amb and _CODE_AFTER.match(folded, end):
                 accepted[k] = True
         changed = True
@@ -387,7 +387,11 @@ class Lexicon:
                 if accepted[k]:
                     continue
                 for n in (k - 1, k + 1):
-                    if 0 <= n < len(found) and accepted[n] and _adjacent(folded, found[min(k, n)], found[max(k, n)]):
+                    if (
+                        0 <= n < len(found)
+                        and accepted[n]
+                        and _adjacent(folded, found[min(k, n)], found[max(k, n)])
+                    ):
                         accepted[k] = changed = True
                         break
         return [f for f, ok in zip(found, accepted, strict=True) if ok]
@@ -415,7 +419,9 @@ class Lexicon:
                     break
                 stock = self._company_en.get(key)
                 # Names derived from registered names must look like names (Camel, not camel).
-                if stock is None and all(t[0].group()[0].isupper() or t[0].group()[0].isdigit() for t in window):
+                if stock is None and all(
+                    t[0].group()[0].isupper() or t[0].group()[0].isdigit() for t in window
+                ):
                     stock = self._company_en_derived.get(key)
                 if stock is not None:
                     out.append((stock, window[0][0].start(), window[-1][0].end()))
@@ -471,13 +477,21 @@ class Lexicon:
         while j < len(tokens):
             for n in range(min(self._max_en_words, len(tokens) - j), 0, -1):
                 key = tuple(t[1] for t in tokens[j : j + n])
-                if key in self._broker_en:
+                if key in self._broker_en and not self._longer_company_at(tokens, j, n):
                     hits.append((self._broker_en[key], tokens[j][0].start(), tokens[j + n - 1][0].end()))
                     j += n
                     break
             else:
                 j += 1
         return sorted(hits, key=lambda h: h[1])
+
+    def _longer_company_at(self, tokens: list[tuple[re.Match[str], str]], j: int, n: int) -> bool:
+        """Everbright Bank is the bank, not the broker Everbright."""
+        for m in range(min(self._max_en_words, len(tokens) - j), n, -1):
+            key = tuple(t[1] for t in tokens[j : j + m])
+            if key in self._company_en or key in self._company_en_derived:
+                return True
+        return False
 
     def _broker_alias_at(self, folded: str, i: int) -> int:
         for length in range(min(self._max_broker_len, len(folded) - i), 1, -1):

@@ -116,14 +116,16 @@ _SIMPLIFIED_FOLDED_BY_OPENCC = set("昇乾")
 
 
 def detect_language(text: str) -> str:
-    """"en", "zh-Hant" when any character is traditional-only, else "zh-Hans"."""
+    """Return "en", "zh-Hant" when any character is traditional-only, else "zh-Hans"."""
     cjk = _CJK.findall(text)
     words = _ENGLISH_WORD.findall(text)
     if not cjk or (len(words) >= 3 and 2 * len(words) >= len(cjk)):
         return "en"
     folded = fold(text)
     traditional = sum(
-        1 for a, b in zip(text, folded, strict=True) if a != b and _CJK.match(a) and a not in _SIMPLIFIED_FOLDED_BY_OPENCC
+        1
+        for a, b in zip(text, folded, strict=True)
+        if a != b and _CJK.match(a) and a not in _SIMPLIFIED_FOLDED_BY_OPENCC
     )
     return "zh-Hant" if traditional else "zh-Hans"
 
@@ -149,13 +151,10 @@ def wants_list(folded: str) -> bool:
 
 # --- dates ----------------------------------------------------------------------------------------
 
-_MONTHS = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4, "may": 5,
-    "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
-    "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
-}
+_MONTH_NAMES = "jan january|feb february|mar march|apr april|may|jun june|jul july|aug august|sep sept september|oct october|nov november|dec december"
+_MONTHS = {name: n for n, names in enumerate(_MONTH_NAMES.split("|"), start=1) for name in names.split()}
 _MONTH = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-_ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
+_ZH_NUM = {ch: n for n, ch in enumerate("一二三四五六七八九十", start=1)} | {"两": 2, "十一": 11, "十二": 12}
 _N = r"(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,2})"
 
 # Words that make a year or month describe a figure rather than when a note was written:
@@ -171,7 +170,16 @@ _METRIC_EN = re.compile(
     r"estimate|estimates|outlook|gdp|cpi|output|orders?|volume|price|yield)\b[^.?!]{0,25}$",
     re.I,
 )
-_REPORT_WORDS_ZH = r"(?:份)?(?:的)?(?:研报|报告|周报|周跟踪|点评|策略|笔记|发布|写的|以来|以后|之后|至今|之前|以前)"
+# A whole year dates the notes only when the question is about notes or calls ("Which stocks did
+# Shanxi recommend in 2024?"), not about a figure ("How much did southbound funds buy in 2024?").
+_ABOUT_NOTES = re.compile(
+    r"\b(?:reports?|notes?|research|weekl(?:y|ies)|publish\w*|wr[io]te|written|recommend\w*|picks?|said|say|says|"
+    r"view|views|calls?|ratings?|coverage|upgrade\w*|downgrade\w*)\b|研报|报告|周报|周跟踪|推荐|建议关注|观点|发布|点评|评级|看好|覆盖",
+    re.I,
+)
+_REPORT_WORDS_ZH = (
+    r"(?:份)?(?:的)?(?:研报|报告|周报|周跟踪|点评|策略|笔记|发布|写的|以来|以后|之后|至今|之前|以前)"
+)
 
 
 @dataclass
@@ -188,7 +196,10 @@ def parse_dates(question: str, today: Date) -> tuple[Date | None, Date | None, b
     text = fold(question)
     low = text.lower()
     latest = bool(
-        re.search(r"\b(?:latest|newest|most recent|recent(?:ly)?|this week'?s?|current week|new(?:est)? (?:note|report|weekly))\b", low)
+        re.search(
+            r"\b(?:latest|newest|most recent|recent(?:ly)?|this week'?s?|current week|new(?:est)? (?:note|report|weekly))\b",
+            low,
+        )
         or re.search(r"最新|最近|近期|近日|本周|这周|这一周|本星期|这个星期", text)
     )
     spans = _find_spans(text, low, today)
@@ -205,7 +216,10 @@ def parse_dates(question: str, today: Date) -> tuple[Date | None, Date | None, b
     span = spans[0]
     before = low[max(0, span.start - 14) : span.start]
     after = text[span.end : span.end + 4]
-    if re.search(r"\b(?:since|from|after|starting)\s*(?:the\s+)?(?:week of\s+)?$", before) or re.match(r"(?:以来|起|至今|开始)", after):
+    # "from X" alone means written in X ("notes from December"); "from X to Y" was handled above.
+    if re.search(r"\b(?:since|after|starting)\s*(?:the\s+)?(?:week of\s+)?$", before) or re.match(
+        r"(?:以来|起|至今|开始)", after
+    ):
         since = span.since + dt.timedelta(days=1) if re.search(r"\bafter\s*$", before) else span.since
         return since, None, latest
     if re.match(r"(?:以后|之后)", after):
@@ -251,7 +265,9 @@ def _find_spans(text: str, low: str, today: Date) -> list[_Span]:
     # English day dates: "Dec 16", "December 16th, 2024", "16 Dec 2024"
     for m in re.finditer(_MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(?P<y>20\d{2}))?", low):
         _add_day(add, m, today, int(m["d"]), _MONTHS[m["mon"]], m["y"])
-    for m in re.finditer(r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s*(?P<y>20\d{2}))?\b", low):
+    for m in re.finditer(
+        r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s*(?P<y>20\d{2}))?\b", low
+    ):
         _add_day(add, m, today, int(m["d"]), _MONTHS[m["mon"]], m["y"])
     # 12月16日 (year: the most recent such day not after today)
     for m in re.finditer(r"(?<![\d年])" + _N + r"月(?P<d>\d{1,2})(?:日|号)", text):
@@ -271,7 +287,12 @@ def _find_spans(text: str, low: str, today: Date) -> list[_Span]:
         mon = _zh_num(m["n"])
         if 1 <= mon <= 12:
             add(m.start(), m.end(), *_month_range(*_recent_month(today, mon)), "month")
-    for m in re.finditer(r"\b(?:in|during|since|from|until|before|after|of)\s+(?:early\s+|late\s+|mid-?)?" + _MONTH + r"(?![\w-])", low):
+    for m in re.finditer(
+        r"\b(?:in|during|since|from|until|before|after|of)\s+(?:early\s+|late\s+|mid-?)?"
+        + _MONTH
+        + r"(?![\w-])",
+        low,
+    ):
         if m["mon"] == "may" and not text[m.start("mon")].isupper():
             continue
         if _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
@@ -289,16 +310,29 @@ def _find_spans(text: str, low: str, today: Date) -> list[_Span]:
     for m in re.finditer(r"\blast month\b|\bprevious month\b|上月|上个月", low):
         prev = today.replace(day=1) - dt.timedelta(days=1)
         add(m.start(), m.end(), *_month_range(prev.year, prev.month), "month")
+    about_notes = bool(_ABOUT_NOTES.search(low))
     for m in re.finditer(r"\bthis year\b|今年|本年", low):
-        if not _METRIC_ZH.match(text[m.end() :]) and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
+        if (
+            about_notes
+            and not _METRIC_ZH.match(text[m.end() :])
+            and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()])
+        ):
             add(m.start(), m.end(), Date(today.year, 1, 1), Date(today.year, 12, 31), "year")
     for m in re.finditer(r"\blast year\b|去年", low):
-        if not _METRIC_ZH.match(text[m.end() :]) and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
+        if (
+            about_notes
+            and not _METRIC_ZH.match(text[m.end() :])
+            and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()])
+        ):
             add(m.start(), m.end(), Date(today.year - 1, 1, 1), Date(today.year - 1, 12, 31), "year")
-    for m in re.finditer(r"\b(?:past|last)\s+(\d{1,3}|two|three|four|five|six|seven)\s+(day|week|month)s?\b", low):
+    for m in re.finditer(
+        r"\b(?:past|last)\s+(\d{1,3}|two|three|four|five|six|seven)\s+(day|week|month)s?\b", low
+    ):
         n = int(m[1]) if m[1].isdigit() else ["two", "three", "four", "five", "six", "seven"].index(m[1]) + 2
         add(m.start(), m.end(), today - _ago(n, m[2]), today, "day")
-    for m in re.finditer(r"(?:最近|近|过去)" + r"(\d{1,3}|[一二两三四五六七八九十]{1,2})" + r"(?:个)?(天|日|周|星期|月)", text):
+    for m in re.finditer(
+        r"(?:最近|近|过去)" + r"(\d{1,3}|[一二两三四五六七八九十]{1,2})" + r"(?:个)?(天|日|周|星期|月)", text
+    ):
         n = int(m[1]) if m[1].isdigit() else _zh_num(m[1])
         unit = {"天": "day", "日": "day", "周": "week", "星期": "week", "月": "month"}[m[2]]
         add(m.start(), m.end(), today - _ago(n, unit), today, "day")
@@ -310,15 +344,28 @@ def _find_spans(text: str, low: str, today: Date) -> list[_Span]:
 
     # years: "2024年的周报", "in 2024" (a year that dates a figure — 2025年资本开支 — is not a filter)
     for m in re.finditer(r"(?<![\d-])(20\d{2})年(?![\d一二两三四五六七八九十]+月)", text):
-        if int(m[1]) <= today.year and not _METRIC_ZH.match(text[m.end() :]) and not text[m.end() :].startswith("-"):
+        if (
+            about_notes
+            and int(m[1]) <= today.year
+            and not _METRIC_ZH.match(text[m.end() :])
+            and not text[m.end() :].startswith("-")
+        ):
             add(m.start(), m.end(), Date(int(m[1]), 1, 1), Date(int(m[1]), 12, 31), "year")
-    for m in re.finditer(r"\b(?:in|during|from|since|throughout|until|before|after)\s+(20\d{2})\b(?![-/.]?\d|\s*[qh]\d)", low):
-        if int(m[1]) <= today.year and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()]):
+    for m in re.finditer(
+        r"\b(?:in|during|from|since|throughout|until|before|after)\s+(20\d{2})\b(?![-/.]?\d|\s*[qh]\d)", low
+    ):
+        if (
+            about_notes
+            and int(m[1]) <= today.year
+            and not _METRIC_EN.search(low[max(0, m.start() - 40) : m.start()])
+        ):
             add(m.start(1), m.end(1), Date(int(m[1]), 1, 1), Date(int(m[1]), 12, 31), "year")
 
     # "12月16日那周", "Dec 16 week": widen a day to its Monday..Sunday
     for span in spans:
-        if span.grain == "day" and re.match(r"(?:那周|当周|这周|那一周|所在周|这一周|一周)|\s*week\b", low[span.end : span.end + 6]):
+        if span.grain == "day" and re.match(
+            r"(?:那周|当周|这周|那一周|所在周|这一周|一周)|\s*week\b", low[span.end : span.end + 6]
+        ):
             span.since = span.since - dt.timedelta(days=span.since.weekday())
             span.until = span.since + dt.timedelta(days=6)
             span.grain = "week"

@@ -77,7 +77,10 @@ class Searcher:
         if plan.broker:
             reports = [r for r in reports if r.broker == plan.broker]
         if plan.since or plan.until:
-            reports = [r for r in reports if _in_range(r, plan.since, plan.until)]
+            in_range = [r for r in reports if _in_range(r, plan.since, plan.until)]
+            # Dates asked in words are a preference ("last Friday" may be when something happened,
+            # not when the note came out); explicit --since/--until (plan.strict_dates) are a filter.
+            reports = in_range if (in_range or getattr(plan, "strict_dates", False)) else reports
         if plan.kind:
             kind_matches = [r for r in reports if r.kind == plan.kind]
             reports = kind_matches or reports
@@ -120,10 +123,9 @@ class Searcher:
         plan = plan or parse_query(question, today or date.today(), self.lexicon)
         if broker:
             plan.broker = self.lexicon.canonical_broker(broker) or broker
-        if since:
-            plan.since = since
-        if until:
-            plan.until = until
+        if since or until:
+            plan.since, plan.until = since or plan.since, until or plan.until
+            plan.strict_dates = True
         if kind:
             plan.kind = kind
         reports = self.filter_reports(plan)

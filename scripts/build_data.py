@@ -51,6 +51,8 @@ STOCK_FREQ = 3000
 TERM_FREQ = 3000
 FINANCE_FREQ = 300
 
+GLOSSARY_CATEGORIES = frozenset("theme sector company index section action metric macro".split())
+
 _t2s = opencc.OpenCC("t2s")
 T2S_FOLDS_SIMPLIFIED = set("昇乾")
 
@@ -192,7 +194,7 @@ def check_curated(out: Path, rows: list[StockRow]) -> list[str]:
                 problems.append(f"brokers.tsv: alias {alias!r} of {rec['broker']} also names {seen[key]}")
             seen[key] = rec["broker"]
     for rec in read_tsv(out / "glossary.tsv"):
-        if rec["category"] not in {"theme", "sector", "company", "index", "section", "action", "metric", "macro"}:
+        if rec["category"] not in GLOSSARY_CATEGORIES:
             problems.append(f"glossary.tsv: {rec['english']!r} has unknown category {rec['category']!r}")
         for term in rec["chinese"].split(","):
             # OpenCC folds a few simplified characters too (昇 -> 升); those are not typos.
@@ -204,7 +206,9 @@ def check_curated(out: Path, rows: list[StockRow]) -> list[str]:
 def _is_dictionary_word(word: str) -> bool:
     # jieba's user dictionary is space-separated and its tokenizer keeps runs of these characters
     # together; anything else could never come out of jieba as one token.
-    return bool(re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9+#&._%-]+", word)) and bool(re.search(r"[\u4e00-\u9fff]", word))
+    return bool(re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9+#&._%-]+", word)) and bool(
+        re.search(r"[\u4e00-\u9fff]", word)
+    )
 
 
 def keep_glossary_term_whole(term: str, glossary_terms: set[str]) -> bool:
@@ -316,7 +320,9 @@ def check_segmentation(out: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder with a_share_master.csv etc.")
+    parser.add_argument(
+        "--source", type=Path, default=DEFAULT_SOURCE, help="folder with a_share_master.csv etc."
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="index/data folder to write")
     args = parser.parse_args(argv)
     if not (args.source / "a_share_master.csv").is_file():
@@ -334,8 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     tags: dict[str, int] = defaultdict(int)
     for _, tag in entries.values():
         tags[tag] += 1
-    print(f"stocks.tsv: {len(rows)} rows {dict(by_exchange)}, {sum(1 for r in rows if r.english)} with English, "
-          f"{sum(1 for r in rows if r.former)} with former names/aliases")
+    print(
+        f"stocks.tsv: {len(rows)} rows {dict(by_exchange)}, {sum(1 for r in rows if r.english)} with English, "
+        f"{sum(1 for r in rows if r.former)} with former names/aliases"
+    )
     print(f"userdict.txt: {len(entries)} words {dict(tags)}")
     print(f"ambiguous_names.txt: {len(ambiguous)} names")
     for name in ("glossary.tsv", "brokers.tsv", "company_aliases.tsv"):

@@ -4,17 +4,21 @@ passage covers. The relevance gate and sentence picking of the extractive answer
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Container
 from dataclasses import dataclass
+from datetime import date
 
 from index.lexicon import Lexicon
 from index.normalize import Tokenizer, search_form
 from index.query import QueryPlan
+from index.query import _find_spans  # the parser's own time-word spans, so both agree on them
 
 # Words that ask *how* (which, recommend, stocks) rather than *what about*: they never decide relevance.
 GENERIC_ZH = frozenset(
     "推荐 建议 建议关注 重点关注 关注 标的 股票 个股 公司 哪些 哪个 什么 多少 如何 怎么 怎样 观点 看法 报告 研报 周报 "
     "周跟踪 最新 最近 本周 上周 本月 受益 受益标的 投资建议 说 认为 提到 提及 介绍 总结 一下 请问 情况 多 少 是否 有没有 "
-    "推荐标的 哪家 券商 分析师 今年 去年 月 年 周 日 吗 呢 吧 啊".split()
+    "推荐标的 哪家 券商 分析师 今年 去年 月 年 周 日 吗 呢 吧 啊 达到 预计 预期 会 将 是 有 为 了 的 中 里 在 "
+    "哪 几 多少钱 什么样 预测 估计 大约 约 周观点 板块 行业 领域 方向 机会 怎么看 看法".split()
 )
 GENERIC_EN = frozenset(
     "which what who whom how much many does do did is are was were be been stock stocks share shares company "
@@ -23,7 +27,8 @@ GENERIC_EN = frozenset(
     "points for about on in the a an of to and or by with from its their this that these those there any some "
     "top best good should could would will can their his her our your my i we you they it as at into than then "
     "so if up down recommend recommends recommended recommendation recommendations rate rated rating call "
-    "calls mention mentions mentioned".split()
+    "calls mention mentions mentioned expect expects expected see sees believe project projected estimate "
+    "estimates estimated forecast forecasts".split()
 )
 GENERIC_CATEGORIES = frozenset({"action"})
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
@@ -34,12 +39,24 @@ class Concept:
     label: str
     forms: tuple[str, ...]  # search forms (simplified, lower-case); any one present counts
     generic: bool = False
+    # An English word with no glossary entry, found in no note, can never match a Chinese paragraph:
+    # it still counts against coverage, but half as much as a concept the notes could contain.
+    weight: float = 1.0
 
     def present_in(self, form: str) -> bool:
         return any(f and f in form for f in self.forms)
 
 
-def question_concepts(question: str, plan: QueryPlan, lexicon: Lexicon, tokenizer: Tokenizer) -> list[Concept]:
+def question_concepts(
+    question: str,
+    plan: QueryPlan,
+    lexicon: Lexicon,
+    tokenizer: Tokenizer,
+    vocabulary: Container[str] | None = None,
+    today: date | None = None,
+    idf: Callable[[str], float | None] | None = None,
+) -> list[Concept]:
+    """`vocabulary`: the words the indexed notes contain (to weigh English words no note uses)."""
     concepts: list[Concept] = []
     covered_spans: list[tuple[int, int]] = []
     for entry, start, end in lexicon.match_glossary(question):
@@ -58,19 +75,53 @@ def question_concepts(question: str, plan: QueryPlan, lexicon: Lexicon, tokenize
     for entry, term in lexicon.glossary_chinese(question):
         synonyms.setdefault(search_form(term), tuple(search_form(t) for t in entry.chinese))
     question_form = search_form(question)
-    for word in tokenizer.words(question):
+    # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
+    masked = _mask_dates(question_form, today)
+    for word in tokenizer.words(masked):
         if _inside_covered(question_form, word, covered_spans) or any(word in c.forms for c in concepts):
             continue
         if re.fullmatch(r"[a-z][a-z0-9.+\-]*", word):
             generic = word in GENERIC_EN or lexicon.canonical_broker(word) is not None
-            concepts.append(Concept(word, (word,), generic))
+            unknown = vocabulary is not None and word not in vocabulary
+            concepts.append(Concept(word, (word,), generic, 0.5 if unknown else 1.0))
             continue
         if len(word) < 2 and not word.isdigit():
             continue
         generic = word in GENERIC_ZH or word in broker_forms or lexicon.canonical_broker(word) is not None
         forms = synonyms.get(word, ()) or next((v for k, v in synonyms.items() if word in k or k in word), ())
         concepts.append(Concept(word, tuple(dict.fromkeys((word, *forms))), generic))
-    return _merge(concepts)
+    concepts = _merge(concepts)
+    for concept in concepts:  # "周报", "weekly note": the kind of report is a filter, not a topic
+        if all(f in GENERIC_ZH or f in ("周报", "周跟踪", "周观点", "研报") for f in concept.forms):
+            concept.generic = True
+    if idf is not None:
+        _weigh_by_rarity(concepts, idf, tokenizer)
+    return concepts
+
+
+def _weigh_by_rarity(concepts: list[Concept], idf: Callable[[str], float | None], tokenizer: Tokenizer) -> None:
+    """Rare words decide relevance more than common ones (涨幅领先 over 通信 in a telecom weekly).
+    A Chinese concept no note contains weighs most: its absence is why a question goes unanswered."""
+    values: list[float | None] = []
+    for concept in concepts:
+        found = [v for form in concept.forms for v in [idf(form), *map(idf, tokenizer.tokens(form))] if v is not None]
+        values.append(max(found) if found else None)
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return
+    median = known[len(known) // 2]
+    for concept, value in zip(concepts, values):
+        if value is None:
+            concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else 0.5
+        else:
+            concept.weight = min(2.0, max(0.5, value / median))
+
+
+def _mask_dates(form: str, today: date | None) -> str:
+    spans = _find_spans(form, form.lower(), today or date.today())
+    for span in sorted(spans, key=lambda sp: sp.start, reverse=True):
+        form = form[: span.start] + " " * (span.end - span.start) + form[span.end :]
+    return form
 
 
 def _inside_covered(question_form: str, word: str, spans: list[tuple[int, int]]) -> bool:
@@ -92,8 +143,8 @@ def topical(concepts: list[Concept]) -> list[Concept]:
 
 
 def coverage(concepts: list[Concept], form: str) -> float:
-    """Share of the question's topical concepts present in `form` (1.0 when it has none)."""
+    """Weighted share of the question's topical concepts present in `form` (1.0 when it has none)."""
     topics = topical(concepts)
     if not topics:
         return 1.0
-    return sum(1 for c in topics if c.present_in(form)) / len(topics)
+    return sum(c.weight for c in topics if c.present_in(form)) / sum(c.weight for c in topics)

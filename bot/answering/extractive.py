@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from bot.answer import Answer, Citation
 from bot.answering.concepts import Concept, coverage, question_concepts, topical
 from bot.answering.verify import renumber, verify_answer
 from index.chunking import split_sentences
+from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import default_tokenizer, search_form
 from index.records import Hit, Report
@@ -24,6 +26,7 @@ MAX_QUOTE = 160
 RECOMMEND_PREFIX = re.compile(r"^(建议关注|建議關注|重点关注|重點關注|投资建议|投資建議|推荐|推薦|关注标的|關注標的|受益标的|受益標的)[:：]?")
 _SEGMENT_SPLIT = re.compile(r"[;；。\n]")
 _CLAUSE_SPLIT = re.compile(r"(?<=[,，;；])")
+_NUMBER_WITH_UNIT = re.compile(r"\d(\.\d+)?\s*(%|％|倍|个百分点|bp|[万亿]|元|美元|港元|点|gb|tb|gw|mw|kw|万张|万副|亿元)", re.I)
 _NUMBER_QUESTION = re.compile(r"多少|几|幾|how (much|many)|what (was|is) the|\?|？|figure|level|rate|percent|%")
 
 
@@ -49,12 +52,19 @@ def _header(report: Report, english: bool) -> str:
     return f"《{label}》 ({when})" if english and when else (f"《{label}》({when})" if when else f"《{label}》")
 
 
+def _context(hit: Hit) -> str:
+    """What a paragraph is about beyond its own words: the report title and its section heading
+    (a company note says "公司" where the question names 英维克)."""
+    return search_form(f"{hit.report.title}\n{hit.chunk.section or ''}")
+
+
 def _score_hits(hits: list[Hit], concepts: list[Concept]) -> list[Scored]:
-    scored = []
-    for hit in hits:
-        form = search_form(f"{hit.chunk.section or ''}\n{hit.chunk.text}")
-        scored.append(Scored(hit, coverage(concepts, form)))
-    return scored
+    return [Scored(hit, coverage(concepts, _context(hit) + "\n" + search_form(hit.chunk.text))) for hit in hits]
+
+
+def is_recommendation(chunk) -> bool:
+    """A paragraph that is a recommendation list: "建議關注:…", or under a 投资建议 heading."""
+    return bool(RECOMMEND_PREFIX.match(chunk.text.strip()) or RECOMMEND_PREFIX.match((chunk.section or "").strip()))
 
 
 def _recommendation_segments(text: str, lexicon: Lexicon) -> list[tuple[str, list[str], str]]:
@@ -78,18 +88,21 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
     """For "which stocks…" questions: the recommendation segments that match the topic."""
     topics = topical(concepts)
     for item in scored:
+        if not is_recommendation(item.hit.chunk):
+            continue  # a list of gainers or losers is quoted as a fact, never called a recommendation
         segments = _recommendation_segments(item.hit.chunk.text, lexicon)
         if not segments:
             continue
         if topics:
-            ranked = [(coverage(concepts, search_form(label or seg)), label, names) for label, names, seg in segments]
+            title = search_form(item.hit.report.title)
+            ranked = [
+                (coverage(concepts, title + "\n" + search_form(label or seg)), label, names) for label, names, seg in segments
+            ]
             best = max(r[0] for r in ranked)
             if best < MIN_COVERAGE:
                 continue
             chosen = [(label, names) for score, label, names in ranked if score == best]
         else:
-            if not RECOMMEND_PREFIX.match(item.hit.chunk.text.strip()):
-                continue
             chosen = [(label, names) for label, names, _ in segments]
         header = _header(item.hit.report, english)
         if english:
@@ -102,14 +115,18 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
     return None
 
 
-def _best_quote(text: str, concepts: list[Concept], wants_number: bool) -> tuple[str, float]:
-    """The sentence (or, for a long one, the clauses) that covers the question best."""
+def _best_quote(hit: Hit, concepts: list[Concept], wants_number: bool) -> tuple[str, float]:
+    """The sentence (or, for a long one, the clauses) that covers the question best. A sentence's
+    own words count most; the title and heading above it break ties."""
     best, best_score = "", -1.0
-    for sentence in split_sentences(text) or [text]:
-        form = search_form(sentence)
-        score = coverage(concepts, form)
-        if wants_number and re.search(r"\d", sentence):
+    context = _context(hit)
+    for sentence in split_sentences(hit.chunk.text) or [hit.chunk.text]:
+        own = search_form(sentence)
+        score = coverage(concepts, own) + 0.5 * coverage(concepts, context + "\n" + own)
+        if wants_number and _NUMBER_WITH_UNIT.search(sentence):
             score += 0.25
+        elif wants_number and re.search(r"\d", sentence):
+            score += 0.1
         if score > best_score:
             best, best_score = sentence.strip(), score
     if len(best) > MAX_QUOTE:
@@ -122,7 +139,9 @@ def _best_quote(text: str, concepts: list[Concept], wants_number: bool) -> tuple
 
 def _fact_answer(scored: list[Scored], concepts: list[Concept], question: str, english: bool):
     wants_number = bool(_NUMBER_QUESTION.search(question))
-    candidates = [(item, *_best_quote(item.hit.chunk.text, concepts, wants_number)) for item in scored[:3]]
+    candidates = [
+        (item, *_best_quote(item.hit, concepts, wants_number)) for item in scored[:3]
+    ]
     candidates.sort(key=lambda c: (c[0].coverage, c[2]), reverse=True)
     item, quote, _ = candidates[0]
     header = _header(item.hit.report, english)
@@ -151,10 +170,20 @@ def not_found_answer(question: str, result: SearchResult, mode: str = "extractiv
     return Answer(question, text, mode, found=False, searched=[r.title for r in result.reports])
 
 
-def answer_extractively(question: str, result: SearchResult, lexicon: Lexicon) -> Answer:
+def answer_extractively(
+    question: str,
+    result: SearchResult,
+    lexicon: Lexicon,
+    lexical: LexicalIndex | None = None,
+    today: date | None = None,
+) -> Answer:
+    """`lexical` (the index searched) tells which words the notes contain and how rare they are."""
     plan = result.plan
     english = plan.language == "en"
-    concepts = question_concepts(question, plan, lexicon, default_tokenizer())
+    concepts = question_concepts(
+        question, plan, lexicon, default_tokenizer(),
+        lexical.vocabulary if lexical else None, today, lexical.idf if lexical else None,
+    )
     scored = [s for s in _score_hits(result.hits, concepts) if s.coverage >= MIN_COVERAGE]
     if not scored:
         return not_found_answer(question, result)

@@ -308,8 +308,8 @@ class FeishuBot:
             EVENTS.labels(platform="feishu", outcome="error").inc()
             return
         stream.close()
+        self._remember(card_id, answer, conversation, title)  # before the buttons show: a click may come at once
         self.api.patch_card(card_id, cards.answer_card(answer, conversation=conversation, title=title))
-        self._remember(card_id, answer, conversation, title)
         EVENTS.labels(platform="feishu", outcome="answered").inc()
         log.info("answered", extra={"mode": answer.mode, "found": answer.found, "citations": len(answer.citations),
                                     "seconds": round(time.perf_counter() - started, 3)})

@@ -230,4 +230,4 @@ def indexed_file_card(name: str, summary: IndexSummary) -> dict[str, Any]:
             f"**{escape(report.title or report.id)}**\n"
             f"券商：{escape(report.broker or '未识别')} · 日期：{escape(report.date or '未识别')} · {report.chunks} 段"
         )
-    return notice_card("已索引", "\n\n".join(lines), template="green", note="现在可以就这篇研报提问了。")
+    return notice_card(f"已索引：{name}", "\n\n".join(lines), template="green", note="现在可以就这篇研报提问了。")

@@ -455,4 +455,4 @@ def test_health_and_metrics(bot):
         health = http.get(bot.url + "/healthz")
         assert health.status_code == 200 and health.json()["platform"] == "feishu"
         metrics = http.get(bot.url + "/metrics").text
-        assert 'yanbao_events_total{platform="feishu",outcome="answered"}' in metrics
+        assert 'yanbao_events_total{outcome="answered",platform="feishu"}' in metrics

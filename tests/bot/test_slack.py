@@ -142,6 +142,7 @@ def text_pdf(lines: list[str]) -> bytes:
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.setTitle(lines[0])  # reportlab's default metadata title is "untitled"
     pdf.setFont("STSong-Light", 11)
     y = 800
     for line in lines:
@@ -406,8 +407,8 @@ def test_thumbs_up_is_stored_with_question_answer_and_citations(slack, sender, s
 
 
 PDF_LINES = [
-    "【测试证券】光模块行业周报(20250106-20250112)",
-    "测试证券研究所  发布时间: 2025-01-13",
+    "【华泰证券】光模块行业周报(20250106-20250112)",
+    "华泰证券研究所  发布时间: 2025-01-13",
     "核心观点：中际旭创800G光模块出货量环比增长35%，1.6T光模块开始小批量出货。",
     "我们认为海外云厂商资本开支上修将持续拉动高速光模块需求，维持行业推荐评级。",
 ]
@@ -418,7 +419,8 @@ def test_admin_pdf_upload_is_indexed_then_answerable(slack, sender):
     ts = new_ts()
     acked(sender.event(dm_event("", user=ADMIN, channel="DADMIN", ts=ts, files=[shared])))
     reply = replies(slack, "DADMIN", ts, "Indexed", timeout=60)
-    assert "光模块" in reply.text and "chunks" in reply.text
+    assert "光模块行业周报" in reply.text and "华泰证券" in reply.text and "2025-01-13" in reply.text
+    assert "chunks" in reply.text
     assert slack.calls_to("files.download")
 
     ask_ts = new_ts()

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import uvicorn
 from Crypto.Cipher import AES
@@ -392,7 +392,7 @@ class FakeFeishu:
             return self._error(234003, "File not in msg.")
         content, name = self.files[key]
         return Response(content, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
     # ------------------------------------------------------------------ long connection
 

@@ -1,0 +1,448 @@
+"""Synthetic research notes for the benchmarks, and a cheap deterministic embedder.
+
+BENCHMARK-ONLY. Nothing here is used by the product.
+
+* `RealNotes` runs the real pipeline (read, clean, describe, chunk, tokenize) over the seed notes in
+  ../shared/seeds and the sample notes in samples/, without writing anything.
+* `Vocabulary` is what synthetic text is made of: the jieba words of those real notes with their
+  frequencies (text simplified, as the search forms are), the stock names of index/data/stocks.tsv,
+  the brokers of index/data/brokers.tsv, and the section names and chunk lengths of the real chunks.
+* `SyntheticCorpus` makes reports of paragraph-sized chunks from that vocabulary, deterministic by
+  (seed, report number): report n is the same whatever was generated before it, so a corpus can grow
+  1k -> 10k -> 100k chunks by asking for more report numbers. Chunk tokens are the real jieba tokens of
+  the generated text (the product's Tokenizer), so the lexical side of a benchmark is real.
+* `HashingEmbedder` is a stand-in for an embedding model at scale: every token of the text is hashed
+  into one of 384 dimensions with a sign (the "hashing trick"), and the vector is L2-normalised. It
+  costs microseconds, is the same on every machine and run, and gives the Chroma store vectors of the
+  right size to insert and search (HNSW cost depends on the vector count and size, not their meaning).
+  Its rankings are a bag-of-words similarity, NOT a semantic model: figures made with it say how fast
+  the store and the fusion are, never how good dense retrieval is.
+
+Synthetic text is a unigram sample of real words with stock names and figures mixed in. Its vocabulary
+is far smaller than a real archive's, so posting lists are longer and BM25 scoring is, if anything,
+slower than on real notes of the same count: latency figures err on the pessimistic side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+import re
+import time
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import ChunkText, search_text_for
+from index.lexicon import Lexicon
+from index.normalize import Tokenizer, default_tokenizer, to_simplified
+from index.pipeline import Indexer, Prepared, discover, report_id_for
+from index.records import Chunk, Report
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES_DIR = ROOT / "samples"
+DATA_DIR = ROOT / "index" / "data"
+GENERATOR_VERSION = "1"
+
+# The question of issue 3 and the paragraph that answers it (seed 000), used as a quality probe.
+EDGE_QUESTION = "Which stocks does Shanxi recommend for edge compute?"
+EDGE_EVIDENCE = "字節邊緣算力:樂鑫科技泰凌微廣和通中科創達"
+
+_WORDLIKE = re.compile(r"[\w\u3400-\u9fff]")
+_CJK_END = re.compile(r"[\u3400-\u9fff]$")
+_CJK_START = re.compile(r"^[\u3400-\u9fff]")
+_KINDS = ("weekly", "weekly", "industry", "company", "strategy")
+_SECTOR_TITLES = (
+    "通信",
+    "计算机",
+    "电子",
+    "传媒",
+    "机械",
+    "电新",
+    "医药",
+    "食饮",
+    "策略",
+    "宏观",
+    "汽车",
+    "军工",
+)
+
+
+def seeds_dir() -> Path:
+    """../shared/seeds beside the project; a clear error when it is missing."""
+    path = ROOT.parent / "shared" / "seeds"
+    if not path.is_dir():
+        raise SystemExit(
+            f"the real seed notes are missing: expected a folder at {path} "
+            "(the benchmarks index them beside samples/)"
+        )
+    return path
+
+
+def real_note_paths() -> list[Path]:
+    """The folders of real notes to index: the seeds, and samples/ when it has report files."""
+    paths = [seeds_dir()]
+    if SAMPLES_DIR.is_dir() and discover([SAMPLES_DIR]):
+        paths.append(SAMPLES_DIR)
+    return paths
+
+
+def real_note_files() -> list[Path]:
+    return [file for file, _ in discover(real_note_paths())]
+
+
+class RealNotes:
+    """The real notes run through the real pipeline in memory (nothing is written)."""
+
+    def __init__(self, files: Sequence[Path] | None = None) -> None:
+        self.files = list(files) if files is not None else real_note_files()
+        self.tokenizer = default_tokenizer()
+        self.lexicon = Lexicon.load()
+        indexer = Indexer(None, None, self.tokenizer, self.lexicon)  # type: ignore[arg-type]  # prepare() needs no store
+        self.prepared: list[Prepared] = []
+        for file in self.files:
+            data = file.read_bytes()
+            self.prepared.append(indexer.prepare(file, str(file.resolve()), data))
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [c for p in self.prepared for c in p.chunks]
+
+
+@dataclass
+class Vocabulary:
+    words: list[str]
+    probabilities: np.ndarray
+    stocks: list[str]
+    brokers: list[str]  # canonical simplified broker names
+    sections: list[str]
+    chunk_lengths: np.ndarray  # characters per real chunk
+
+    @classmethod
+    def from_notes(cls, notes: RealNotes | None = None) -> Vocabulary:
+        notes = notes or RealNotes()
+        cutter = notes.tokenizer
+        counts: Counter[str] = Counter()
+        sections: list[str] = []
+        lengths: list[int] = []
+        for chunk in notes.chunks:
+            text = to_simplified(unicodedata.normalize("NFKC", chunk.text))
+            cutter._ensure_ready()  # the product tokenizer's jieba, with its user dictionary
+            counts.update(w for w in cutter._jieba.cut(text) if _WORDLIKE.search(w) and w.strip() == w)
+            if chunk.section:
+                sections.append(to_simplified(chunk.section))
+            lengths.append(len(chunk.text))
+        if not counts:
+            raise SystemExit("no words found in the real notes: are the seed files empty?")
+        words = sorted(counts)
+        weights = np.array([counts[w] for w in words], dtype=float)
+        stocks = _column(DATA_DIR / "stocks.tsv", "name")
+        brokers = _column(DATA_DIR / "brokers.tsv", "broker")
+        return cls(
+            words=words,
+            probabilities=weights / weights.sum(),
+            stocks=[s for s in stocks if not s.startswith(("*", "ST"))],
+            brokers=brokers,
+            sections=sorted(set(sections)) or ["正文"],
+            chunk_lengths=np.array(lengths or [200]),
+        )
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(GENERATOR_VERSION.encode())
+        for part in (self.words, self.stocks, self.brokers, self.sections):
+            digest.update("\x1f".join(part).encode())
+        digest.update(self.chunk_lengths.tobytes())
+        return digest.hexdigest()[:12]
+
+
+def _column(path: Path, name: str) -> list[str]:
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
+    header = lines[0].split("\t")
+    position = header.index(name)
+    return [ln.split("\t")[position] for ln in lines[1:] if len(ln.split("\t")) > position]
+
+
+@dataclass
+class SyntheticReport:
+    report: Report
+    version: str
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+
+
+class SyntheticCorpus:
+    """Report n of seed s is always the same report (see the module docstring)."""
+
+    def __init__(self, vocabulary: Vocabulary, seed: int = 0, tokenizer: Tokenizer | None = None) -> None:
+        self.vocabulary = vocabulary
+        self.seed = seed
+        self.tokenizer = tokenizer or default_tokenizer()
+
+    @cached_property
+    def _cumulative(self) -> np.ndarray:
+        return np.cumsum(self.vocabulary.probabilities)
+
+    def _words(self, rng: np.random.Generator, n: int) -> list[str]:
+        picks = np.searchsorted(self._cumulative, rng.random(n), side="right")
+        words = self.vocabulary.words
+        return [words[min(i, len(words) - 1)] for i in picks]
+
+    def paragraph(
+        self, rng: np.random.Generator, target_chars: int, mentioned: set[str] | None = None
+    ) -> str:
+        """Sentences of real words until about `target_chars`; stock names used go into `mentioned`."""
+        vocab = self.vocabulary
+        sentences: list[str] = []
+        size = 0
+        while size < target_chars:
+            count = int(rng.integers(6, 22))
+            words = self._words(rng, count)
+            for slot in range(count):
+                roll = rng.random()
+                if roll < 0.07:
+                    words[slot] = vocab.stocks[int(rng.integers(len(vocab.stocks)))]
+                    if mentioned is not None:
+                        mentioned.add(words[slot])
+                elif roll < 0.11:
+                    words[slot] = _figure(rng)
+            if count > 10:
+                words.insert(int(rng.integers(4, count - 3)), "，")
+            sentence = _join(words) + "。"
+            sentences.append(sentence)
+            size += len(sentence)
+        return "".join(sentences)
+
+    def report(self, number: int) -> SyntheticReport:
+        rng = np.random.default_rng([self.seed, number])
+        vocab = self.vocabulary
+        broker = vocab.brokers[int(rng.integers(len(vocab.brokers)))]
+        sector = _SECTOR_TITLES[int(rng.integers(len(_SECTOR_TITLES)))]
+        published = date(2021, 1, 4) + timedelta(days=int(rng.integers(0, 1640)))
+        week_start = published - timedelta(days=published.weekday() + 7)
+        kind = _KINDS[int(rng.integers(len(_KINDS)))]
+        headline = _join(self._words(rng, 5))
+        prefix = f"【{broker.removesuffix('证券')}{sector}】"
+        if kind == "weekly":
+            title = f"{prefix}周跟踪({week_start:%Y%m%d}-{week_start + timedelta(days=6):%Y%m%d})--{headline}"
+        else:
+            title = f"{prefix}{headline}"
+        source = f"synthetic://seed{self.seed}/{number:07d}"
+        report_id = report_id_for(source)
+        n_chunks = int(rng.integers(8, 33))  # the real notes have 8 and 22
+        chunks: list[Chunk] = []
+        tokens: list[list[str]] = []
+        section = None
+        mentioned: set[str] = set()
+        for paragraph in range(n_chunks):
+            if paragraph % 4 == 0:
+                section = vocab.sections[int(rng.integers(len(vocab.sections)))]
+            target = int(vocab.chunk_lengths[int(rng.integers(len(vocab.chunk_lengths)))])
+            text = self.paragraph(rng, max(40, target), mentioned)
+            search_text = search_text_for(ChunkText(text, section, None))
+            chunks.append(Chunk(report_id, paragraph, text, search_text, section, None))
+            tokens.append(self.tokenizer.tokens(search_text))
+        report = Report(
+            id=report_id,
+            title=title,
+            broker=broker,
+            date=published.isoformat(),
+            period=(
+                f"{week_start.isoformat()}/{(week_start + timedelta(days=6)).isoformat()}"
+                if kind == "weekly"
+                else None
+            ),
+            analysts=[],
+            source=source,
+            kind=kind,
+            chunks=len(chunks),
+            stocks=sorted(mentioned),
+        )
+        version = hashlib.sha256("\n".join(c.text for c in chunks).encode()).hexdigest()[:20]
+        return SyntheticReport(report, version, chunks, tokens)
+
+    def reports(self, start: int = 0) -> Iterator[SyntheticReport]:
+        number = start
+        while True:
+            yield self.report(number)
+            number += 1
+
+
+class CachedCorpus:
+    """A SyntheticCorpus served from blocks of BLOCK reports pickled under `cache_dir`.
+
+    jieba is most of the cost of making synthetic chunks (about 800 chunks/s on one core here), so
+    blocks are made once, by up to `workers` processes, and reused by later runs. The cache key covers
+    the generator, the vocabulary, the user dictionary and the tokenizer code, so a change to any of
+    them makes new blocks. `cache_dir=None` keeps everything in memory.
+    """
+
+    BLOCK = 250
+
+    def __init__(
+        self, vocabulary: Vocabulary, seed: int = 0, cache_dir: Path | None = None, workers: int = 2
+    ) -> None:
+        self.corpus = SyntheticCorpus(vocabulary, seed)
+        self.seed = seed
+        self.workers = max(1, workers)
+        key = f"{vocabulary.fingerprint()}-{_tokenizer_fingerprint()}-seed{seed}"
+        self.cache_dir = cache_dir / key if cache_dir else None
+        self._blocks: dict[int, list[SyntheticReport]] = {}
+
+    def _path(self, block: int) -> Path | None:
+        return self.cache_dir / f"block-{block:05d}.pkl" if self.cache_dir else None
+
+    def _load(self, block: int) -> list[SyntheticReport] | None:
+        path = self._path(block)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with path.open("rb") as fh:
+                return pickle.load(fh)
+        except Exception:  # a stale or damaged block is made again
+            return None
+
+    def _save(self, block: int, reports: list[SyntheticReport]) -> None:
+        path = self._path(block)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump(reports, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    def prepare(self, blocks: range) -> float:
+        """Make (or load) `blocks`; returns the seconds spent making new ones."""
+        missing = []
+        for block in blocks:
+            if block in self._blocks:
+                continue
+            loaded = self._load(block)
+            if loaded is None:
+                missing.append(block)
+            else:
+                self._blocks[block] = loaded
+        if not missing:
+            return 0.0
+        started = time.perf_counter()
+        if self.workers > 1 and len(missing) > 1:
+            # forked workers inherit the corpus (its jieba tokenizer holds a lock and cannot be pickled);
+            # call this before loading models or opening stores, which start threads
+            global _FORK_CORPUS
+            _FORK_CORPUS = self.corpus
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+                made = pool.map(_make_block, [(b, self.BLOCK) for b in missing])
+                for block, reports in zip(missing, made, strict=True):
+                    self._blocks[block] = reports
+                    self._save(block, reports)
+        else:
+            for block in missing:
+                reports = _make_block((block, self.BLOCK), self.corpus)
+                self._blocks[block] = reports
+                self._save(block, reports)
+        return time.perf_counter() - started
+
+    def prepare_chunks(self, chunks: int) -> float:
+        """Make the blocks that `chunks` chunks will come from (about 20 chunks a report)."""
+        return self.prepare(range(0, chunks // (20 * self.BLOCK) + 2))
+
+    def take_chunks(self, start_report: int, chunks: int) -> list[SyntheticReport]:
+        """Reports from number `start_report` on, until they hold at least `chunks` chunks."""
+        out: list[SyntheticReport] = []
+        total = 0
+        number = start_report
+        while total < chunks:
+            block = number // self.BLOCK
+            if block not in self._blocks:
+                # about 20 chunks a report: make enough blocks at once for the pool to share them
+                need = max(1, (chunks - total) // (20 * self.BLOCK) + 1)
+                self.prepare(range(block, block + need))
+            report = self._blocks[block][number % self.BLOCK]
+            out.append(report)
+            total += len(report.chunks)
+            number += 1
+        return out
+
+
+_FORK_CORPUS: SyntheticCorpus | None = None
+
+
+def _make_block(args: tuple[int, int], corpus: SyntheticCorpus | None = None) -> list[SyntheticReport]:
+    block, size = args
+    corpus = corpus or _FORK_CORPUS
+    assert corpus is not None
+    return [corpus.report(n) for n in range(block * size, (block + 1) * size)]
+
+
+def _tokenizer_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in (DATA_DIR / "userdict.txt", ROOT / "index" / "normalize.py", ROOT / "index" / "chunking.py"):
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()[:8]
+
+
+def _figure(rng: np.random.Generator) -> str:
+    kind = int(rng.integers(4))
+    if kind == 0:
+        return f"{rng.uniform(-30, 80):.2f}%"
+    if kind == 1:
+        return f"{rng.uniform(1, 2000):.1f}亿元"
+    if kind == 2:
+        return f"{int(rng.integers(2019, 2027))}年"
+    return f"{int(rng.integers(1, 13))}月"
+
+
+def _join(words: list[str]) -> str:
+    """Chinese words run together; a space only between two Latin/number words."""
+    out = ""
+    for word in words:
+        if out and not _CJK_END.search(out) and not _CJK_START.search(word) and word != "，":
+            out += " "
+        out += word
+    return out
+
+
+class HashingEmbedder:
+    """BENCHMARK-ONLY stand-in for an embedding model (see the module docstring); never used by
+    yanbao itself. Implements index.embedding.Embedder: `name`, `dim`, `embed_passages`, `embed_query`."""
+
+    def __init__(self, dim: int = 384, tokenizer: Tokenizer | None = None) -> None:
+        self.name = f"bench-hashing-{dim}"
+        self.dim = dim
+        self.tokenizer = tokenizer or default_tokenizer()
+        self._slots: dict[str, tuple[int, float]] = {}
+
+    def _slot(self, token: str) -> tuple[int, float]:
+        slot = self._slots.get(token)
+        if slot is None:
+            h = zlib.crc32(token.encode("utf-8"))
+            slot = (h % self.dim, 1.0 if (h >> 16) & 1 else -1.0)
+            self._slots[token] = slot
+        return slot
+
+    def vector_for_tokens(self, tokens: Sequence[str]) -> list[float]:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for token in tokens:
+            index, sign = self._slot(token)
+            vector[index] += sign
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:
+            vector[0], norm = 1.0, 1.0
+        return (vector / norm).tolist()
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        return [self.vector_for_tokens(self.tokenizer.tokens(t)) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.vector_for_tokens(self.tokenizer.tokens(text))

@@ -1,0 +1,214 @@
+"""Cleaning the real web reprints: site chrome and metadata lines out, the disclaimer kept apart,
+repeated paragraphs indexed once, and the report's own text kept exactly as written."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from index.clean import Paragraph, clean_reprint_boilerplate, collapse_repeated_paragraphs
+from index.readers import read_document
+from tests.helpers import SIMPLIFIED_SEED, TRADITIONAL_SEED, fingerprint, seed_lines, write_note
+
+# Site chrome and report metadata found in the seeds, as written there (traditional script).
+CHROME_MARKERS = [
+    "新浪財經APP",
+    "熱門推薦",
+    "二維碼",
+    "股市直播",
+    "圖文直播間",
+    "視頻直播間",
+    "7X24小時",
+    "VIP課程推薦",
+    "加載中",
+    "APP專享直播",
+    "新浪財經公眾號",
+    "新浪首頁",
+    "返回頂部",
+    "搜索【信披】",
+    "市場投研資訊",
+    "免責聲明",
+    "本訂閱號不是",
+    "禁止我司員工",
+    "本人已在中國證券業協會登記為證券分析師",
+    "資料來源",
+    "來源:山西證券研究所",
+    "分析師:",
+    "執業登記編碼",
+    "S0760",
+    "報告發布日期",
+]
+IPO_CALENDAR_LINE = re.compile(r"\d{2}-\d{2}\s+\S{2,8}\s+\d{6}\s+(--|[\d.]+)")
+
+
+def cleaned(path):
+    document = read_document(path)
+    return clean_reprint_boilerplate(document.blocks, document.title_hint)
+
+
+@pytest.fixture(scope="module")
+def traditional():
+    return cleaned(TRADITIONAL_SEED)
+
+
+@pytest.fixture(scope="module")
+def simplified():
+    return cleaned(SIMPLIFIED_SEED)
+
+
+def kept_texts(report) -> list[str]:
+    return [p.text for p in report.paragraphs]
+
+
+@pytest.mark.parametrize("seed", [TRADITIONAL_SEED, SIMPLIFIED_SEED], ids=["traditional", "simplified"])
+def test_no_kept_paragraph_carries_site_chrome_or_metadata(seed):
+    for text in kept_texts(cleaned(seed)):
+        for marker in CHROME_MARKERS:
+            assert marker not in text, f"site chrome {marker!r} kept in: {text[:80]}"
+        assert not IPO_CALENDAR_LINE.search(text), f"IPO calendar line kept: {text}"
+        assert text.strip().upper() != "END"
+        assert not text.startswith(("来源:", "來源:", "(來源", "（來源")), text
+
+
+def test_the_seed_really_has_that_chrome():
+    # guards the test above against a seed that silently lost its junk
+    raw = TRADITIONAL_SEED.read_text(encoding="utf-8")
+    for marker in ("新浪財經APP", "熱門推薦", "二維碼", "股市直播", "免責聲明", "資料來源", "執業登記編碼"):
+        assert marker in raw
+    assert IPO_CALENDAR_LINE.search("01-06 惠通科技 301601 --")
+    assert any(IPO_CALENDAR_LINE.search(line) for line in seed_lines(TRADITIONAL_SEED))
+
+
+def test_disclaimer_is_kept_apart_from_the_content(traditional):
+    disclaimer = "\n".join(traditional.disclaimer)
+    assert disclaimer.strip()
+    assert "本訂閱號不是山西證券研究所證券研究報告的發布平臺" in disclaimer
+    assert "禁止我司員工將我司證券研究報告私自提供" in disclaimer
+    content = "\n".join(kept_texts(traditional))
+    for line in traditional.disclaimer:
+        assert line not in content
+
+
+def test_a_note_without_a_disclaimer_has_none(simplified):
+    assert simplified.disclaimer == []
+
+
+@pytest.mark.parametrize(
+    ("marker", "why"),
+    [
+        ("根據36氪報道,2024上半年字節跳動整體收入", "行業動向 paragraph, printed twice"),
+        ("在OpenAI的12日發布會最后一天", "O3 paragraph, printed twice"),
+        ("申萬通信指數漲4.27%", "market paragraph, printed three times"),
+        ("從個股情況看", "individual stocks paragraph, printed twice"),
+        ("海外算力需求不及預期", "risk paragraph, printed twice"),
+        ("字節跳動已躍升為世界頂級CSP", "point heading, printed twice"),
+        ("字節跳動大幅催化算力產業鏈", "title, printed twice"),
+    ],
+)
+def test_repeated_paragraphs_of_seed_000_are_kept_once(traditional, marker, why):
+    raw_copies = sum(fingerprint(marker) in fingerprint(line) for line in seed_lines(TRADITIONAL_SEED))
+    assert raw_copies >= 2, f"the seed should repeat the {why}"
+    kept_copies = sum(fingerprint(marker) in fingerprint(text) for text in kept_texts(traditional))
+    assert kept_copies == 1, f"{why}: kept {kept_copies} times"
+
+
+def test_no_two_kept_paragraphs_share_a_fingerprint(traditional, simplified):
+    for report in (traditional, simplified):
+        prints = [fingerprint(text) for text in kept_texts(report)]
+        assert len(prints) == len(set(prints))
+
+
+@pytest.mark.parametrize("seed", [TRADITIONAL_SEED, SIMPLIFIED_SEED], ids=["traditional", "simplified"])
+def test_kept_text_is_the_seed_text_exactly(seed):
+    lines = set(seed_lines(seed))
+    for text in kept_texts(cleaned(seed)):
+        assert text in lines, f"kept paragraph is not a line of the seed: {text[:80]}"
+
+
+def test_traditional_stays_traditional(traditional):
+    content = "\n".join(kept_texts(traditional))
+    assert "字節跳動" in content and "建議關注" in content and "樂鑫科技" in content
+    assert "字节跳动" not in content and "建议关注" not in content
+
+
+def test_the_report_content_of_seed_000_survives(traditional):
+    texts = kept_texts(traditional)
+    lines = seed_lines(TRADITIONAL_SEED)
+    must_keep = [
+        next(line for line in lines if line.startswith("建議關注:")),
+        next(line for line in lines if line.startswith("市場整體:")),
+        next(line for line in lines if line.startswith("根據36氪報道")),
+        next(line for line in lines if line.startswith("在OpenAI的12日發布會")),
+        "海外算力需求不及預期,國內運營商和互聯網投資不及預期,市場競爭激烈導致價格下降超出預期,外部制裁升級。",
+    ]
+    for line in must_keep:
+        assert line in texts, line[:40]
+
+
+def test_simplified_seed_loses_only_its_metadata_line_and_end_marker(simplified):
+    lines = seed_lines(SIMPLIFIED_SEED)
+    assert lines[0].startswith("来源:") and lines[-1] == "END"
+    assert kept_texts(simplified) == lines[1:-1]
+
+
+def test_a_reprint_with_its_own_chrome_keeps_only_the_report(tmp_path):
+    note = write_note(
+        tmp_path / "reprint.txt",
+        [
+            "【国盛计算机】AI应用周报：端侧模型加速落地",
+            "2025年01月08日 09:30 市场投研资讯",
+            "登录新浪财经APP 搜索【信披】查看更多考评等级",
+            "（来源：国盛证券研究所）",
+            "端侧大模型在手机上的推理成本下降，AI应用进入加速落地期。",
+            "建议关注：金山办公、科大讯飞、万兴科技。",
+            "扫描二维码关注我们",
+            "热门推荐",
+            "01-13 星图测控 920116 6.92",
+            "免责声明",
+            "本报告仅供国盛证券的客户使用。",
+        ],
+    )
+    report = cleaned(note)
+    assert kept_texts(report) == [
+        "【国盛计算机】AI应用周报：端侧模型加速落地",
+        "端侧大模型在手机上的推理成本下降，AI应用进入加速落地期。",
+        "建议关注：金山办公、科大讯飞、万兴科技。",
+    ]
+    assert report.disclaimer[-1] == "本报告仅供国盛证券的客户使用。"
+
+
+def test_collapse_keeps_the_first_copy_across_scripts_and_punctuation():
+    paragraphs = [
+        Paragraph("字节跳动资本开支或达1600亿元，已接近META 2023年的资本开支水平。"),
+        Paragraph("AI算力产业链直接受益于头部大模型训练。"),
+        # the same paragraph, in traditional script with half-width punctuation
+        Paragraph("字節跳動資本開支或達1600億元,已接近META 2023年的資本開支水平。"),
+    ]
+    kept, duplicates = collapse_repeated_paragraphs(paragraphs)
+    assert [p.text for p in kept] == [paragraphs[0].text, paragraphs[1].text]
+    assert duplicates == 1
+
+
+def test_collapse_keeps_distinct_paragraphs_that_share_a_start():
+    # two different facts with a common opening are both report content
+    paragraphs = [
+        Paragraph("本周申万通信指数上涨4.27%，科创板指数上涨2.17%，通信板块表现领先。"),
+        Paragraph("本周申万通信指数上涨4.27%，但光模块板块回调明显，中际旭创下跌6.1%。"),
+    ]
+    kept, duplicates = collapse_repeated_paragraphs(paragraphs)
+    assert [p.text for p in kept] == [p.text for p in paragraphs]
+    assert duplicates == 0
+
+
+@pytest.mark.xfail(
+    reason="index/clean.py _META r'^s\\d{4}\\d{8}$' expects 12 digits after S; SAC codes have 13 "
+    "(S0760523050002), so a bare registration-code line is kept as report content",
+    strict=True,
+)
+def test_a_bare_registration_code_line_is_not_content(tmp_path):
+    note = write_note(
+        tmp_path / "signed.txt",
+        ["通信行业周跟踪：算力产业链景气上行", "光模块与交换机订单饱满，我们维持行业推荐评级。", "高宇洋", "S0760523050002"],
+    )
+    assert "S0760523050002" not in kept_texts(cleaned(note))

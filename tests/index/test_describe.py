@@ -1,0 +1,177 @@
+"""Describing a report from its own text: broker, publish date, covered period, analysts, kind and
+stocks. What the text does not say stays None, never guessed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.clean import clean_reprint_boilerplate
+from index.describe import describe_report
+from index.lexicon import Lexicon
+from index.readers import read_document
+from tests.helpers import SIMPLIFIED_SEED, TRADITIONAL_SEED, write_note
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon.load()
+
+
+def describe(path: Path, lexicon: Lexicon):
+    document = read_document(path)
+    cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
+    return describe_report(document.blocks, cleaned, lexicon, document.title_hint)
+
+
+@pytest.fixture(scope="module")
+def weekly(lexicon):
+    return describe(TRADITIONAL_SEED, lexicon)
+
+
+@pytest.fixture(scope="module")
+def strategy(lexicon):
+    return describe(SIMPLIFIED_SEED, lexicon)
+
+
+# --- seed 000: 【山證通信】周跟蹤 -------------------------------------------------------------
+
+
+def test_seed_000_broker_is_shanxi_in_simplified(weekly):
+    assert weekly.broker == "山西证券"
+
+
+def test_seed_000_publish_date_beats_the_reprint_date(weekly):
+    # the reprint is stamped "2024年12月26日 08:18"; the report says 報告發布日期:2024年12月25日
+    assert weekly.date == "2024-12-25"
+
+
+def test_seed_000_covered_period_comes_from_the_title(weekly):
+    assert weekly.period == "2024-12-16/2024-12-22"
+
+
+def test_seed_000_analysts_as_written_in_order(weekly):
+    assert weekly.analysts == ["高宇洋", "張天", "趙天宇"]
+
+
+def test_seed_000_is_a_weekly(weekly):
+    assert weekly.kind == "weekly"
+
+
+def test_seed_000_title_is_the_headline_as_written(weekly):
+    assert weekly.title == "【山證通信】周跟蹤(20241216-20241222)--字節跳動大幅催化算力產業鏈,O3推理表現震撼"
+
+
+def test_seed_000_stocks_include_the_edge_compute_picks(weekly):
+    for name in ("乐鑫科技", "泰凌微", "广和通", "中科创达"):
+        assert name in weekly.stocks, name
+    for name in ("润泽科技", "寒武纪", "中兴通讯", "新易盛"):
+        assert name in weekly.stocks, name
+    assert len(weekly.stocks) == len(set(weekly.stocks))
+
+
+# --- seed 004: a simplified strategy note with no broker named ------------------------------
+
+
+def test_seed_004_date_from_its_publish_line(strategy):
+    assert strategy.date == "2024-12-30"
+
+
+def test_seed_004_has_no_broker_and_no_analysts(strategy):
+    # "来源:" is empty in this reprint: nothing names the broker, so none is guessed
+    assert strategy.broker is None
+    assert strategy.analysts == []
+    assert strategy.period is None
+
+
+def test_seed_004_is_a_strategy_note(strategy):
+    assert strategy.kind == "strategy"
+    assert strategy.title.startswith("10Y美债收益率上行叠加业绩期")
+
+
+# --- notes written here ---------------------------------------------------------------------
+
+
+SAC_ONLY_WEEKLY = [
+    "电子行业周跟踪(20250106-20250112)：国补落地带动消费电子复苏",
+    "本周观点",
+    "手机以旧换新补贴正式落地，我们看好消费电子产业链的复苏，关注品牌与零部件环节。",
+    "分析师：李明",
+    "执业登记编码：S0760520110001",
+    "报告发布日期：2025年1月13日",
+]
+
+
+def test_simplified_weekly_signed_by_an_analyst(tmp_path, lexicon):
+    desc = describe(write_note(tmp_path / "weekly.txt", SAC_ONLY_WEEKLY), lexicon)
+    assert desc.analysts == ["李明"]
+    assert desc.date == "2025-01-13"
+    assert desc.period == "2025-01-06/2025-01-12"
+    assert desc.kind == "weekly"
+
+
+@pytest.mark.xfail(
+    reason="index/describe.py _REGISTRATION expects S+4+8 digits; SAC codes are S+13 digits "
+    "(S0760520110001), so a registration code never identifies the broker",
+    strict=True,
+)
+def test_broker_known_only_from_an_analyst_registration_code(tmp_path, lexicon):
+    # no 【山證…】 prefix, no 來源 line, no "山西证券研究所" anywhere: only S0760… says 山西证券
+    desc = describe(write_note(tmp_path / "weekly.txt", SAC_ONLY_WEEKLY), lexicon)
+    assert desc.broker == "山西证券"
+
+
+def test_broker_from_a_source_line_in_traditional_script(tmp_path, lexicon):
+    note = write_note(
+        tmp_path / "reprint.txt",
+        [
+            "半導體設備行業點評：國產替代加速",
+            "2025年01月08日 09:30 市場投研資訊",
+            "(來源:國盛證券研究所)",
+            "刻蝕與薄膜沉積設備的國產化率持續提升,我們看好設備龍頭的訂單增長。",
+        ],
+    )
+    desc = describe(note, lexicon)
+    assert desc.broker == "国盛证券"
+    # no publish line: the reprint's own date is the best the text offers
+    assert desc.date == "2025-01-08"
+    assert desc.analysts == []
+
+
+def test_publish_date_beats_reprint_date_in_any_order(tmp_path, lexicon):
+    note = write_note(
+        tmp_path / "late.txt",
+        [
+            "计算机行业周报：AI应用加速",
+            "报告发布日期：2025年2月3日",
+            "2025年02月05日 10:02 市场投研资讯",
+            "AI应用的商业化进入加速期，我们看好办公软件与智能体的落地。",
+        ],
+    )
+    assert describe(note, lexicon).date == "2025-02-03"
+
+
+def test_a_note_with_no_date_has_date_none(tmp_path, lexicon):
+    # dates inside sentences are events, not the publish date: nothing to go on, so None
+    note = write_note(
+        tmp_path / "undated.txt",
+        [
+            "A股市场展望：政策真空期的应对",
+            "2025年1月20日，美国新任总统将正式就职，海外政策对中国市场的冲击可能加大。",
+            "我们预计2024Q4财报季缺乏亮点，1月市场以缩量震荡为主。",
+        ],
+    )
+    desc = describe(note, lexicon)
+    assert desc.date is None
+    assert desc.broker is None
+    assert desc.analysts == []
+    assert desc.period is None
+
+
+def test_an_impossible_period_is_not_reported(tmp_path, lexicon):
+    note = write_note(
+        tmp_path / "bad-period.txt",
+        ["通信行业周跟踪(20241322-20241216)：标题日期有误", "本周通信板块上涨，物联网板块表现领先。"],
+    )
+    assert describe(note, lexicon).period is None
