@@ -27,6 +27,8 @@ _CODE = re.compile(r"(?<![0-9A-Za-z.])(\d{6})(?:\.(?:SH|SZ|BJ|sh|sz|bj))?(?![0-9
 # A broker's own name followed by these is the research house, not the stock (山西证券研究所).
 _RESEARCH_HOUSE_AFTER = ("研究", "证券研究", "分析师", "首席")
 _ASCII_ALNUM = re.compile(r"[0-9A-Za-z]")
+# Glossary words keep their inner "&", "/", "." and "'" (S&P, P/E, U.S., Doubao's); hyphens split.
+_GLOSSARY_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[&/.'][A-Za-z0-9]+)*(?:'s)?")
 _ENGLISH_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[&'.\-][A-Za-z0-9]+)*")
 
 # Words that end a company's English name without naming it ("Shenzhen Envicool Technology Co.,
@@ -193,7 +195,7 @@ class Lexicon:
         self._load_brokers()
         self._broker_covers = self._index_covering_words(set(self._broker_zh))
         self.glossary: list[GlossaryEntry] = self._load_glossary()
-        self._glossary_re, self._glossary_groups = self._compile_glossary()
+        self._index_glossary_english()
         self._glossary_zh = self._index_glossary_chinese()
         self._max_glossary_len = max(len(t) for t in self._glossary_zh)
         self._load_company_aliases()
@@ -278,16 +280,18 @@ class Lexicon:
             out.append(GlossaryEntry(english, chinese, rec["category"]))
         return out
 
-    def _compile_glossary(self) -> tuple[re.Pattern[str], list[GlossaryEntry]]:
-        alternatives: list[tuple[str, str, GlossaryEntry]] = []
+    def _index_glossary_english(self) -> None:
+        """Glossary phrases keyed by their words: lower case, or as written for _CASE_SENSITIVE ones."""
+        self._glossary_en: dict[tuple[str, ...], GlossaryEntry] = {}
+        self._glossary_en_cased: dict[tuple[str, ...], GlossaryEntry] = {}
         for entry in self.glossary:
             for phrase in entry.english:
-                alternatives.append((phrase, _phrase_pattern(phrase), entry))
-        # Longest phrase first, so "Shenwan telecom index" wins over "telecom" at the same place.
-        alternatives.sort(key=lambda a: -len(a[0]))
-        groups = [a[2] for a in alternatives]
-        body = "|".join(f"(?P<g{i}>{pattern})" for i, (_, pattern, _) in enumerate(alternatives))
-        return re.compile(rf"(?<![A-Za-z0-9])(?:{body})(?![A-Za-z0-9])"), groups
+                words = tuple(m.group() for m in _GLOSSARY_TOKEN.finditer(phrase))
+                if phrase in _CASE_SENSITIVE:
+                    self._glossary_en_cased.setdefault(words, entry)
+                else:
+                    self._glossary_en.setdefault(tuple(w.lower() for w in words), entry)
+        self._max_glossary_words = max(len(k) for k in [*self._glossary_en, *self._glossary_en_cased])
 
     def _index_glossary_chinese(self) -> dict[str, list[GlossaryEntry]]:
         index: dict[str, list[GlossaryEntry]] = {}
@@ -511,11 +515,38 @@ class Lexicon:
     # --- glossary ------------------------------------------------------------------------------
 
     def match_glossary(self, text: str) -> list[tuple[GlossaryEntry, int, int]]:
-        """English glossary phrases in `text`, longest first, as (entry, start, end)."""
-        out = []
-        for m in self._glossary_re.finditer(text):
-            out.append((self._glossary_groups[int(m.lastgroup[1:])], m.start(), m.end()))
+        """English glossary phrases in `text`, longest first, as (entry, start, end).
+
+        Words are compared case-insensitively (UPS-like acronyms as written), hyphens count as
+        spaces ("liquid-cooling"), and the last word may be plural ("optical modules").
+        """
+        tokens = list(_GLOSSARY_TOKEN.finditer(text))
+        out: list[tuple[GlossaryEntry, int, int]] = []
+        i = 0
+        while i < len(tokens):
+            for n in range(min(self._max_glossary_words, len(tokens) - i), 0, -1):
+                window = tokens[i : i + n]
+                if not _contiguous(text, window):
+                    continue
+                entry = self._glossary_lookup([t.group() for t in window])
+                if entry is not None:
+                    out.append((entry, window[0].start(), window[-1].end()))
+                    i += n
+                    break
+            else:
+                i += 1
         return out
+
+    def _glossary_lookup(self, words: list[str]) -> GlossaryEntry | None:
+        last = words[-1]
+        if last.lower().endswith("'s"):
+            last = last[:-2]
+        for form in _singulars(last):
+            key = (*words[:-1], form)
+            entry = self._glossary_en_cased.get(key) or self._glossary_en.get(tuple(w.lower() for w in key))
+            if entry is not None:
+                return entry
+        return None
 
     def expand_english(self, text: str) -> list[str]:
         """Chinese search terms for the English finance phrases in `text` (edge compute -> 边缘算力...)."""
@@ -552,21 +583,25 @@ def _adjacent(folded: str, left: tuple[int, int, bool], right: tuple[int, int, b
     return len(gap) <= 1 and bool(_LIST_GAP.fullmatch(gap))
 
 
-def _phrase_pattern(phrase: str) -> str:
-    """Regex for a glossary phrase: flexible spaces and hyphens, a plural on the last word."""
-    words = re.split(r"[\s\-]+", phrase.strip())
-    parts = [re.escape(w) for w in words]
-    last = words[-1]
-    if re.fullmatch(r"[A-Za-z]+", last):
-        if last.endswith("y") and not last.isupper() and len(last) > 2:
-            parts[-1] = re.escape(last[:-1]) + "(?:y|ies)"
-        elif last.endswith(("s", "x", "ch", "sh")) and not last.isupper():
-            parts[-1] = re.escape(last) + "(?:es)?"
-        else:
-            parts[-1] = re.escape(last) + "(?:e?s)?"
-    body = r"[\s\-]*".join(parts) if len(words) > 1 else parts[0]
-    flags = "" if phrase in _CASE_SENSITIVE else "i"
-    return f"(?{flags}:{body})" if flags else f"(?-i:{body})"
+def _singulars(word: str) -> list[str]:
+    """The word and the singular forms it may be a plural of (modules, companies, switches)."""
+    forms = [word]
+    low = word.lower()
+    if low.endswith("ies") and len(word) > 4:
+        forms.append(word[:-3] + "y")
+    if low.endswith("es") and len(word) > 3:
+        forms.append(word[:-2])
+    if low.endswith("s") and not low.endswith("ss") and len(word) > 2:
+        forms.append(word[:-1])
+    return forms
+
+
+def _contiguous(text: str, window: list[re.Match[str]]) -> bool:
+    """Words of one phrase: separated only by spaces or a hyphen."""
+    return all(
+        re.fullmatch(r"[\s\-]{1,3}", text[a.end() : b.start()])
+        for a, b in zip(window, window[1:], strict=False)
+    )
 
 
 @functools.cache

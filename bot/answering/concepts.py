@@ -18,7 +18,8 @@ GENERIC_ZH = frozenset(
     "推荐 建议 建议关注 重点关注 关注 标的 股票 个股 公司 哪些 哪个 什么 多少 如何 怎么 怎样 观点 看法 报告 研报 周报 "
     "周跟踪 最新 最近 本周 上周 本月 受益 受益标的 投资建议 说 认为 提到 提及 介绍 总结 一下 请问 情况 多 少 是否 有没有 "
     "推荐标的 哪家 券商 分析师 今年 去年 月 年 周 日 吗 呢 吧 啊 达到 预计 预期 会 将 是 有 为 了 的 中 里 在 "
-    "哪 几 多少钱 什么样 预测 估计 大约 约 周观点 板块 行业 领域 方向 机会 怎么看 看法".split()
+    "哪 几 多少钱 什么样 预测 估计 大约 约 周观点 板块 行业 领域 方向 机会 怎么看 看法 一期 一篇 这份 这篇 该 发布 "
+    "策略 判断 对".split()
 )
 GENERIC_EN = frozenset(
     "which what who whom how much many does do did is are was were be been stock stocks share shares company "
@@ -30,7 +31,10 @@ GENERIC_EN = frozenset(
     "calls mention mentions mentioned expect expects expected see sees believe project projected estimate "
     "estimates estimated forecast forecasts".split()
 )
-GENERIC_CATEGORIES = frozenset({"action"})
+# Glossary words that only say "which stocks" or "went up": true of any recommendation or market line.
+GENERIC_FORMS = GENERIC_ZH | frozenset(
+    "建议关注 推荐 重点关注 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报".split()
+)
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
 
 
@@ -42,6 +46,7 @@ class Concept:
     # An English word with no glossary entry, found in no note, can never match a Chinese paragraph:
     # it still counts against coverage, but half as much as a concept the notes could contain.
     weight: float = 1.0
+    required: bool = False  # companies the question names
 
     def present_in(self, form: str) -> bool:
         return any(f and f in form for f in self.forms)
@@ -56,47 +61,64 @@ def question_concepts(
     today: date | None = None,
     idf: Callable[[str], float | None] | None = None,
 ) -> list[Concept]:
-    """`vocabulary`: the words the indexed notes contain (to weigh English words no note uses)."""
+    """The question's concepts: glossary phrases (English or Chinese, with their alternatives),
+    companies (required), and the remaining words. Broker names and time words are filters, not
+    topics, and are left out. `vocabulary`/`idf` come from the lexical index searched."""
+    form = search_form(question)
     concepts: list[Concept] = []
-    covered_spans: list[tuple[int, int]] = []
-    for entry, start, end in lexicon.match_glossary(question):
-        covered_spans.append((start, end))
+    spans: list[tuple[int, int]] = [(s, e) for _, s, e in lexicon.broker_spans(form)]
+    for entry, s, e in lexicon.match_glossary(form):
+        spans.append((s, e))
         forms = tuple(dict.fromkeys(search_form(t) for t in entry.chinese))
-        concepts.append(Concept(question[start:end], forms, entry.category in GENERIC_CATEGORIES))
-    for stock in lexicon.link_companies(question):
-        concepts.append(Concept(stock.name, tuple(search_form(n) for n in (stock.name, *stock.former))))
-    broker_forms = {search_form(b) for b in ([plan.broker] if plan.broker else [])}
-    for name, start, end in lexicon.find_stocks(question):
-        covered_spans.append((start, end))
-        stock = lexicon.stocks_by_name.get(search_form(name))
+        concepts.append(Concept(form[s:e], forms, all(f in GENERIC_FORMS for f in forms)))
+    # A company the question names must be in the passage: CATL's target price is not 英维克's.
+    for stock, s, e in lexicon.company_spans(form):
+        spans.append((s, e))
+        concepts.append(Concept(stock.name, tuple(search_form(n) for n in (stock.name, *stock.former)), required=True))
+    for name, s, e in lexicon.find_stocks(form):
+        if _overlaps(s, e, spans):  # 山西证券 the broker, not 山西证券 the listed company
+            continue
+        spans.append((s, e))
+        stock = lexicon.stocks_by_name.get(name)
         names = (stock.name, *stock.former) if stock else (name,)
-        concepts.append(Concept(name, tuple(search_form(n) for n in names)))
-    synonyms: dict[str, tuple[str, ...]] = {}
-    for entry, term in lexicon.glossary_chinese(question):
-        synonyms.setdefault(search_form(term), tuple(search_form(t) for t in entry.chinese))
-    question_form = search_form(question)
+        concepts.append(Concept(name, tuple(search_form(n) for n in names), required=True))
+    for entry, term in lexicon.glossary_chinese(form):
+        term_form = search_form(term)
+        for match in re.finditer(re.escape(term_form), form):
+            if _overlaps(match.start(), match.end(), spans):
+                continue
+            spans.append(match.span())
+            forms = tuple(dict.fromkeys((term_form, *(search_form(t) for t in entry.chinese))))
+            concepts.append(Concept(term_form, forms, all(f in GENERIC_FORMS for f in forms)))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
-    masked = _mask_dates(question_form, today)
-    for word in tokenizer.words(masked):
-        if _inside_covered(question_form, word, covered_spans) or any(word in c.forms for c in concepts):
+    rest = _blank(_mask_dates(form, today), spans)
+    for word in tokenizer.words(rest):
+        if any(word in c.forms for c in concepts) or re.fullmatch(r"[a-z]", word):  # the s of "CATL's"
             continue
         if re.fullmatch(r"[a-z][a-z0-9.+\-]*", word):
             generic = word in GENERIC_EN or lexicon.canonical_broker(word) is not None
             unknown = vocabulary is not None and word not in vocabulary
-            concepts.append(Concept(word, (word,), generic, 0.5 if unknown else 1.0))
-            continue
-        if len(word) < 2 and not word.isdigit():
-            continue
-        generic = word in GENERIC_ZH or word in broker_forms or lexicon.canonical_broker(word) is not None
-        forms = synonyms.get(word, ()) or next((v for k, v in synonyms.items() if word in k or k in word), ())
-        concepts.append(Concept(word, tuple(dict.fromkeys((word, *forms))), generic))
+            concepts.append(Concept(word, (word,), generic, 0.25 if unknown else 1.0))
+        elif len(word) >= 2 or word.isdigit():
+            generic = word in GENERIC_ZH or lexicon.canonical_broker(word) is not None
+            concepts.append(Concept(word, (word,), generic))
     concepts = _merge(concepts)
     for concept in concepts:  # "周报", "weekly note": the kind of report is a filter, not a topic
-        if all(f in GENERIC_ZH or f in ("周报", "周跟踪", "周观点", "研报") for f in concept.forms):
+        if all(f in GENERIC_FORMS for f in concept.forms):
             concept.generic = True
     if idf is not None:
         _weigh_by_rarity(concepts, idf, tokenizer)
     return concepts
+
+
+def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start < e and s < end for s, e in spans)
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    for s, e in spans:
+        text = text[:s] + " " * (e - s) + text[e:]
+    return text
 
 
 def _weigh_by_rarity(concepts: list[Concept], idf: Callable[[str], float | None], tokenizer: Tokenizer) -> None:
@@ -112,7 +134,7 @@ def _weigh_by_rarity(concepts: list[Concept], idf: Callable[[str], float | None]
     median = known[len(known) // 2]
     for concept, value in zip(concepts, values):
         if value is None:
-            concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else 0.5
+            concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else 0.25
         else:
             concept.weight = min(2.0, max(0.5, value / median))
 
@@ -122,11 +144,6 @@ def _mask_dates(form: str, today: date | None) -> str:
     for span in sorted(spans, key=lambda sp: sp.start, reverse=True):
         form = form[: span.start] + " " * (span.end - span.start) + form[span.end :]
     return form
-
-
-def _inside_covered(question_form: str, word: str, spans: list[tuple[int, int]]) -> bool:
-    start = question_form.find(word)
-    return start >= 0 and any(s <= start and start + len(word) <= e for s, e in spans)
 
 
 def _merge(concepts: list[Concept]) -> list[Concept]:
@@ -147,4 +164,6 @@ def coverage(concepts: list[Concept], form: str) -> float:
     topics = topical(concepts)
     if not topics:
         return 1.0
+    if any(c.required and not c.present_in(form) for c in topics):
+        return 0.0
     return sum(c.weight for c in topics if c.present_in(form)) / sum(c.weight for c in topics)

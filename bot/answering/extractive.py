@@ -21,9 +21,11 @@ from index.normalize import default_tokenizer, search_form
 from index.records import Hit, Report
 from index.search import SearchResult
 
-MIN_COVERAGE = 0.5  # share of the question's topical concepts a passage must contain
+MIN_COVERAGE = 0.6  # share of the question's topical concepts a passage must contain (2 of 2, 2 of 3)
+SECOND_QUOTE_MARGIN = 0.15  # a second passage is quoted too when it answers almost as well
 MAX_QUOTE = 160
 RECOMMEND_PREFIX = re.compile(r"^(建议关注|建議關注|重点关注|重點關注|投资建议|投資建議|推荐|推薦|关注标的|關注標的|受益标的|受益標的)[:：]?")
+_RECOMMEND_VERBS = re.compile(r"(重[点點]推[荐薦]|建[议議]关注|建[議议]關注|推[荐薦]|首[选選]|看好|关注|關注)$")
 _SEGMENT_SPLIT = re.compile(r"[;；。\n]")
 _CLAUSE_SPLIT = re.compile(r"(?<=[,，;；])")
 _NUMBER_WITH_UNIT = re.compile(r"\d(\.\d+)?\s*(%|％|倍|个百分点|bp|[万亿]|元|美元|港元|点|gb|tb|gw|mw|kw|万张|万副|亿元)", re.I)
@@ -62,9 +64,15 @@ def _score_hits(hits: list[Hit], concepts: list[Concept]) -> list[Scored]:
     return [Scored(hit, coverage(concepts, _context(hit) + "\n" + search_form(hit.chunk.text))) for hit in hits]
 
 
+_RECOMMEND_WORDS = re.compile(r"建议关注|重点推荐|推荐|首选|重点关注|关注标的|受益标的|建议配置|看好|建议")
+
+
 def is_recommendation(chunk) -> bool:
-    """A paragraph that is a recommendation list: "建議關注:…", or under a 投资建议 heading."""
-    return bool(RECOMMEND_PREFIX.match(chunk.text.strip()) or RECOMMEND_PREFIX.match((chunk.section or "").strip()))
+    """A paragraph that lists recommendations: "建議關注:…", or under a 投资建议/配置建議 heading."""
+    return bool(
+        RECOMMEND_PREFIX.match(chunk.text.strip())
+        or _RECOMMEND_WORDS.search(search_form(chunk.section or ""))
+    )
 
 
 def _recommendation_segments(text: str, lexicon: Lexicon) -> list[tuple[str, list[str], str]]:
@@ -74,12 +82,14 @@ def _recommendation_segments(text: str, lexicon: Lexicon) -> list[tuple[str, lis
         segment = RECOMMEND_PREFIX.sub("", segment.strip())
         if not segment:
             continue
-        names = [name for name, _, _ in lexicon.find_stocks(segment)]
-        if not names:
+        found = lexicon.find_stocks(segment)
+        if not found:
             continue
-        parts = re.split(r"[:：]", segment)
-        label = parts[-2].strip() if len(parts) >= 2 else ""
-        label = RECOMMEND_PREFIX.sub("", label).strip()
+        names = [name for name, _, _ in found]
+        parts = re.split(r"[:：]", segment[: found[0][1]])
+        # "字節IDC基建:潤澤科技…" → 字節IDC基建; "高股息主線重點推薦招商銀行…" → 高股息主線
+        label = parts[-2] if len(parts) >= 2 and not parts[-1].strip() else parts[-1]
+        label = _RECOMMEND_VERBS.sub("", RECOMMEND_PREFIX.sub("", label.strip())).strip(" ，,、：:")
         out.append((label, list(dict.fromkeys(names)), segment))
     return out
 
@@ -96,7 +106,7 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
         if topics:
             title = search_form(item.hit.report.title)
             ranked = [
-                (coverage(concepts, title + "\n" + search_form(label or seg)), label, names) for label, names, seg in segments
+                (coverage(concepts, title + "\n" + search_form(seg)), label, names) for label, names, seg in segments
             ]
             best = max(r[0] for r in ranked)
             if best < MIN_COVERAGE:
@@ -111,7 +121,7 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
         else:
             parts = [f"{label}：{'、'.join(names)}" if label else "、".join(names) for label, names in chosen]
             text = f"{header}建议关注 " + "；".join(parts) + " [1]"
-        return text, item.hit
+        return text, [item.hit]
     return None
 
 
@@ -143,11 +153,16 @@ def _fact_answer(scored: list[Scored], concepts: list[Concept], question: str, e
         (item, *_best_quote(item.hit, concepts, wants_number)) for item in scored[:3]
     ]
     candidates.sort(key=lambda c: (c[0].coverage, c[2]), reverse=True)
-    item, quote, _ = candidates[0]
-    header = _header(item.hit.report, english)
-    if english:
-        return f"According to {header}: “{quote}” [1]", item.hit
-    return f"{header}：“{quote}” [1]", item.hit
+    best = candidates[0]
+    chosen = [best] + [
+        c for c in candidates[1:2]
+        if c[0].coverage >= best[0].coverage and c[2] >= best[2] - SECOND_QUOTE_MARGIN and c[1] != best[1]
+    ]
+    lines = []
+    for n, (item, quote, _) in enumerate(chosen, start=1):
+        header = _header(item.hit.report, english)
+        lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
+    return "\n".join(lines), [item.hit for item, _, _ in chosen]
 
 
 def not_found_answer(question: str, result: SearchResult, mode: str = "extractive") -> Answer:
@@ -193,8 +208,8 @@ def answer_extractively(
         picked = _list_answer(scored, concepts, lexicon, english)
     if picked is None:
         picked = _fact_answer(scored, concepts, question, english)
-    text, hit = picked
-    citations = [Citation.from_hit(1, hit)]
+    text, hits = picked
+    citations = [Citation.from_hit(n, hit) for n, hit in enumerate(hits, start=1)]
     verified = verify_answer(text, citations, lexicon)
     if not verified.cited:  # nothing survived verification: saying nothing beats saying it wrong
         answer = not_found_answer(question, result)

@@ -97,8 +97,14 @@ def plain_bot(service, settings):
 class Pusher:
     """Feishu's side of the webhook: sends events as Feishu would."""
 
-    def __init__(self, served: ServedApp, *, token: str | None = TOKEN, encrypt_key: str | None = KEY,
-                 encrypted: bool = True) -> None:
+    def __init__(
+        self,
+        served: ServedApp,
+        *,
+        token: str | None = TOKEN,
+        encrypt_key: str | None = KEY,
+        encrypted: bool = True,
+    ) -> None:
         self.url = served.url + "/feishu/events"
         self.token, self.encrypt_key, self.encrypted = token, encrypt_key, encrypted
         self.http = httpx.Client(timeout=10)
@@ -140,8 +146,11 @@ def either(text: str, *forms: str) -> bool:
 
 
 def citation_headings(message: SentMessage) -> list[str]:
-    return [e["header"]["title"]["content"] for e in message.card["body"]["elements"]
-            if e.get("tag") == "collapsible_panel"]
+    return [
+        e["header"]["title"]["content"]
+        for e in message.card["body"]["elements"]
+        if e.get("tag") == "collapsible_panel"
+    ]
 
 
 def ask(fake: FakeFeishu, pusher: Pusher, text: str, **event) -> tuple[str, SentMessage]:
@@ -192,13 +201,26 @@ def test_plain_json_pushes_with_a_verification_token(feishu, plain_bot):
 
 
 def test_group_mention_is_answered_and_other_chatter_ignored(feishu, pusher):
-    _, answer = ask(feishu, pusher, "@_user_1 豆包APP的MAU是多少？", sender=READER, chat_id="oc_group",
-                    chat_type="group", mentions=[mention()])
+    _, answer = ask(
+        feishu,
+        pusher,
+        "@_user_1 豆包APP的MAU是多少？",
+        sender=READER,
+        chat_id="oc_group",
+        chat_type="group",
+        mentions=[mention()],
+    )
     assert "5998" in answer.text()
     assert "@_user_1" not in json.dumps(answer.card["header"], ensure_ascii=False)
 
-    chatter = message_event(feishu, "@_user_1 今天开会吗？", sender=READER, chat_id="oc_group", chat_type="group",
-                            mentions=[mention("ou_colleague", "同事")])
+    chatter = message_event(
+        feishu,
+        "@_user_1 今天开会吗？",
+        sender=READER,
+        chat_id="oc_group",
+        chat_type="group",
+        mentions=[mention("ou_colleague", "同事")],
+    )
     acked(pusher.push(chatter))
     time.sleep(1.0)
     assert feishu.replies_to(chatter["event"]["message"]["message_id"]) == []
@@ -206,19 +228,38 @@ def test_group_mention_is_answered_and_other_chatter_ignored(feishu, pusher):
 
 def test_follow_up_in_a_topic_thread_uses_the_earlier_question(feishu, pusher):
     thread = new_id("omt")
-    first_id, first = ask(feishu, pusher, "@_user_1 字节跳动2025年资本开支预计多少？", sender=READER,
-                          chat_id="oc_topics", chat_type="group", mentions=[mention()], thread_id=thread)
+    first_id, first = ask(
+        feishu,
+        pusher,
+        "@_user_1 字节跳动2025年资本开支预计多少？",
+        sender=READER,
+        chat_id="oc_topics",
+        chat_type="group",
+        mentions=[mention()],
+        thread_id=thread,
+    )
     assert "1600" in first.text() and first.reply_in_thread
 
     # a reply in the topic, without @yanbao: still a follow-up of the same conversation
-    _, second = ask(feishu, pusher, "那2024年呢？", sender=READER, chat_id="oc_topics", chat_type="group",
-                    root_id=first_id, thread_id=thread)
+    _, second = ask(
+        feishu,
+        pusher,
+        "那2024年呢？",
+        sender=READER,
+        chat_id="oc_topics",
+        chat_type="group",
+        root_id=first_id,
+        thread_id=thread,
+    )
     assert second.reply_in_thread
     assert either(second.text(), "1100億", "1100亿")
 
 
 def test_post_messages_are_read_and_images_politely_declined(feishu, pusher):
-    post = {"title": "", "content": [[{"tag": "text", "text": "豆包APP的"}, {"tag": "text", "text": "MAU是多少？"}]]}
+    post = {
+        "title": "",
+        "content": [[{"tag": "text", "text": "豆包APP的"}, {"tag": "text", "text": "MAU是多少？"}]],
+    }
     _, answer = ask(feishu, pusher, None, sender=READER, message_type="post", content=post)
     assert "5998" in answer.text()
 
@@ -249,7 +290,9 @@ def test_weekly_and_help_from_the_bot_menu(feishu, pusher, weekly_title):
     weekly = feishu.wait_for(lambda: next((m for m in feishu.sent_to("ou_menu_user") if m.is_answer), None))
     assert any(weekly_title in h for h in citation_headings(weekly))
     acked(pusher.push(menu_event("help", "ou_menu_user")))
-    feishu.wait_for(lambda: any("/weekly" in m.text() and "使用帮助" in m.text() for m in feishu.sent_to("ou_menu_user")))
+    feishu.wait_for(
+        lambda: any("/weekly" in m.text() and "使用帮助" in m.text() for m in feishu.sent_to("ou_menu_user"))
+    )
 
 
 def test_reports_command_lists_the_indexed_notes(feishu, pusher, weekly_title):
@@ -286,8 +329,13 @@ PDF_LINES = [
 
 def file_message(fake: FakeFeishu, name: str, content: bytes, sender: str) -> dict:
     file_key = new_id("file_v3")
-    payload = message_event(fake, message_type="file", content={"file_key": file_key, "file_name": name},
-                            sender=sender, chat_id=f"oc_p2p_{sender}")
+    payload = message_event(
+        fake,
+        message_type="file",
+        content={"file_key": file_key, "file_name": name},
+        sender=sender,
+        chat_id=f"oc_p2p_{sender}",
+    )
     fake.add_file(payload["event"]["message"]["message_id"], file_key, content, name)
     return payload
 
@@ -301,7 +349,9 @@ def test_admin_pdf_is_indexed_then_answerable(feishu, pusher):
     (download,) = [c for c in feishu.calls_to("download") if c.body["message_id"] == message_id]
     assert download.body["type"] == "file"
 
-    _, answer = ask(feishu, pusher, "中际旭创800G光模块出货量环比增长多少？", sender=ADMIN, chat_id="oc_p2p_admin")
+    _, answer = ask(
+        feishu, pusher, "中际旭创800G光模块出货量环比增长多少？", sender=ADMIN, chat_id="oc_p2p_admin"
+    )
     assert "35%" in answer.text()
     assert any("光模块" in h for h in citation_headings(answer))
 
@@ -395,8 +445,11 @@ def test_url_verification_answers_the_challenge(bot, plain_bot):
 
 def test_unknown_event_types_are_acknowledged_and_ignored(feishu, pusher):
     before = len(feishu.calls)
-    payload = {"schema": "2.0", "header": {"event_id": new_id("ev"), "event_type": "im.chat.member.bot.added_v1"},
-               "event": {"chat_id": "oc_new"}}
+    payload = {
+        "schema": "2.0",
+        "header": {"event_id": new_id("ev"), "event_type": "im.chat.member.bot.added_v1"},
+        "event": {"chat_id": "oc_new"},
+    }
     assert acked(pusher.push(payload)) == {"msg": "success"}
     ours = message_event(feishu, "我自己发的卡片", sender_type="app", sender=BOT_OPEN_ID)
     assert acked(pusher.push(ours)) == {"msg": "success"}
@@ -410,8 +463,13 @@ def test_unknown_event_types_are_acknowledged_and_ignored(feishu, pusher):
 def test_expired_token_is_refreshed_and_rate_limits_waited_out(feishu, pusher):
     tokens = len(feishu.calls_to("token"))
     feishu.expire_tokens()
-    feishu.fail_next("patch", 99991400, "request trigger frequency limit", status=429,
-                     headers={"x-ogw-ratelimit-reset": "1"})
+    feishu.fail_next(
+        "patch",
+        99991400,
+        "request trigger frequency limit",
+        status=429,
+        headers={"x-ogw-ratelimit-reset": "1"},
+    )
     message_id, answer = ask(feishu, pusher, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_p2p_errors")
     assert "5998" in answer.text()
     assert len(feishu.calls_to("token")) > tokens
@@ -420,8 +478,14 @@ def test_expired_token_is_refreshed_and_rate_limits_waited_out(feishu, pusher):
 
 def test_bot_not_in_chat_is_logged_and_the_bot_keeps_working(feishu, pusher, caplog):
     feishu.kicked_from.add("oc_left_group")
-    payload = message_event(feishu, "@_user_1 豆包APP的MAU是多少？", chat_type="group", chat_id="oc_left_group",
-                            mentions=[mention()], sender=READER)
+    payload = message_event(
+        feishu,
+        "@_user_1 豆包APP的MAU是多少？",
+        chat_type="group",
+        chat_id="oc_left_group",
+        mentions=[mention()],
+        sender=READER,
+    )
     acked(pusher.push(payload))
     feishu.wait_for(lambda: any(c.code == 230002 for c in feishu.calls_to("reply")))
     _, answer = ask(feishu, pusher, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_p2p_after_kick")
@@ -447,7 +511,10 @@ def test_thumbs_up_is_stored_with_question_answer_and_citations(feishu, pusher, 
     assert record["citations"] and all(c["report_id"] and c["text"] for c in record["citations"])
     # a second push of the same click is not stored twice
     acked(pusher.push(card_action_event(answer.message_id, "oc_p2p_vote", READER, value)))
-    assert len([r for r in open_state(settings).list_feedback() if r.get("message_id") == answer.message_id]) == 1
+    assert (
+        len([r for r in open_state(settings).list_feedback() if r.get("message_id") == answer.message_id])
+        == 1
+    )
 
 
 def test_health_and_metrics(bot):

@@ -28,16 +28,28 @@ KEY = "ek-feishu-test-encrypt-key"
 
 def citation(n: int, text: str = "字節邊緣算力:樂鑫科技泰凌微廣和通中科創達。", **extra) -> Citation:
     fields = dict(
-        n=n, report_id=f"r{n}", title=f"【山證通信】周跟蹤 第{n}篇", broker="山西证券", date="2024-12-26",
-        source="/reports/000.txt", paragraph=n, text=text,
+        n=n,
+        report_id=f"r{n}",
+        title=f"【山證通信】周跟蹤 第{n}篇",
+        broker="山西证券",
+        date="2024-12-26",
+        source="/reports/000.txt",
+        paragraph=n,
+        text=text,
     )
     fields.update(extra)
     return Citation(**fields)
 
 
 def answer(text: str = "字节边缘算力建议关注乐鑫科技[1]、泰凌微[2]。", citations=None, **extra) -> Answer:
-    return Answer(question="字节边缘算力建议关注哪些公司？", answer=text, mode="extractive", found=True,
-                  citations=citations if citations is not None else [citation(1), citation(2)], **extra)
+    return Answer(
+        question="字节边缘算力建议关注哪些公司？",
+        answer=text,
+        mode="extractive",
+        found=True,
+        citations=citations if citations is not None else [citation(1), citation(2)],
+        **extra,
+    )
 
 
 def texts(card: dict) -> str:
@@ -70,21 +82,27 @@ def test_answer_card_has_answer_citation_panels_footer_and_buttons():
 
 
 def test_llm_footer_names_the_model_and_voted_card_thanks_instead_of_buttons():
-    llm_answer = Answer(question="q", answer="a[1]", mode="llm", found=True, citations=[citation(1)],
-                        model="qwen2.5:7b")
+    llm_answer = Answer(
+        question="q", answer="a[1]", mode="llm", found=True, citations=[citation(1)], model="qwen2.5:7b"
+    )
     card = cards.answer_card(llm_answer, voted="down")
     assert "qwen2.5:7b" in texts(card) and "mode: llm" in texts(card)
     assert "已记录你的反馈 👎" in texts(card) and "behaviors" not in texts(card)
 
 
 def test_not_found_card_lists_what_was_searched():
-    card = cards.answer_card(Answer(question="q", answer="研报中没有找到", mode="extractive", found=False,
-                                    searched=["周报A", "周报B"]))
+    card = cards.answer_card(
+        Answer(
+            question="q", answer="研报中没有找到", mode="extractive", found=False, searched=["周报A", "周报B"]
+        )
+    )
     assert "已检索：周报A、周报B" in texts(card) and not panels(card)
 
 
 def test_markup_in_reports_is_shown_as_text():
-    card = cards.answer_card(answer("看 <font color='red'>x</font> [1]", [citation(1, text="<at id=all></at> 注意")]))
+    card = cards.answer_card(
+        answer("看 <font color='red'>x</font> [1]", [citation(1, text="<at id=all></at> 注意")])
+    )
     assert "<font color='red'>" not in card["body"]["elements"][0]["content"]
     assert "&lt;at id=all&gt;" in texts(card)
 
@@ -101,8 +119,10 @@ def test_huge_answers_are_trimmed_to_the_card_size_limit():
 def test_reports_card_lists_newest_first_and_stays_small():
     from index.records import Report
 
-    reports = [Report(id=f"r{i}", title=f"周报{i}", broker="山西证券", date=f"2024-12-{i:02d}", chunks=i)
-               for i in range(1, 29)]
+    reports = [
+        Report(id=f"r{i}", title=f"周报{i}", broker="山西证券", date=f"2024-12-{i:02d}", chunks=i)
+        for i in range(1, 29)
+    ]
     card = cards.reports_card(reports, limit=5)
     text = card["body"]["elements"][0]["content"]
     assert text.splitlines()[0].startswith("1. 周报28") and "另有 23 篇" in text
@@ -113,9 +133,16 @@ def test_reports_card_lists_newest_first_and_stays_small():
 
 
 def test_group_message_mentions_are_stripped_and_ids_kept():
-    payload = message_event(None, "@_user_1 乐鑫科技 的观点？ @_user_2", chat_type="group", chat_id="oc_g",
-                            mentions=[mention(), mention("ou_other", "Li", "@_user_2")], root_id="om_root",
-                            thread_id="omt_1", message_id="om_2")
+    payload = message_event(
+        None,
+        "@_user_1 乐鑫科技 的观点？ @_user_2",
+        chat_type="group",
+        chat_id="oc_g",
+        mentions=[mention(), mention("ou_other", "Li", "@_user_2")],
+        root_id="om_root",
+        thread_id="omt_1",
+        message_id="om_2",
+    )
     msg = parse_message(envelope(payload))
     assert msg.text == "乐鑫科技 的观点？"
     assert msg.mentioned_open_ids == ["ou_yanbao_bot", "ou_other"]
@@ -124,9 +151,18 @@ def test_group_message_mentions_are_stripped_and_ids_kept():
 
 
 def test_post_messages_become_text():
-    content = {"title": "请教", "content": [[{"tag": "at", "user_id": "@_user_1"}, {"tag": "text", "text": " 豆包"},
-                                             {"tag": "a", "text": "MAU", "href": "https://x"}],
-                                            [{"tag": "img", "image_key": "img_1"}], [{"tag": "text", "text": "是多少？"}]]}
+    content = {
+        "title": "请教",
+        "content": [
+            [
+                {"tag": "at", "user_id": "@_user_1"},
+                {"tag": "text", "text": " 豆包"},
+                {"tag": "a", "text": "MAU", "href": "https://x"},
+            ],
+            [{"tag": "img", "image_key": "img_1"}],
+            [{"tag": "text", "text": "是多少？"}],
+        ],
+    }
     assert post_text(content) == "请教\n豆包MAU\n是多少？"
     assert post_text({"zh_cn": content}) == "请教\n豆包MAU\n是多少？"
     msg = parse_message(envelope(message_event(None, message_type="post", content=content)))
@@ -134,14 +170,23 @@ def test_post_messages_become_text():
 
 
 def test_file_menu_and_card_action_payloads():
-    msg = parse_message(envelope(message_event(None, message_type="file",
-                                               content={"file_key": "file_v3_1", "file_name": "周报.pdf"})))
+    msg = parse_message(
+        envelope(
+            message_event(
+                None, message_type="file", content={"file_key": "file_v3_1", "file_name": "周报.pdf"}
+            )
+        )
+    )
     assert (msg.file_key, msg.file_name, msg.text) == ("file_v3_1", "周报.pdf", "")
     click = parse_menu(envelope(menu_event("weekly", "ou_reader")))
     assert (click.event_key, click.open_id) == ("weekly", "ou_reader")
     action = parse_card_action(envelope(card_action_event("om_card", "oc_1", "ou_reader", {"vote": "up"})))
-    assert (action.message_id, action.chat_id, action.open_id, action.value) == ("om_card", "oc_1", "ou_reader",
-                                                                                 {"vote": "up"})
+    assert (action.message_id, action.chat_id, action.open_id, action.value) == (
+        "om_card",
+        "oc_1",
+        "ou_reader",
+        {"vote": "up"},
+    )
 
 
 # --- webhook checks -------------------------------------------------------------------------------
@@ -191,10 +236,15 @@ def test_signature_and_encryption_checks():
     with pytest.raises(WebhookRejected) as refused:
         verify_request(CaseInsensitive(unsigned), body, config)
     assert refused.value.status == 401
-    wrong_key_body, wrong_key_headers = webhook_request(message_event(None, "hi"), token=TOKEN,
-                                                        encrypt_key="another-key", encrypted=True)
-    wrong_key_headers["X-Lark-Signature"] = signature(wrong_key_headers["X-Lark-Request-Timestamp"],
-                                                      wrong_key_headers["X-Lark-Request-Nonce"], KEY, wrong_key_body)
+    wrong_key_body, wrong_key_headers = webhook_request(
+        message_event(None, "hi"), token=TOKEN, encrypt_key="another-key", encrypted=True
+    )
+    wrong_key_headers["X-Lark-Signature"] = signature(
+        wrong_key_headers["X-Lark-Request-Timestamp"],
+        wrong_key_headers["X-Lark-Request-Nonce"],
+        KEY,
+        wrong_key_body,
+    )
     with pytest.raises(WebhookRejected) as refused:
         verify_request(CaseInsensitive(wrong_key_headers), wrong_key_body, config)
     assert refused.value.status == 400 and "FEISHU_ENCRYPT_KEY" in refused.value.reason

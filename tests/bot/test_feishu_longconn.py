@@ -67,7 +67,9 @@ def bot(service, settings):
 
 @pytest.fixture(scope="module")
 def connection(bot, settings, feishu):
-    long_connection = LongConnection(settings, bot.handle_event, silence_seconds=SILENCE_SECONDS, check_every=0.2)
+    long_connection = LongConnection(
+        settings, bot.handle_event, silence_seconds=SILENCE_SECONDS, check_every=0.2
+    )
     long_connection.start()
     feishu.wait_for_connection()
     yield long_connection
@@ -96,8 +98,14 @@ def test_a_question_arrives_over_the_long_connection_and_is_answered(feishu, con
 
 
 def test_a_group_mention_and_a_repush_over_the_long_connection(feishu, connection):
-    payload = message_event(feishu, "@_user_1 豆包APP的MAU是多少？", sender=READER, chat_type="group",
-                            chat_id="oc_ws_group", mentions=[mention()])
+    payload = message_event(
+        feishu,
+        "@_user_1 豆包APP的MAU是多少？",
+        sender=READER,
+        chat_type="group",
+        chat_id="oc_ws_group",
+        mentions=[mention()],
+    )
     assert feishu.push_event(payload)["code"] == 200
     assert feishu.push_event(payload)["code"] == 200  # re-pushed: acknowledged, not answered again
     message_id = payload["event"]["message"]["message_id"]
@@ -111,7 +119,9 @@ def test_card_clicks_are_answered_over_the_long_connection(feishu, connection):
     feishu.push_event(payload)
     answer = feishu.answer_to(payload["event"]["message"]["message_id"])
     value = answer.card["body"]["elements"][-1]["columns"][1]["elements"][0]["behaviors"][0]["value"]
-    result = callback_result(feishu.push_event(card_action_event(answer.message_id, "oc_ws_vote", READER, value)))
+    result = callback_result(
+        feishu.push_event(card_action_event(answer.message_id, "oc_ws_vote", READER, value))
+    )
     assert result["toast"]["type"] == "success"
     assert "已记录你的反馈 👎" in str(result["card"]["data"])
 
