@@ -12,10 +12,12 @@ time to answer   = from sending the event to the fake API receiving the chat.upd
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,11 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.service import Yanbao  # noqa: E402
-from bot.slack.server import build_asgi  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from tests.fakes.slack_api import (  # noqa: E402
     FakeSlackAPI,
-    ServedApp,
     SlackSender,
     mention_event,
     new_ts,
@@ -60,20 +60,98 @@ def is_answer(call) -> bool:
     return call.method == "chat.update" and bool(blocks) and blocks[-1].get("type") == "actions"
 
 
-async def fire(sender: SlackSender, events: list[tuple[str, dict]]) -> dict[str, tuple[float, float, int]]:
-    """Post every event at once; channel -> (sent at wall time, ack seconds, status)."""
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=len(events))) as http:
+# plain asyncio sockets: httpx's client costs several ms of CPU per request, which at 50 at once
+# measured the sender rather than the bot
+LOAD_PROCESS = """
+import asyncio, json, sys, time
+from urllib.parse import urlsplit
 
-        async def one(channel: str, event: dict) -> tuple[str, tuple[float, float, int]]:
-            body = sender.event_body(event)
-            headers = signed_headers(SECRET, body, "application/json")
-            sent = time.time()
-            started = time.perf_counter()
-            response = await http.post(sender.bot_url, content=body.encode(), headers=headers)
-            return channel, (sent, time.perf_counter() - started, response.status_code)
+async def post(url, body, headers):
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    data = body.encode()
+    head = f"POST {parts.path} HTTP/1.1\\r\\nHost: {parts.netloc}\\r\\nContent-Length: {len(data)}\\r\\n"
+    head += "Connection: close\\r\\n" + "".join(f"{k}: {v}\\r\\n" for k, v in headers.items()) + "\\r\\n"
+    writer.write(head.encode() + data)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    await reader.read()
+    writer.close()
+    return status
 
-        results = await asyncio.gather(*(one(channel, event) for channel, event in events))
-    return dict(results)
+async def main():
+    job = json.load(sys.stdin)
+    async def one(item):
+        sent = time.time()
+        started = time.perf_counter()
+        status = await post(job["url"], item["body"], item["headers"])
+        return {"channel": item["channel"], "sent": sent, "ack": time.perf_counter() - started, "status": status}
+    json.dump(await asyncio.gather(*(one(item) for item in job["events"])), sys.stdout)
+
+asyncio.run(main())
+"""
+
+
+def fire(
+    url: str, events: list[tuple[str, dict]], sender: SlackSender
+) -> dict[str, tuple[float, float, int]]:
+    """Post every event at once from a separate process (Slack is not inside the bot's host, and the
+    fake Web API in this process must not slow the sender); channel -> (sent at, ack seconds, status)."""
+    items = []
+    for channel, event in events:
+        body = sender.event_body(event)
+        items.append(
+            {"channel": channel, "body": body, "headers": signed_headers(SECRET, body, "application/json")}
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_PROCESS],
+        input=json.dumps({"url": url, "events": items}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {r["channel"]: (r["sent"], r["ack"], r["status"]) for r in json.loads(done.stdout)}
+
+
+BOT_PROCESS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from bot.service import Yanbao
+from bot.slack.server import serve
+from index.settings import load_settings
+
+settings = load_settings()
+serve(Yanbao(settings), settings, host="127.0.0.1", port=int(sys.argv[2]))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_bot(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
+    """The bot in its own process, as in production: `serve()` with settings from the environment."""
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-c", BOT_PROCESS, str(ROOT), str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the bot exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the bot did not answer /healthz within 60 s")
 
 
 def main() -> int:
@@ -97,10 +175,21 @@ def main() -> int:
                 slack_signing_secret=SECRET,
                 slack_api_url=slack.api_url,
             )
-            service = Yanbao(settings)
-            service.reindex()
-            with ServedApp(build_asgi(service, settings)) as bot:
-                sender = SlackSender(bot.events_url, SECRET)
+            Yanbao(settings).reindex()
+            env = {
+                **os.environ,
+                "YANBAO_HOME": str(home),
+                "YANBAO_EMBED_MODEL": "none",
+                "YANBAO_REPORT_DIRS": str(reports),
+                "YANBAO_LOG_LEVEL": "WARNING",
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.api_url,
+            }
+            port = free_port()
+            bot = start_bot(env, port, home / "bot.log")
+            try:
+                sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SECRET)
                 # warm-up: the first question loads the lexical index
                 warm_ts = new_ts()
                 started = time.perf_counter()
@@ -124,7 +213,7 @@ def main() -> int:
                     )
                     for i in range(args.events)
                 ]
-                fired = asyncio.run(fire(sender, events))
+                fired = fire(sender.bot_url, events, sender)
                 channels = set(fired)
                 slack.wait_for(
                     lambda: (
@@ -138,6 +227,9 @@ def main() -> int:
                     if is_answer(call) and call.params["channel"] in channels:
                         answered_at.setdefault(call.params["channel"], call.at)
                 sender.close()
+            finally:
+                bot.terminate()
+                bot.wait(timeout=10)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

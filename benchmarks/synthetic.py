@@ -26,15 +26,23 @@ slower than on real notes of the same count: latency figures err on the pessimis
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import pickle
 import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
 import time
 import unicodedata
+import urllib.error
+import urllib.request
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -48,6 +56,7 @@ from index.lexicon import Lexicon
 from index.normalize import Tokenizer, default_tokenizer, to_simplified
 from index.pipeline import Indexer, Prepared, discover, report_id_for
 from index.records import Chunk, Report
+from index.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = ROOT / "samples"
@@ -446,3 +455,215 @@ class HashingEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self.vector_for_tokens(self.tokenizer.tokens(text))
+
+
+# ---- plumbing the benchmarks share ---------------------------------------------------------------
+
+
+def bulk_load(
+    store: Store,
+    reports: Sequence[SyntheticReport],
+    vectors: Callable[[SyntheticReport], list[list[float]]] | None,
+    generation: int,
+    batch: int = 2000,
+) -> None:
+    """Write `reports` as committed reports, in batches of `batch` chunks per Chroma call.
+
+    The records are the ones Store.write_report leaves behind (chunk ids, documents and metadata from
+    Store.chunk_id/_chunk_meta, and the catalog's commit record), so search and the lexical refresh
+    see exactly what an index run would have written; only the number of Chroma calls differs
+    (write_report makes seven per report). `check_bulk_matches_write_report` verifies the match.
+    The caller bumps the generation afterwards, as Indexer.run does.
+    """
+    ids: list[str] = []
+    embeddings: list[list[float]] = []
+    documents: list[str] = []
+    metadatas: list[dict] = []
+
+    def flush() -> None:
+        if ids:
+            store.chunks.upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=metadatas)
+            ids.clear(), embeddings.clear(), documents.clear(), metadatas.clear()
+
+    for item in reports:
+        vecs = vectors(item) if vectors else [[1.0]] * len(item.chunks)  # lexical space: placeholder
+        for chunk, tokens, vector in zip(item.chunks, item.tokens, vecs, strict=True):
+            ids.append(Store.chunk_id(item.report.id, item.version, chunk.paragraph))
+            embeddings.append(vector)
+            documents.append(chunk.text)
+            metadatas.append(Store._chunk_meta(item.report, item.version, chunk, tokens))
+            if len(ids) >= batch:
+                flush()
+    flush()
+    for start in range(0, len(reports), batch):
+        part = reports[start : start + batch]
+        store.catalog.upsert(
+            ids=[r.report.id for r in part],
+            embeddings=[[1.0]] * len(part),
+            documents=[json.dumps(r.report.to_json(), ensure_ascii=False) for r in part],
+            metadatas=[commit_record(r.report, r.version, generation) for r in part],
+        )
+
+
+def commit_record(report: Report, version: str, generation: int) -> dict:
+    """The catalog metadata Store.write_report commits (with `pending` cleared by finish_pending)."""
+    return {
+        "version": version,
+        "pending": "",
+        "generation": generation,
+        "removed": False,
+        "source": report.source,
+        "date": int(report.date.replace("-", "")) if report.date else 0,
+        "kind": report.kind,
+        "broker": report.broker or "",
+    }
+
+
+def check_bulk_matches_write_report(
+    store: Store, bulk: SyntheticReport, written: SyntheticReport
+) -> str | None:
+    """None when a bulk-loaded report and one written by Store.write_report have the same record
+    shapes in the store; otherwise what differs (the benchmark prints it)."""
+    shapes = []
+    for item in (bulk, written):
+        _, meta = store.record(item.report.id)
+        got = store.chunks.get(where={"report_id": item.report.id}, include=["metadatas"], limit=1)
+        chunk_meta = got["metadatas"][0] if got["metadatas"] else {}
+        shapes.append((sorted(meta), meta.get("pending"), bool(meta.get("version")), sorted(chunk_meta)))
+    if shapes[0] != shapes[1]:
+        return f"bulk-loaded records differ from write_report's: {shapes[0]} != {shapes[1]}"
+    return None
+
+
+@dataclass
+class Latency:
+    p50_ms: float
+    p95_ms: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.p50_ms:7.1f} / {self.p95_ms:7.1f}"
+
+
+def latency(seconds: Sequence[float]) -> Latency:
+    values = np.asarray(seconds, dtype=float) * 1000
+    if values.size == 0:
+        return Latency(float("nan"), float("nan"), 0)
+    return Latency(float(np.percentile(values, 50)), float(np.percentile(values, 95)), int(values.size))
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size now (this process, or `pid`), from /proc; 0 when unavailable."""
+    path = Path(f"/proc/{pid or 'self'}/status")
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def disk_mb(path: Path) -> float:
+    """Bytes actually allocated under `path` (like du), in MiB."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total / 2**20
+
+
+def machine_line() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {load} (other work on the machine inflates every figure)"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
+    for number, row in enumerate(cells):
+        print("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip())
+        if number == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+class ChromaServer:
+    """`chroma run` on 127.0.0.1 as a subprocess (started and stopped by us, by its own pid)."""
+
+    def __init__(self, path: Path, log_path: Path | None = None) -> None:
+        self.path = path
+        self.log_path = log_path or path.parent / "chroma-server.log"
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> ChromaServer:
+        binary = Path(sys.executable).parent / "chroma"
+        if not binary.exists():
+            found = shutil.which("chroma")
+            if not found:
+                raise SystemExit(
+                    "the `chroma` command from the chromadb package is missing: pip install chromadb"
+                )
+            binary = Path(found)
+        self.path.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+        command = [
+            str(binary),
+            "run",
+            "--path",
+            str(self.path),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+        ]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"chroma server exited ({self.process.returncode}); see {self.log_path}")
+            if self._ready():
+                return self
+            time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise SystemExit(f"chroma server not ready after 60 s; see {self.log_path}")
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.process.pid) if self.process else 0.0
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -43,7 +43,9 @@ def run_command(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         _err(f"configuration error: {exc}")
         return 2
-    configure_logging(settings.log_level if args.command in ("serve",) else "WARNING", json=True)
+    # A server logs; a command run by a person prints what matters itself (a model that cannot be
+    # loaded is said once, in words, by _service), so its log shows errors only.
+    configure_logging(settings.log_level if args.command == "serve" else "ERROR", json=True)
     handler = _COMMANDS[args.command]
     try:
         return handler(args, settings)

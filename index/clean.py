@@ -48,7 +48,7 @@ _META = [
         r"^(证券)?分析师[:：]",
         r"^(研究助理|联系人)[:：]",
         r"执业(登记|证书)?编[码号]",
-        r"^s\d{4}\d{8}$",
+        r"^s\d{12,13}$",  # a bare SAC registration code: S0760523050002
         r"^(报告)?发布(日期|时间)[:：]",
         r"^(数据|资料)来源[:：]",
     )
@@ -103,7 +103,7 @@ def starts_disclaimer(text: str) -> bool:
 def looks_like_heading(text: str) -> bool:
     """Short lines without sentence punctuation: 【行情回顾】, 行業動向:, 一、…, 1)…, 市場整體行情."""
     stripped = text.strip()
-    if len(stripped) > 60 or _SENTENCE_END.search(stripped.rstrip("。")):
+    if len(stripped) > 60 or _SENTENCE_END.search(stripped):
         return False
     if re.match(
         r"^(【.+】|[一二三四五六七八九十]+、|\d{1,2}[)）.、]|第[一二三四五六七八九十]+[章节部分])", stripped

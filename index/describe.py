@@ -20,7 +20,7 @@ _PERIOD = re.compile(
 )
 _NAME = r"[\u4e00-\u9fff·]{2,4}(?![\u4e00-\u9fff·])"  # a Chinese name, not the start of a longer word
 _ANALYST = re.compile(rf"(?:证券)?分析师[:：]\s*({_NAME}(?:[、,，\s]+{_NAME})*)")
-_REGISTRATION = re.compile(r"\b(S\d{4})\d{8}\b", re.IGNORECASE)
+_REGISTRATION = re.compile(r"\b(S\d{4})\d{8,9}\b", re.IGNORECASE)  # SAC codes: S + 12 or 13 digits
 _SOURCE_LINE = re.compile(r"来源[:：]\s*([^)）\s]*)")
 _TITLE_PREFIX = re.compile(r"^【([^】]{2,12})】")
 _SITE_SUFFIX = re.compile(r"\s*[-_|｜]\s*[^-_|｜]{2,20}(网|财经|新闻|频道|首页)$")

@@ -597,9 +597,9 @@ def _singulars(word: str) -> list[str]:
 
 
 def _contiguous(text: str, window: list[re.Match[str]]) -> bool:
-    """Words of one phrase: separated only by spaces or a hyphen."""
+    """Words of one phrase: separated only by spaces or a hyphen (after U.S. also its dot)."""
     return all(
-        re.fullmatch(r"[\s\-]{1,3}", text[a.end() : b.start()])
+        re.fullmatch(r"\.?[\s\-]{1,3}", text[a.end() : b.start()])
         for a, b in zip(window, window[1:], strict=False)
     )
 

@@ -160,7 +160,8 @@ class Indexer:
         started = time.monotonic()
         files = discover(paths)
         summary = IndexSummary()
-        for report_id in self.store.pending_reports():  # finish what a crashed run left half-done
+        finished = self.store.pending_reports()
+        for report_id in finished:  # finish what a crashed run left half-done
             self.store.finish_pending(report_id)
         committed = self.store.committed_versions()
         generation = self.store.generation() + 1
@@ -175,7 +176,8 @@ class Indexer:
         bar.close()
         if prune:
             summary.removed = self._prune([Path(p).expanduser().resolve() for p in paths], generation)
-        if summary.added or summary.updated or summary.removed:
+        if summary.added or summary.updated or summary.removed or finished:
+            # finishing a crashed run changes what searches see too: every lexical cache must catch up
             self.store.bump_generation()
         summary.seconds = time.monotonic() - started
         return summary

@@ -34,6 +34,9 @@ class QueryPlan:
     companies: list[str] = field(default_factory=list)  # canonical stock names mentioned
     sectors: list[str] = field(default_factory=list)  # sector/theme words recognized (simplified)
     wants_list: bool = False  # asks which stocks/companies/标的
+    # Set by a caller that applied explicit --since/--until: those are a hard filter, while dates
+    # read from words are a preference. parse_query never sets it.
+    strict_dates: bool = False
 
     def search_text(self) -> str:
         """The question followed by the added terms: one string for a lexical retriever."""
@@ -72,10 +75,9 @@ def parse_query(question: str, today: Date, lexicon: Lexicon | None = None) -> Q
     for entry in english_hits:
         for term in entry.chinese:
             terms.setdefault(term)
-    for entry, _ in chinese_hits:
+    for entry, _ in chinese_hits:  # synonyms: 推荐 also finds 建议关注, 月活 also MAU
         for term in entry.chinese:
-            if re.search(r"[\u4e00-\u9fff]", term) or entry.category != "action":
-                terms.setdefault(term)
+            terms.setdefault(term)
     for stock in companies.values():
         for name in (stock.name, *stock.former):
             if re.fullmatch(r"[\u4e00-\u9fffA-Z]{3,}", name):

@@ -29,6 +29,7 @@ _RECOMMEND_VERBS = re.compile(r"(重[点點]推[荐薦]|建[议議]关注|建[�
 _SEGMENT_SPLIT = re.compile(r"[;；。\n]")
 _CLAUSE_SPLIT = re.compile(r"(?<=[,，;；])")
 _NUMBER_WITH_UNIT = re.compile(r"\d(\.\d+)?\s*(%|％|倍|个百分点|bp|[万亿]|元|美元|港元|点|gb|tb|gw|mw|kw|万张|万副|亿元)", re.I)
+_QUANTITY_QUESTION = re.compile(r"多少|几[个家倍成年月天]?|幾|how (much|many)|what (level|price|percentage)", re.I)
 _NUMBER_QUESTION = re.compile(r"多少|几|幾|how (much|many)|what (was|is) the|\?|？|figure|level|rate|percent|%")
 
 
@@ -149,9 +150,12 @@ def _best_quote(hit: Hit, concepts: list[Concept], wants_number: bool) -> tuple[
 
 def _fact_answer(scored: list[Scored], concepts: list[Concept], question: str, english: bool):
     wants_number = bool(_NUMBER_QUESTION.search(question))
-    candidates = [
-        (item, *_best_quote(item.hit, concepts, wants_number)) for item in scored[:3]
-    ]
+    candidates = [(item, *_best_quote(item.hit, concepts, wants_number)) for item in scored[:3]]
+    if _QUANTITY_QUESTION.search(question):
+        # "多少" / "how much" is answered by a figure: a quote without one answers something else
+        candidates = [c for c in candidates if re.search(r"\d", c[1])]
+        if not candidates:
+            return None
     candidates.sort(key=lambda c: (c[0].coverage, c[2]), reverse=True)
     best = candidates[0]
     chosen = [best] + [
@@ -208,6 +212,8 @@ def answer_extractively(
         picked = _list_answer(scored, concepts, lexicon, english)
     if picked is None:
         picked = _fact_answer(scored, concepts, question, english)
+    if picked is None:
+        return not_found_answer(question, result)
     text, hits = picked
     citations = [Citation.from_hit(n, hit) for n, hit in enumerate(hits, start=1)]
     verified = verify_answer(text, citations, lexicon)

@@ -44,7 +44,7 @@ log = logging.getLogger("bot.feishu")
 
 CLAIM_TTL_SECONDS = 7 * 86400
 STREAM_UPDATE_SECONDS = 1.0  # Feishu allows about 5 updates per second per message; stay well below
-WORKER_THREADS = 16
+WORKER_THREADS = 4
 DECLINED_TYPES = {
     "image": "图片",
     "sticker": "表情",

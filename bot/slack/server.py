@@ -21,7 +21,7 @@ from starlette.routing import Route
 from bot.logs import configure_logging, request_context, secret_values
 from bot.ops import ops_routes
 from bot.service import Yanbao
-from bot.slack.app import SlackSetupError, build_app
+from bot.slack.app import AckGate, SlackSetupError, build_app
 from bot.state import StateStore
 from index.settings import Settings
 
@@ -43,13 +43,14 @@ def build_asgi(
     state = state or service.state
     routes: list[Route] = []
     if with_events:
-        bolt = app or build_app(service, settings, state=state)
+        acks = AckGate()
+        bolt = app or build_app(service, settings, state=state, acks=acks)
 
         async def slack_events(request: Request) -> Response:
             body = await request.body()
             # Bolt's own Starlette adapter calls dispatch on the event loop; a thread keeps one slow
             # ack (signature check, state write) from holding up every other request
-            with request_context():
+            with acks, request_context():
                 response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
             return to_starlette_response(response)
 
@@ -75,6 +76,35 @@ def serve(
         uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)
         return
 
+    connection = start_socket_mode(service, settings, host=host, port=port)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        connection.close()
+
+
+class SocketModeConnection:
+    """A running Socket Mode bot: the WebSocket to Slack and the /healthz + /metrics server."""
+
+    def __init__(self, handler: SocketModeHandler, ops: uvicorn.Server, ops_thread: threading.Thread) -> None:
+        self.handler = handler
+        self.ops = ops
+        self._ops_thread = ops_thread
+
+    def close(self) -> None:
+        self.handler.close()
+        self.ops.should_exit = True
+        self._ops_thread.join(timeout=10)
+
+
+def start_socket_mode(
+    service: Yanbao, settings: Settings, *, host: str = "127.0.0.1", port: int = 3000
+) -> SocketModeConnection:
+    """Connect to Slack over Socket Mode (SLACK_APP_TOKEN; apps.connections.open goes to
+    SLACK_API_URL) and serve /healthz and /metrics on host:port; returns at once."""
+    state = service.state
     app = build_app(service, settings, state=state, socket_mode=True)
     ops = uvicorn.Server(
         uvicorn.Config(
@@ -85,6 +115,9 @@ def serve(
             access_log=False,
         )
     )
-    threading.Thread(target=ops.run, name="yanbao-ops", daemon=True).start()
-    log.info("connecting to Slack in Socket Mode", extra={"ops": f"http://{host}:{port}/healthz"})
-    SocketModeHandler(app, settings.slack_app_token).start()
+    ops_thread = threading.Thread(target=ops.run, name="yanbao-ops", daemon=True)
+    ops_thread.start()
+    handler = SocketModeHandler(app, settings.slack_app_token)
+    handler.connect()
+    log.info("connected to Slack in Socket Mode", extra={"ops": f"http://{host}:{port}/healthz"})
+    return SocketModeConnection(handler, ops, ops_thread)

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.service import Yanbao
-from bot.slack.server import build_asgi
+from bot.slack.server import build_asgi, start_socket_mode
 from bot.state import open_state
 from index.settings import Settings
+from tests.fakes.openai_server import FakeOpenAIServer, Stream
+from tests.fakes.servers import free_port
 from tests.fakes.slack_api import (
     FakeSlackAPI,
     Message,
@@ -459,3 +463,85 @@ def test_a_file_larger_than_slack_said_is_cut_off_at_the_limit(slack, sender, se
     reply = replies(slack, "CLIAR", ts, "larger than the upload limit")
     assert "small.txt" in reply.text
     assert not list((settings.home / "uploads").glob(f"{liar['id']}*"))
+
+
+# --- an LLM streaming into the message ----------------------------------------------------------
+
+
+def test_llm_answer_streams_into_the_message_then_shows_the_model(slack, settings, service):
+    pieces = ["山西证券", "指出11月", "豆包APP的", "MAU已达到", "5998万，", "仅次于ChatGPT [1]"]
+    with FakeOpenAIServer() as llm:
+        llm.responder = lambda req: Stream(pieces, delay=0.4) if req.get("stream") else "豆包APP MAU"
+        llm_settings = settings.replace(llm_base_url=llm.url, llm_model="fake-model", llm_timeout=10.0)
+        with ServedApp(build_asgi(Yanbao(llm_settings), llm_settings)) as bot:
+            slack_side = SlackSender(bot.events_url, SECRET)
+            ts = new_ts()
+            acked(
+                slack_side.event(
+                    mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CLLM", ts=ts)
+                )
+            )
+            (answer,) = answered(slack, "CLLM", ts)
+            slack_side.close()
+    assert "5998" in answer.all_text() and "fake-model" in answer.all_text()
+    assert citation_lines(answer)
+    partial = [
+        v for v in answer.versions if "▍" in v["text"] or "▍" in json.dumps(v["blocks"], ensure_ascii=False)
+    ]
+    assert partial, [v["text"] for v in answer.versions]
+    assert all("5998万，仅次于" not in v["text"] for v in partial)  # shown while still growing
+
+
+# --- secrets stay out of the logs ---------------------------------------------------------------------
+
+
+def test_tokens_and_the_signing_secret_never_reach_the_logs(slack, sender, settings, caplog):
+    caplog.set_level(logging.DEBUG)
+    ts = new_ts()
+    acked(sender.event(mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CLOGS", ts=ts)))
+    answered(slack, "CLOGS", ts)
+    shared = slack.add_file("notes.md", "# 测试\n\n华泰证券研究所 2025-01-13 测试内容。".encode(), user=ADMIN)
+    acked(sender.event(dm_event("", user=ADMIN, channel="DLOGS", ts=(upload_ts := new_ts()), files=[shared])))
+    replies(slack, "DLOGS", upload_ts, "Indexed", timeout=60)
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert text  # the flow did log
+    assert slack.bot_token not in text and SECRET not in text
+
+
+# --- Socket Mode ---------------------------------------------------------------------------------
+
+
+def test_socket_mode_answers_events_and_commands(slack, service, settings):
+    socket_settings = settings.replace(slack_app_token=slack.app_token, slack_signing_secret=None)
+    port = free_port()
+    connection = start_socket_mode(service, socket_settings, host="127.0.0.1", port=port)
+    try:
+        slack.wait_for(lambda: slack.socket_connections >= 1)
+        ts = new_ts()
+        sender = SlackSender("http://unused", SECRET)
+        body = json.loads(
+            sender.event_body(
+                mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CSOCK", ts=ts)
+            )
+        )
+        first = slack.socket_send("events_api", body)
+        slack.wait_for(lambda: first in slack.socket_acks, 5)
+        (answer,) = answered(slack, "CSOCK", ts)
+        assert "5998" in answer.all_text() and citation_lines(answer)
+
+        retried = slack.socket_send("events_api", body, retry_attempt=1)
+        slack.wait_for(lambda: retried in slack.socket_acks, 5)
+
+        command = sender.command_payload(
+            "/yanbao", "help", user=READER, channel="CSOCK", response_url=slack.response_url(READER, "CSOCK")
+        )
+        helped = slack.socket_send("slash_commands", command)
+        ack = slack.wait_for(lambda: slack.socket_acks.get(helped), 5)
+        assert "/weekly" in ack["payload"]["text"]
+
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert health.status_code == 200 and health.json()["ok"] is True
+        time.sleep(1.0)
+        assert len([c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CSOCK"]) == 1
+    finally:
+        connection.close()

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import queue
 import socket
 import threading
 import time
@@ -91,11 +92,13 @@ class FakeSlackAPI:
         self,
         *,
         bot_token: str = "xoxb-fake-bot-token",
+        app_token: str = "xapp-fake-app-token",
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
@@ -109,6 +112,10 @@ class FakeSlackAPI:
         self._counter = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._socket_server: Any = None
+        self._outbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.socket_acks: dict[str, dict[str, Any]] = {}  # envelope_id -> the bot's acknowledgement
+        self.socket_connections = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FakeSlackAPI:
@@ -137,6 +144,9 @@ class FakeSlackAPI:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self._socket_server is not None:
+            self._socket_server.shutdown()
+            self._socket_server = None
 
     def __enter__(self) -> FakeSlackAPI:
         return self.start()
@@ -206,6 +216,61 @@ class FakeSlackAPI:
             self.files[file_id] = info
             self._file_bytes[file_id] = content
         return dict(info)
+
+    # -- Socket Mode ---------------------------------------------------------------------------------
+    def _start_socket_server(self) -> str:
+        """The WebSocket endpoint apps.connections.open hands out (plain ws:// on a high port, which
+        slack_sdk accepts "for library testing")."""
+        if self._socket_server is None:
+            from websockets.sync.server import serve
+
+            self._socket_server = serve(self._socket_session, "127.0.0.1", 0)
+            threading.Thread(
+                target=self._socket_server.serve_forever, name="fake-slack-ws", daemon=True
+            ).start()
+        host, port = self._socket_server.socket.getsockname()[:2]
+        return f"ws://{host}:{port}/link/?ticket=fake"
+
+    def _socket_session(self, connection: Any) -> None:
+        with self._changed:
+            self.socket_connections += 1
+            self._changed.notify_all()
+        connection.send(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}})
+        )
+        while True:
+            try:
+                envelope = self._outbox.get_nowait()
+                connection.send(json.dumps(envelope, ensure_ascii=False))
+            except queue.Empty:
+                pass
+            try:
+                raw = connection.recv(timeout=0.05)
+            except TimeoutError:
+                continue
+            except Exception:  # the client went away
+                return
+            ack = json.loads(raw)
+            if ack.get("envelope_id"):
+                with self._changed:
+                    self.socket_acks[ack["envelope_id"]] = ack
+                    self._changed.notify_all()
+
+    def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
+        """Deliver an envelope (`events_api`, `slash_commands`, `interactive`) over Socket Mode;
+        returns its envelope_id (see `socket_acks`)."""
+        envelope_id = str(uuid.uuid4())
+        self._outbox.put(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+                "payload": payload,
+            }
+        )
+        return envelope_id
 
     # -- reading what happened ------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[ApiCall]:
@@ -305,7 +370,13 @@ class FakeSlackAPI:
             call = ApiCall(method, params, time.time())
             self.calls.append(call)
             try:
-                if token != self.bot_token:
+                if method == "apps.connections.open":
+                    if token != self.app_token:
+                        call.error = "invalid_auth" if token else "not_authed"
+                        status, data, headers = 200, {"ok": False, "error": call.error}, {}
+                    else:
+                        status, data, headers = 200, {"ok": True, "url": self._start_socket_server()}, {}
+                elif token != self.bot_token:
                     call.error = "invalid_auth" if token else "not_authed"
                     status, data, headers = 200, {"ok": False, "error": call.error}, {}
                 else:
@@ -532,17 +603,11 @@ class SlackSender:
             self.event_body(event, event_id=event_id), "application/json", retry_num=retry_num, **kwargs
         )
 
-    def command(
-        self,
-        command: str,
-        text: str,
-        *,
-        user: str,
-        channel: str = "C0CHANNEL",
-        response_url: str,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        form = {
+    def command_payload(
+        self, command: str, text: str, *, user: str, channel: str, response_url: str
+    ) -> dict[str, str]:
+        """The fields of a slash command (form-encoded over HTTP, JSON over Socket Mode)."""
+        return {
             "token": "legacy-verification-token",
             "team_id": self.team_id,
             "team_domain": "fake",
@@ -557,6 +622,18 @@ class SlackSender:
             "response_url": response_url,
             "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}",
         }
+
+    def command(
+        self,
+        command: str,
+        text: str,
+        *,
+        user: str,
+        channel: str = "C0CHANNEL",
+        response_url: str,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        form = self.command_payload(command, text, user=user, channel=channel, response_url=response_url)
         return self.post(urlencode(form), "application/x-www-form-urlencoded", **kwargs)
 
     def block_action(

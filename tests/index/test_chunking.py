@@ -34,7 +34,7 @@ def ends_a_sentence(text: str) -> bool:
 def long_paragraph() -> str:
     sentences = [
         f"第{n}条：字节跳动资本开支持续提升，带动服务器、交换机与光模块需求增长{ending}"
-        for n, ending in zip(range(1, 25), "。！？；" * 6)
+        for n, ending in zip(range(1, 25), "。！？；" * 6, strict=True)
     ]
     text = "".join(sentences)
     assert len(text) > 500
@@ -43,7 +43,13 @@ def long_paragraph() -> str:
 
 def test_split_sentences_keeps_each_delimiter_with_its_sentence():
     text = "算力需求超预期。订单饱满！还能持续吗？我们认为可以；风险在于制裁"
-    assert split_sentences(text) == ["算力需求超预期。", "订单饱满！", "还能持续吗？", "我们认为可以；", "风险在于制裁"]
+    assert split_sentences(text) == [
+        "算力需求超预期。",
+        "订单饱满！",
+        "还能持续吗？",
+        "我们认为可以；",
+        "风险在于制裁",
+    ]
     assert "".join(split_sentences(text)) == text
 
 
@@ -78,8 +84,14 @@ def test_seed_000s_long_paragraph_splits_between_sentences(tmp_path):
 
 
 def test_short_paragraphs_merge_within_a_section_never_across_a_heading(tmp_path):
-    first = ["本周申万通信指数上涨4.27%，科创板指数上涨2.17%。", "物联网、设备商与IDC三个板块的周涨幅位居前三。"]
-    second = ["建议关注光模块龙头中际旭创与新易盛的订单弹性。", "同时关注IDC基建环节润泽科技与光环新网的扩张。"]
+    first = [
+        "本周申万通信指数上涨4.27%，科创板指数上涨2.17%。",
+        "物联网、设备商与IDC三个板块的周涨幅位居前三。",
+    ]
+    second = [
+        "建议关注光模块龙头中际旭创与新易盛的订单弹性。",
+        "同时关注IDC基建环节润泽科技与光环新网的扩张。",
+    ]
     note = write_note(tmp_path / "short.txt", ["一、市场回顾", *first, "二、投资建议", *second])
     _, chunks = chunks_of(note)
     assert [(c.section, c.text) for c in chunks] == [
@@ -88,16 +100,17 @@ def test_short_paragraphs_merge_within_a_section_never_across_a_heading(tmp_path
     ]
 
 
-@pytest.mark.xfail(
-    reason="index/clean.py looks_like_heading strips a trailing 。 before looking for sentence "
-    "punctuation, so any one-sentence paragraph of <=20 chars (物联网板块表现领先。) is taken for a "
-    "heading: it is never a chunk, and when nothing follows it, it is not indexed at all",
-    strict=True,
-)
 def test_short_one_sentence_paragraphs_are_indexed_not_taken_for_headings(tmp_path):
     note = write_note(
         tmp_path / "short.txt",
-        ["一、市场回顾", "本周通信指数上涨4.27%。", "物联网板块表现领先。", "二、投资建议", "关注光模块龙头。", "关注IDC基建。"],
+        [
+            "一、市场回顾",
+            "本周通信指数上涨4.27%。",
+            "物联网板块表现领先。",
+            "二、投资建议",
+            "关注光模块龙头。",
+            "关注IDC基建。",
+        ],
     )
     _, chunks = chunks_of(note)
     assert [(c.section, c.text) for c in chunks] == [

@@ -201,14 +201,14 @@ def test_collapse_keeps_distinct_paragraphs_that_share_a_start():
     assert duplicates == 0
 
 
-@pytest.mark.xfail(
-    reason="index/clean.py _META r'^s\\d{4}\\d{8}$' expects 12 digits after S; SAC codes have 13 "
-    "(S0760523050002), so a bare registration-code line is kept as report content",
-    strict=True,
-)
 def test_a_bare_registration_code_line_is_not_content(tmp_path):
     note = write_note(
         tmp_path / "signed.txt",
-        ["通信行业周跟踪：算力产业链景气上行", "光模块与交换机订单饱满，我们维持行业推荐评级。", "高宇洋", "S0760523050002"],
+        [
+            "通信行业周跟踪：算力产业链景气上行",
+            "光模块与交换机订单饱满，我们维持行业推荐评级。",
+            "高宇洋",
+            "S0760523050002",
+        ],
     )
     assert "S0760523050002" not in kept_texts(cleaned(note))

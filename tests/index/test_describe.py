@@ -111,11 +111,6 @@ def test_simplified_weekly_signed_by_an_analyst(tmp_path, lexicon):
     assert desc.kind == "weekly"
 
 
-@pytest.mark.xfail(
-    reason="index/describe.py _REGISTRATION expects S+4+8 digits; SAC codes are S+13 digits "
-    "(S0760520110001), so a registration code never identifies the broker",
-    strict=True,
-)
 def test_broker_known_only_from_an_analyst_registration_code(tmp_path, lexicon):
     # no 【山證…】 prefix, no 來源 line, no "山西证券研究所" anywhere: only S0760… says 山西证券
     desc = describe(write_note(tmp_path / "weekly.txt", SAC_ONLY_WEEKLY), lexicon)

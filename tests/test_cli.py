@@ -1,0 +1,231 @@
+"""The `yanbao` command as scripts and people use it: a subprocess of .venv/bin/yanbao with its own
+YANBAO_HOME, no model hub, no LLM. Output shapes and exit codes are those of INTERFACES.md."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from index.pipeline import report_id_for
+from tests.fakes.servers import free_port
+from tests.helpers import (
+    SIMPLIFIED_SEED,
+    TRADITIONAL_SEED,
+    copy_seeds,
+    json_out,
+    recommendation_paragraph,
+    run_yanbao,
+    seed_lines,
+)
+
+SUMMARY_KEYS = {"added", "updated", "unchanged", "removed", "chunks", "failed"}
+REPORT_KEYS = {"id", "title", "broker", "date", "period", "analysts", "source", "kind", "chunks"}
+ANSWER_KEYS = {"question", "answer", "mode", "found", "citations"}
+CITATION_KEYS = {"n", "report_id", "title", "broker", "date", "source", "paragraph", "text"}
+E5 = "intfloat/multilingual-e5-small"
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    """A home with both seeds indexed by `yanbao index --json`; later commands only read it."""
+    tmp_path = tmp_path_factory.mktemp("cli")
+    folder = tmp_path / "reports"
+    copy_seeds(folder)
+    home = tmp_path / "home"
+    result = run_yanbao(["index", str(folder), "--json"], home)
+    return home, folder, result
+
+
+def test_index_json_prints_exactly_the_interfaces_keys(indexed):
+    _, _, result = indexed
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1  # one JSON object, nothing else on stdout
+    summary = json.loads(lines[0])
+    assert set(summary) == SUMMARY_KEYS
+    assert (summary["added"], summary["updated"], summary["unchanged"], summary["removed"]) == (2, 0, 0, 0)
+    assert summary["failed"] == []
+    assert isinstance(summary["chunks"], int) and summary["chunks"] > 2
+
+
+def test_a_second_index_run_reports_everything_unchanged(indexed):
+    home, folder, _ = indexed
+    result = run_yanbao(["index", str(folder), "--json"], home)
+    assert result.returncode == 0, result.stderr
+    assert json_out(result) == {
+        "added": 0,
+        "updated": 0,
+        "unchanged": 2,
+        "removed": 0,
+        "chunks": 0,
+        "failed": [],
+    }
+
+
+def test_index_prints_a_readable_summary(indexed):
+    home, folder, _ = indexed
+    result = run_yanbao(["index", str(folder)], home)
+    assert result.returncode == 0
+    assert "0 added" in result.stdout and "2 unchanged" in result.stdout and "0 failed" in result.stdout
+
+
+def test_a_missing_path_is_a_usage_error_exit_2(tmp_path):
+    home = tmp_path / "home"
+    missing = tmp_path / "no-such-folder"
+    result = run_yanbao(["index", str(missing), "--json"], home)
+    assert result.returncode == 2
+    assert str(missing) in result.stderr
+    assert result.stdout == ""
+    assert not (home / "chroma").exists()  # refused before anything was opened
+
+
+def test_a_file_that_is_not_a_report_is_a_usage_error_exit_2(tmp_path):
+    sheet = tmp_path / "numbers.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    result = run_yanbao(["index", str(sheet)], tmp_path / "home")
+    assert result.returncode == 2
+    assert "numbers.xlsx" in result.stderr
+
+
+def test_reports_json_lists_report_records(indexed):
+    home, folder, _ = indexed
+    result = run_yanbao(["reports", "--json"], home)
+    assert result.returncode == 0, result.stderr
+    reports = json_out(result)
+    assert isinstance(reports, list) and len(reports) == 2
+    for report in reports:
+        assert REPORT_KEYS <= set(report)
+        assert report["kind"] in ("weekly", "strategy", "company", "industry", "other")
+        assert isinstance(report["analysts"], list) and isinstance(report["chunks"], int)
+        assert Path(report["source"]).parent == folder.resolve()
+    by_name = {Path(r["source"]).name: r for r in reports}
+    weekly, strategy = by_name[TRADITIONAL_SEED.name], by_name[SIMPLIFIED_SEED.name]
+    assert weekly["broker"] == "山西证券"
+    assert (weekly["date"], weekly["period"]) == ("2024-12-25", "2024-12-16/2024-12-22")
+    assert weekly["analysts"] == ["高宇洋", "張天", "趙天宇"]
+    assert weekly["kind"] == "weekly"
+    assert (strategy["broker"], strategy["date"], strategy["period"]) == (None, "2024-12-30", None)
+    assert reports[0]["date"] >= reports[1]["date"]  # newest first
+
+
+def assert_answer(answer: dict, question: str) -> None:
+    assert ANSWER_KEYS <= set(answer)
+    assert answer["question"] == question
+    assert answer["mode"] == "extractive"  # no LLM configured
+    assert isinstance(answer["found"], bool)
+    for citation in answer["citations"]:
+        assert CITATION_KEYS <= set(citation)
+        assert f"[{citation['n']}]" in answer["answer"]
+
+
+def test_ask_json_gives_an_answer_with_cited_paragraphs(indexed):
+    home, _, _ = indexed
+    question = "字節邊緣算力推薦了哪些公司?"
+    result = run_yanbao(["ask", "--json", question], home)
+    assert result.returncode == 0, result.stderr
+    answer = json_out(result)
+    assert_answer(answer, question)
+    assert answer["found"] is True and answer["citations"]
+    lines = seed_lines(TRADITIONAL_SEED)
+    for citation in answer["citations"]:
+        assert citation["title"] == lines[0]
+        assert citation["broker"] == "山西证券" and citation["date"] == "2024-12-25"
+        assert isinstance(citation["paragraph"], int) and citation["paragraph"] >= 0
+        assert any(citation["text"] in line for line in lines)  # the paragraph as written
+    assert recommendation_paragraph() in [c["text"] for c in answer["citations"]]
+
+
+def test_ask_json_dash_reads_one_question_per_line(indexed):
+    home, _, _ = indexed
+    questions = ["字節邊緣算力", "edge compute Shanxi", "英伟达GB300的HBM容量是多少?"]
+    result = run_yanbao(
+        ["ask", "--json", "-"], home, stdin="\n".join([questions[0], "", *questions[1:]]) + "\n"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(questions)  # blank lines are not questions
+    answers = [json.loads(line) for line in lines]
+    for answer, question in zip(answers, questions, strict=True):
+        assert_answer(answer, question)
+        assert answer["found"] is True
+    assert any("288GB" in c["text"] for c in answers[2]["citations"])
+
+
+def test_doctor_json_works_with_no_network(indexed):
+    home, _, _ = indexed
+    dead = f"http://127.0.0.1:{free_port()}"  # any attempt to go out fails at once
+    result = run_yanbao(
+        ["doctor", "--json"], home, HTTP_PROXY=dead, HTTPS_PROXY=dead, HF_ENDPOINT=dead, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = json_out(result)
+    assert report["ok"] is True
+    assert report["index"]["store_reachable"] is True
+    assert report["index"]["reports"] == 2
+    assert report["index"]["space"] == "lexical"
+    assert report["index"]["embed_model"] is None
+
+
+@pytest.mark.slow
+def test_reports_remove_takes_a_report_out(tmp_path):
+    home = tmp_path / "home"
+    folder = tmp_path / "reports"
+    weekly, strategy = copy_seeds(folder)
+    assert run_yanbao(["index", str(folder), "--json"], home).returncode == 0
+    gone, kept = report_id_for(str(strategy.resolve())), report_id_for(str(weekly.resolve()))
+    result = run_yanbao(["reports", "remove", gone, "--json"], home)
+    assert result.returncode == 0, result.stderr
+    assert json_out(result) == {"removed": True, "id": gone}
+    assert [r["id"] for r in json_out(run_yanbao(["reports", "--json"], home))] == [kept]
+    again = run_yanbao(["reports", "remove", gone, "--json"], home)
+    assert again.returncode == 1 and json_out(again)["removed"] is False
+
+
+# --- an embedding model that cannot be loaded --------------------------------------------------
+
+
+def test_an_unavailable_model_means_lexical_only_quickly_and_said_on_stderr(indexed):
+    home, _, _ = indexed
+    started = time.monotonic()
+    result = run_yanbao(["ask", "--json", "字節邊緣算力"], home, YANBAO_EMBED_MODEL=E5, timeout=60)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 30, f"took {elapsed:.0f}s: the model hub must not be waited on"
+    assert E5 in result.stderr and "lexical-only" in result.stderr
+    answer = json_out(result)  # stdout stays clean JSON
+    assert answer["found"] is True
+    assert recommendation_paragraph() in [c["text"] for c in answer["citations"]]
+
+
+def test_an_unreachable_model_hub_is_not_waited_on(indexed):
+    # no HF_HUB_OFFLINE this time: the hub is simply not there
+    home, _, _ = indexed
+    dead = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_yanbao(
+        ["reports", "--json"], home, YANBAO_EMBED_MODEL=E5, HF_HUB_OFFLINE="0", HF_ENDPOINT=dead, timeout=60
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 30, f"took {elapsed:.0f}s"
+    assert len(json_out(result)) == 2
+    assert E5 in result.stderr
+
+
+def test_an_unavailable_model_is_said_once(indexed):
+    home, _, _ = indexed
+    result = run_yanbao(["ask", "--json", "字節邊緣算力"], home, YANBAO_EMBED_MODEL=E5, timeout=60)
+    assert result.returncode == 0
+    mentions = [line for line in result.stderr.splitlines() if E5 in line]
+    assert len(mentions) == 1, mentions
+
+
+def test_a_quiet_command_prints_no_debug_logs(indexed):
+    # bm25s logs every index build at DEBUG; CLI commands other than serve log at WARNING
+    home, _, _ = indexed
+    result = run_yanbao(["ask", "--json", "字節邊緣算力"], home)
+    assert result.returncode == 0
+    assert '"DEBUG"' not in result.stderr, result.stderr
