@@ -44,7 +44,7 @@ install-test: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed
 	@echo "== indexing the sample reports in samples/ into $(DEMO_HOME) (embedded Chroma store)"
-	YANBAO_HOME=$(DEMO_HOME) $(VENV)/bin/yanbao index samples
+	YANBAO_HOME=$(DEMO_HOME) $(VENV)/bin/yanbao index $(wildcard samples/*.txt samples/*.html)
 	@echo
 	@echo "== yanbao reports"
 	YANBAO_HOME=$(DEMO_HOME) $(VENV)/bin/yanbao reports

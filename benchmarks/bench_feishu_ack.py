@@ -71,8 +71,12 @@ def free_port() -> int:
 def start_bot(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
     """The bot in its own process, as in production: `serve()` with settings from the environment."""
     with log_path.open("w") as log_file:
-        process = subprocess.Popen([sys.executable, "-c", BOT_PROCESS, str(ROOT), str(port)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=log_file)
+        process = subprocess.Popen(
+            [sys.executable, "-c", BOT_PROCESS, str(ROOT), str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -95,13 +99,16 @@ async def fire(port: int, payloads: list[dict]) -> dict[str, tuple[float, float,
     for payload in payloads:
         body, headers = webhook_request(payload, token=TOKEN, encrypt_key=KEY, encrypted=True)
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        request = (f"POST /feishu/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{head}"
-                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+        request = (
+            f"POST /feishu/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{head}"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         prepared.append((payload["event"]["message"]["message_id"], request, reader, writer))
 
-    async def one(message_id: str, request: bytes, reader: asyncio.StreamReader,
-                  writer: asyncio.StreamWriter) -> tuple[str, tuple[float, float, int]]:
+    async def one(
+        message_id: str, request: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[str, tuple[float, float, int]]:
         sent = time.time()
         started = time.perf_counter()
         writer.write(request)
@@ -151,8 +158,12 @@ def main() -> int:
                 warm_seconds = time.perf_counter() - started
 
                 payloads = [
-                    message_event(feishu, QUESTIONS[i % len(QUESTIONS)], sender=f"ou_user{i:03d}",
-                                  chat_id=f"oc_bench{i:03d}")
+                    message_event(
+                        feishu,
+                        QUESTIONS[i % len(QUESTIONS)],
+                        sender=f"ou_user{i:03d}",
+                        chat_id=f"oc_bench{i:03d}",
+                    )
                     for i in range(args.events)
                 ]
                 fired = asyncio.run(fire(port, payloads))
@@ -180,12 +191,18 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"feishu ack: {args.events} concurrent encrypted, signed im.message.receive_v1 pushes, "
-              f"HTTP statuses {statuses}")
-        print(f"  ack latency      p50 {figures['ack_ms_p50']:7.1f} ms   p99 {figures['ack_ms_p99']:7.1f} ms"
-              f"   max {figures['ack_ms_max']:.1f} ms   (target p99 < 100 ms; Feishu allows 3000 ms)")
-        print(f"  time to answer   p50 {figures['answer_s_p50']:7.2f} s    p99 {figures['answer_s_p99']:7.2f} s"
-              f"    (first answer, cold: {figures['first_answer_s']:.2f} s)")
+        print(
+            f"feishu ack: {args.events} concurrent encrypted, signed im.message.receive_v1 pushes, "
+            f"HTTP statuses {statuses}"
+        )
+        print(
+            f"  ack latency      p50 {figures['ack_ms_p50']:7.1f} ms   p99 {figures['ack_ms_p99']:7.1f} ms"
+            f"   max {figures['ack_ms_max']:.1f} ms   (target p99 < 100 ms; Feishu allows 3000 ms)"
+        )
+        print(
+            f"  time to answer   p50 {figures['answer_s_p50']:7.2f} s    p99 {figures['answer_s_p99']:7.2f} s"
+            f"    (first answer, cold: {figures['first_answer_s']:.2f} s)"
+        )
     return 0 if statuses == [200] else 1
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from index.concepts import coverage, question_concepts
 from index.embedding import Embedder
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
@@ -22,6 +23,7 @@ log = logging.getLogger("yanbao.search")
 
 RRF_K = 60
 CANDIDATES = 50
+COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl (see benchmarks/README.md)
 _FINGERPRINT = re.compile(r"[\s\W_]+")
 
 
@@ -157,9 +159,10 @@ class Searcher:
 
         started = time.perf_counter()
         fused = self._fuse(lexical, dense)
-        if plan.prefer_latest and reports:
-            fused = _prefer_latest(fused, reports)
         hits = self._hits(fused, lexical, dense)
+        self._weigh_coverage(question, plan, hits, today)
+        if plan.prefer_latest and reports:
+            hits = _prefer_latest(hits, reports)
         mark("fuse", started)
 
         if self.reranker is not None and hits:
@@ -172,6 +175,22 @@ class Searcher:
             hits = head + hits[len(head) :]
             mark("rerank", started)
         return SearchResult(plan=plan, hits=hits[:k], reports=reports, timings=timings)
+
+    def _weigh_coverage(self, question: str, plan: QueryPlan, hits: list[Hit], today: date | None) -> None:
+        """Re-order candidates by how much of the question each covers, as phrases: BM25 scores
+        words one by one and favours short paragraphs; "申万通信指数" should beat a short paragraph
+        about 申万计算机指数. Fused rank still orders passages that cover the question equally."""
+        if not hits:
+            return
+        concepts = question_concepts(
+            question, plan, self.lexicon, self.tokenizer, self.lexical.vocabulary, today, self.lexical.idf
+        )
+        top = max(h.score for h in hits) or 1.0
+        for hit in hits:
+            form = search_form(f"{hit.report.title}\n{hit.chunk.section or ''}\n{hit.chunk.text}")
+            hit.scores["coverage"] = coverage(concepts, form)
+            hit.score = hit.score / top + COVERAGE_WEIGHT * hit.scores["coverage"]
+        hits.sort(key=lambda h: h.score, reverse=True)
 
     def _fuse(
         self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]
@@ -230,12 +249,10 @@ def _in_range(report: Report, since: str | None, until: str | None) -> bool:
     return True
 
 
-def _prefer_latest(fused: list[tuple[str, float]], reports: list[Report]) -> list[tuple[str, float]]:
-    """ "latest": chunks of the newest dated report(s) first, the rest after, each group in fused order."""
+def _prefer_latest(hits: list[Hit], reports: list[Report]) -> list[Hit]:
+    """For "latest": passages of the newest dated report(s) first, then the rest, each in order."""
     newest = next((r.date for r in reports if r.date), None)
     if newest is None:
-        return fused
+        return hits
     newest_ids = {r.id for r in reports if r.date == newest}
-    first = [(cid, s) for cid, s in fused if cid.split(":", 1)[0] in newest_ids]
-    rest = [(cid, s) for cid, s in fused if cid.split(":", 1)[0] not in newest_ids]
-    return first + rest
+    return [h for h in hits if h.report.id in newest_ids] + [h for h in hits if h.report.id not in newest_ids]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.answer import Answer, Citation
-from bot.answering.concepts import Concept, coverage, question_concepts, topical
+from index.concepts import Concept, coverage, question_concepts, topical
 from bot.answering.verify import renumber, verify_answer
 from index.chunking import split_sentences
 from index.lexical import LexicalIndex

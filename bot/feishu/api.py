@@ -75,21 +75,41 @@ class FeishuApi:
 
     # ------------------------------------------------------------------ calls
 
-    def reply_card(self, message_id: str, card: dict[str, Any], *, in_thread: bool = False, uuid: str | None = None) -> str:
+    def reply_card(
+        self, message_id: str, card: dict[str, Any], *, in_thread: bool = False, uuid: str | None = None
+    ) -> str:
         """Reply to a message with a card; returns the new message's id."""
-        body = ReplyMessageRequestBody.builder().msg_type("interactive").content(card_json(card)).reply_in_thread(in_thread)
+        body = (
+            ReplyMessageRequestBody.builder()
+            .msg_type("interactive")
+            .content(card_json(card))
+            .reply_in_thread(in_thread)
+        )
         if uuid:
             body = body.uuid(uuid[:50])  # Feishu drops a second send with the same uuid within an hour
         request = ReplyMessageRequest.builder().message_id(message_id).request_body(body.build()).build()
         response = self._call("reply", lambda: self.client.im.v1.message.reply(request))
         return response.data.message_id
 
-    def send_card(self, receive_id: str, card: dict[str, Any], *, receive_id_type: str = "chat_id",
-                  uuid: str | None = None) -> str:
-        body = CreateMessageRequestBody.builder().receive_id(receive_id).msg_type("interactive").content(card_json(card))
+    def send_card(
+        self,
+        receive_id: str,
+        card: dict[str, Any],
+        *,
+        receive_id_type: str = "chat_id",
+        uuid: str | None = None,
+    ) -> str:
+        body = (
+            CreateMessageRequestBody.builder()
+            .receive_id(receive_id)
+            .msg_type("interactive")
+            .content(card_json(card))
+        )
         if uuid:
             body = body.uuid(uuid[:50])
-        request = CreateMessageRequest.builder().receive_id_type(receive_id_type).request_body(body.build()).build()
+        request = (
+            CreateMessageRequest.builder().receive_id_type(receive_id_type).request_body(body.build()).build()
+        )
         response = self._call("send", lambda: self.client.im.v1.message.create(request))
         return response.data.message_id
 
@@ -100,7 +120,9 @@ class FeishuApi:
 
     def download_file(self, message_id: str, file_key: str) -> Download:
         """A file sent in a message, through the message-resource API."""
-        request = GetMessageResourceRequest.builder().message_id(message_id).file_key(file_key).type("file").build()
+        request = (
+            GetMessageResourceRequest.builder().message_id(message_id).file_key(file_key).type("file").build()
+        )
         response = self._call("download", lambda: self.client.im.v1.message_resource.get(request))
         return Download(response.file.read(), response.file_name)
 
@@ -132,7 +154,9 @@ class FeishuApi:
                 self._sleep(operation, attempt, f"network error ({type(exc).__name__})")
                 continue
             except ObtainAccessTokenException as exc:  # app id/secret wrong or token endpoint down
-                raise FeishuApiError(operation, exc.code or 0, f"cannot get a tenant token: {exc.msg}") from None
+                raise FeishuApiError(
+                    operation, exc.code or 0, f"cannot get a tenant token: {exc.msg}"
+                ) from None
             code = response.code or 0
             if code == 0 and response.success():
                 return response
@@ -167,5 +191,7 @@ class FeishuApi:
         if wait is None:
             wait = 0.5 * 2 ** (attempt - 1) * (0.8 + 0.4 * random.random())
         wait = min(wait, MAX_WAIT_SECONDS)
-        log.warning("Feishu %s: %s; retrying in %.1fs (try %d of %d)", operation, why, wait, attempt + 1, MAX_TRIES)
+        log.warning(
+            "Feishu %s: %s; retrying in %.1fs (try %d of %d)", operation, why, wait, attempt + 1, MAX_TRIES
+        )
         time.sleep(wait)

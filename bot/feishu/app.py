@@ -2,16 +2,16 @@
 the command functions (ask, weekly, reindex, reports, help) and answers with cards.
 
 `handle_event` is the acknowledgement path, shared by the webhook and the long connection: it
-parses, drops what is not for us, claims the event and message ids (so a re-pushed event is
-answered once, also after a restart) and hands the slow work to a thread pool. Feishu wants an
-answer within 3 seconds; this takes milliseconds. Card clicks are answered inline: Feishu shows
-the toast and the updated card that the callback returns.
+parses, drops what is plainly not for us and queues the rest on a thread pool, without I/O; Feishu
+wants an answer within 3 seconds and this takes well under a millisecond. In the pool, the event
+and message ids are claimed in the state store first, so a re-pushed event is answered once, also
+after a restart. Card clicks are answered inline: Feishu shows the toast and the updated card the
+callback returns.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +36,7 @@ from bot.feishu.events import (
 from bot.logs import request_context
 from bot.metrics import EVENTS, FEEDBACK, QUESTIONS
 from bot.service import Yanbao
+from bot.slack.app import StreamIntoMessage
 from bot.slack.files import INDEXABLE_EXTENSIONS, describe_size, safe_file_name
 from bot.state import StateStore, open_state
 from index.settings import Settings
@@ -43,8 +44,8 @@ from index.settings import Settings
 log = logging.getLogger("bot.feishu")
 
 CLAIM_TTL_SECONDS = 7 * 86400
-STREAM_UPDATE_SECONDS = 1.0  # Feishu allows about 5 updates per second per message; stay well below
-WORKER_THREADS = 4
+STREAM_UPDATE_SECONDS = 1.0  # Feishu allows 5 updates per second per message; stay well below
+WORKER_THREADS = 8  # the answers are CPU-bound without an LLM; more threads only fight over the GIL
 DECLINED_TYPES = {
     "image": "图片",
     "sticker": "表情",
@@ -95,37 +96,12 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
         answer=data.get("answer", ""),
         mode=data.get("mode", "extractive"),
         found=bool(data.get("found", True)),
-        citations=[Citation(**{k: v for k, v in c.items() if k in fields}) for c in data.get("citations", [])],
+        citations=[
+            Citation(**{k: v for k, v in c.items() if k in fields}) for c in data.get("citations", [])
+        ],
         model=data.get("model"),
         note=data.get("note"),
     )
-
-
-class StreamIntoCard:
-    """The on_text callback: shows the growing answer in the card, at most once per interval.
-    A failed update is logged and skipped; the final answer replaces the card anyway."""
-
-    def __init__(self, show: Callable[[str], None], interval: float = STREAM_UPDATE_SECONDS) -> None:
-        self._show = show
-        self._interval = interval
-        self._last = time.monotonic()
-        self._closed = False
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if self._closed or now - self._last < self._interval or not text.strip():
-                return
-            self._last = now
-            try:
-                self._show(text)
-            except FeishuApiError as exc:
-                log.warning("streaming update skipped: %s", exc)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
 
 
 class FeishuBot:
@@ -160,8 +136,9 @@ class FeishuBot:
     # ------------------------------------------------------------------ the acknowledgement path
 
     def handle_event(self, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """Acknowledge one pushed event within milliseconds; returns the callback response for
-        card clicks, None for everything else."""
+        """Acknowledge one pushed event; returns the callback response for card clicks, None for
+        everything else. Messages and menu clicks only get parsed and queued here, without I/O, so
+        the acknowledgement never waits on the state store; card clicks read and write it."""
         env = envelope(payload)
         if env.event_type == MESSAGE_RECEIVED:
             self._on_message(parse_message(env))
@@ -170,13 +147,18 @@ class FeishuBot:
         elif env.event_type == CARD_ACTION:
             return self._on_card_action(parse_card_action(env))
         else:
-            EVENTS.labels(platform="feishu", outcome="ignored").inc()
-            log.info("ignored a Feishu event", extra={"event_type": env.event_type or "(none)"})
+            self._ignored("event", event_type=env.event_type or "(none)")
         return None
+
+    @staticmethod
+    def _ignored(what: str, **fields: Any) -> None:
+        EVENTS.labels(platform="feishu", outcome="ignored").inc()
+        log.info(f"ignored a Feishu {what}", extra=fields)
 
     def _first_time(self, *keys: str) -> bool:
         """Claim every key (event id and message id): a re-push repeats one or both."""
         try:
+            # every key is claimed (no short-circuit); a key without its id ("feishu:event:") is skipped
             fresh = [self.state.claim(key, CLAIM_TTL_SECONDS) for key in keys if not key.endswith(":")]
         except Exception:  # answering twice beats never answering
             log.warning("could not record event ids; handling the event anyway", exc_info=True)
@@ -187,32 +169,41 @@ class FeishuBot:
         log.info("duplicate Feishu event dropped", extra={"keys": list(keys)})
         return False
 
-    def _for_us(self, msg: IncomingMessage) -> bool:
-        if msg.sender_type != "user" or not msg.message_id:
-            return False  # our own cards and other bots
-        if msg.chat_type == "p2p":
-            return True
-        if self.bot_open_id and self.bot_open_id in msg.mentioned_open_ids:
-            return True
-        if not self.bot_open_id and msg.mentioned_open_ids:
-            return True
-        # a reply in a thread we answer in (with the im:message.group_msg scope) is a follow-up
-        return bool(msg.root_id) and bool(self.state.get_history(msg.conversation))
+    def _mentions_us(self, msg: IncomingMessage) -> bool:
+        if self.bot_open_id:
+            return self.bot_open_id in msg.mentioned_open_ids
+        return bool(msg.mentioned_open_ids)  # not learned yet: any @mention counts
 
     def _on_message(self, msg: IncomingMessage) -> None:
-        if not self._for_us(msg):
-            EVENTS.labels(platform="feishu", outcome="ignored").inc()
+        if msg.sender_type != "user" or not msg.message_id:
+            self._ignored("message from an app")  # our own cards and other bots
+        elif msg.chat_type != "p2p" and not self._mentions_us(msg) and not msg.root_id:
+            self._ignored("group message without @yanbao")
+        else:
+            self.pool.submit(self._guarded, msg.event_id, self.take_message, msg)
+
+    def take_message(self, msg: IncomingMessage) -> None:
+        """In the pool: a reply in a group thread without @yanbao is ours only in a thread we answer
+        in (Feishu delivers those with the im:message.group_msg scope); then the duplicate check."""
+        if (
+            msg.chat_type != "p2p"
+            and not self._mentions_us(msg)
+            and not self.state.get_history(msg.conversation)
+        ):
+            self._ignored("thread reply in a conversation yanbao is not part of")
             return
         if self._first_time(f"feishu:event:{msg.event_id}", f"feishu:message:{msg.message_id}"):
-            self.pool.submit(self._guarded, msg.event_id, self.handle_message, msg)
+            self.handle_message(msg)
 
     def _on_menu(self, click: MenuClick) -> None:
         if click.event_key not in ("weekly", "help") or not click.open_id:
-            EVENTS.labels(platform="feishu", outcome="ignored").inc()
-            log.info("ignored a bot menu click", extra={"event_key": click.event_key})
-            return
+            self._ignored("bot menu click", event_key=click.event_key)
+        else:
+            self.pool.submit(self._guarded, click.event_id, self.take_menu_click, click)
+
+    def take_menu_click(self, click: MenuClick) -> None:
         if self._first_time(f"feishu:event:{click.event_id}"):
-            self.pool.submit(self._guarded, click.event_id, self.handle_menu, click)
+            self.handle_menu(click)
 
     def _guarded(self, request_id: str, work: Callable[[Any], None], item: Any) -> None:
         """Run in the pool: errors are logged with the request id, never raised into the void."""
@@ -233,15 +224,23 @@ class FeishuBot:
             self.index_file(msg)
             return
         if msg.message_type in DECLINED_TYPES:
-            self.reply(msg, cards.notice_card(
-                "暂时看不懂" + DECLINED_TYPES[msg.message_type],
-                "我只能读文字问题。请用文字描述你想问的内容，例如：乐鑫科技的观点是什么？",
-                template="grey",
-            ))
+            self.reply(
+                msg,
+                cards.notice_card(
+                    "暂时看不懂" + DECLINED_TYPES[msg.message_type],
+                    "我只能读文字问题。请用文字描述你想问的内容，例如：乐鑫科技的观点是什么？",
+                    template="grey",
+                ),
+            )
             EVENTS.labels(platform="feishu", outcome="refused").inc()
             return
         if msg.message_type not in ("text", "post"):
-            self.reply(msg, cards.notice_card("暂不支持这种消息", "请直接发文字问题，或 /help 查看用法。", template="grey"))
+            self.reply(
+                msg,
+                cards.notice_card(
+                    "暂不支持这种消息", "请直接发文字问题，或 /help 查看用法。", template="grey"
+                ),
+            )
             EVENTS.labels(platform="feishu", outcome="refused").inc()
             return
         verb, args = parse_text_command(msg.text)
@@ -255,26 +254,30 @@ class FeishuBot:
         elif verb == "weekly":
             broker, sector = weekly_target(self.service, args)
             self.answer(
-                msg, f"/weekly {args}".strip(),
-                lambda on_text: self.service.weekly(broker, sector, on_text=on_text), title="周报摘要",
+                msg,
+                f"/weekly {args}".strip(),
+                lambda on_text: self.service.weekly(broker, sector, on_text=on_text),
+                title="周报摘要",
             )
             return
         else:
             QUESTIONS.labels(platform="feishu").inc()
             question, conversation = msg.text, msg.conversation
             self.answer(
-                msg, question,
+                msg,
+                question,
                 lambda on_text: self.service.ask(question, conversation=conversation, on_text=on_text),
                 conversation=conversation,
             )
             return
         EVENTS.labels(platform="feishu", outcome="answered").inc()
 
-    def reply(self, msg: IncomingMessage, card: dict[str, Any], *, kind: str = "reply") -> str:
+    def reply(self, msg: IncomingMessage, card: dict[str, Any]) -> str:
         """Reply to the message, in its thread when it is in one (topic groups put every message in a
-        thread). The uuid makes Feishu itself drop a second identical reply within the hour."""
+        thread). Each message gets one reply; its uuid makes Feishu itself drop a second one sent
+        within the hour."""
         return self.api.reply_card(
-            msg.message_id, card, in_thread=bool(msg.thread_id), uuid=f"{kind}-{msg.message_id}"
+            msg.message_id, card, in_thread=bool(msg.thread_id), uuid=f"reply-{msg.message_id}"
         )
 
     def answer(
@@ -294,25 +297,42 @@ class FeishuBot:
         else:  # a bot-menu click has no message to reply to: write to the person
             card_id = self.api.send_card(open_id or "", searching, receive_id_type="open_id")
         started = time.perf_counter()
-        stream = StreamIntoCard(
-            lambda text: self.api.patch_card(card_id, cards.streaming_card(question, text)), self.stream_interval
+        stream = StreamIntoMessage(
+            lambda text: self._show_progress(card_id, question, text), self.stream_interval
         )
         try:
             answer = compute(stream)
         except Exception as exc:
             stream.close()
             log.exception("answering failed")
-            self.api.patch_card(card_id, cards.notice_card(
-                "抱歉，这次没能回答", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
-            ))
+            self.api.patch_card(
+                card_id,
+                cards.notice_card(
+                    "抱歉，这次没能回答", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
+                ),
+            )
             EVENTS.labels(platform="feishu", outcome="error").inc()
             return
         stream.close()
-        self._remember(card_id, answer, conversation, title)  # before the buttons show: a click may come at once
+        # saved before the buttons show: a click may come at once
+        self._remember(card_id, answer, conversation, title)
         self.api.patch_card(card_id, cards.answer_card(answer, conversation=conversation, title=title))
         EVENTS.labels(platform="feishu", outcome="answered").inc()
-        log.info("answered", extra={"mode": answer.mode, "found": answer.found, "citations": len(answer.citations),
-                                    "seconds": round(time.perf_counter() - started, 3)})
+        log.info(
+            "answered",
+            extra={
+                "mode": answer.mode,
+                "found": answer.found,
+                "citations": len(answer.citations),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+
+    def _show_progress(self, card_id: str, question: str, text: str) -> None:
+        try:
+            self.api.patch_card(card_id, cards.streaming_card(question, text))
+        except FeishuApiError as exc:  # the final answer replaces the card anyway
+            log.warning("streaming update skipped: %s", exc)
 
     def _remember(self, card_id: str, answer: Answer, conversation: str | None, title: str) -> None:
         """Keep the answer beside its card for a day, so a 👍/👎 stores the whole answer."""
@@ -325,44 +345,61 @@ class FeishuBot:
     def reindex(self, msg: IncomingMessage) -> None:
         if not self.settings.is_admin("feishu", msg.sender_open_id):
             EVENTS.labels(platform="feishu", outcome="refused").inc()
-            self.reply(msg, cards.notice_card(
-                "只有管理员可以重建索引",
-                "抱歉，`/reindex` 仅限 yanbao 管理员使用。需要更新研报的话，请联系管理员。",
-                template="orange",
-            ))
+            self.reply(
+                msg,
+                cards.notice_card(
+                    "只有管理员可以重建索引",
+                    "抱歉，`/reindex` 仅限 yanbao 管理员使用。需要更新研报的话，请联系管理员。",
+                    template="orange",
+                ),
+            )
             return
-        card_id = self.reply(msg, cards.notice_card("正在重建索引…", "扫描研报目录中，完成后会更新这张卡片。"))
+        card_id = self.reply(
+            msg, cards.notice_card("正在重建索引…", "扫描研报目录中，完成后会更新这张卡片。")
+        )
         try:
             summary = self.service.reindex()
         except Exception as exc:
             log.exception("reindex failed")
-            self.api.patch_card(card_id, cards.notice_card(
-                "重建索引失败", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
-            ))
+            self.api.patch_card(
+                card_id,
+                cards.notice_card(
+                    "重建索引失败", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
+                ),
+            )
             return
-        self.api.patch_card(card_id, cards.notice_card(
-            "索引已更新", cards.summary_text(summary), template="red" if summary.failed else "green"
-        ))
+        self.api.patch_card(
+            card_id,
+            cards.notice_card(
+                "索引已更新", cards.summary_text(summary), template="red" if summary.failed else "green"
+            ),
+        )
         EVENTS.labels(platform="feishu", outcome="answered").inc()
 
     def index_file(self, msg: IncomingMessage) -> None:
         name = msg.file_name or msg.file_key or "file"
         if not self.settings.is_admin("feishu", msg.sender_open_id):
             EVENTS.labels(platform="feishu", outcome="refused").inc()
-            self.reply(msg, cards.notice_card(
-                "谢谢你的文件！",
-                "只有 yanbao 管理员可以往索引里添加研报，所以我没有处理这个文件。请把它转给管理员。",
-                template="orange",
-            ))
+            self.reply(
+                msg,
+                cards.notice_card(
+                    "谢谢你的文件！",
+                    "只有 yanbao 管理员可以往索引里添加研报，所以我没有处理这个文件。请把它转给管理员。",
+                    template="orange",
+                ),
+            )
             return
         extension = Path(name).suffix.lower()
         if extension not in INDEXABLE_EXTENSIONS:
-            self.reply(msg, cards.notice_card(
-                "无法索引这个文件",
-                f"“{cards.escape(name)}” 是 {cards.escape(extension or '无扩展名')} 文件；"
-                f"我能索引 {'、'.join(INDEXABLE_EXTENSIONS)} 文件。",
-                template="red",
-            ))
+            self.reply(
+                msg,
+                cards.notice_card(
+                    "无法索引这个文件",
+                    f"“{cards.escape(name)}” 是 {cards.escape(extension or '无扩展名')} 文件；"
+                    f"我能索引 {'、'.join(INDEXABLE_EXTENSIONS)} 文件。",
+                    template="red",
+                ),
+            )
             return
         card_id = self.reply(msg, cards.notice_card("正在索引…", f"📥 {cards.escape(name)}"))
         try:
@@ -387,7 +424,9 @@ class FeishuBot:
             card = cards.notice_card("下载文件失败", cards.escape(str(exc)), template="red")
         except Exception as exc:
             log.exception("indexing an uploaded file failed")
-            card = cards.notice_card("无法索引这个文件", cards.escape(f"{type(exc).__name__}: {exc}"), template="red")
+            card = cards.notice_card(
+                "无法索引这个文件", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
+            )
         self.api.patch_card(card_id, card)
         EVENTS.labels(platform="feishu", outcome="answered").inc()
 
@@ -402,11 +441,20 @@ class FeishuBot:
 
     def handle_menu(self, click: MenuClick) -> None:
         if click.event_key == "help":
-            self.api.send_card(click.open_id, cards.notice_card("yanbao 使用帮助", self.help_text()),
-                               receive_id_type="open_id", uuid=f"menu-{click.event_id}")
+            self.api.send_card(
+                click.open_id,
+                cards.notice_card("yanbao 使用帮助", self.help_text()),
+                receive_id_type="open_id",
+                uuid=f"menu-{click.event_id}",
+            )
         else:
-            self.answer(None, "/weekly", lambda on_text: self.service.weekly(on_text=on_text),
-                        title="周报摘要", open_id=click.open_id)
+            self.answer(
+                None,
+                "/weekly",
+                lambda on_text: self.service.weekly(on_text=on_text),
+                title="周报摘要",
+                open_id=click.open_id,
+            )
         EVENTS.labels(platform="feishu", outcome="answered").inc()
 
     # ------------------------------------------------------------------ 👍 / 👎
@@ -415,10 +463,12 @@ class FeishuBot:
         value = action.value
         vote = value.get("vote")
         if value.get("action") != cards.FEEDBACK_ACTION or vote not in cards.VOTE_LABELS:
-            EVENTS.labels(platform="feishu", outcome="ignored").inc()
+            self._ignored("card action", value=str(value)[:200])
             return {}
         saved = self._saved_answer(action.message_id)
-        if self._first_time(f"feishu:event:{action.event_id}", f"feishu:feedback:{action.message_id}:{action.open_id}:{vote}"):
+        if self._first_time(
+            f"feishu:event:{action.event_id}", f"feishu:feedback:{action.message_id}:{action.open_id}:{vote}"
+        ):
             answer_json = (saved or {}).get("answer") or {}
             record = {
                 "platform": "feishu",
@@ -443,8 +493,12 @@ class FeishuBot:
         response: dict[str, Any] = {"toast": {"type": "success", "content": "感谢反馈！"}}
         if saved:
             answer = answer_from_json(saved["answer"])
-            card = cards.answer_card(answer, conversation=saved.get("conversation"), voted=vote,
-                                     title=saved.get("title") or "研报问答")
+            card = cards.answer_card(
+                answer,
+                conversation=saved.get("conversation"),
+                voted=vote,
+                title=saved.get("title") or "研报问答",
+            )
             response["card"] = {"type": "raw", "data": card}
         return response
 

@@ -40,9 +40,18 @@ def card_json(card: dict[str, Any]) -> str:
     return json.dumps(card, ensure_ascii=False, separators=(",", ":"))
 
 
-def _card(title: str, elements: list[dict[str, Any]], *, template: str = "blue", subtitle: str = "",
-          summary: str = "") -> dict[str, Any]:
-    header: dict[str, Any] = {"title": {"tag": "plain_text", "content": clip(title, 100)}, "template": template}
+def _card(
+    title: str,
+    elements: list[dict[str, Any]],
+    *,
+    template: str = "blue",
+    subtitle: str = "",
+    summary: str = "",
+) -> dict[str, Any]:
+    header: dict[str, Any] = {
+        "title": {"tag": "plain_text", "content": clip(title, 100)},
+        "template": template,
+    }
     if subtitle:
         header["subtitle"] = {"tag": "plain_text", "content": clip(subtitle, 100)}
     config: dict[str, Any] = {"update_multi": True}  # JSON 2.0 cards must be shared cards
@@ -66,7 +75,9 @@ def citation_heading(citation: Citation) -> str:
     title = escape(citation.title or citation.report_id)
     if citation.source.startswith(("http://", "https://")):
         title = f"[{title}]({citation.source})"
-    return " · ".join([f"**[{citation.n}]** {title}", *(escape(p) for p in (citation.broker, citation.date) if p)])
+    return " · ".join(
+        [f"**[{citation.n}]** {title}", *(escape(p) for p in (citation.broker, citation.date) if p)]
+    )
 
 
 def citation_panel(citation: Citation, answer_text: str, quote_limit: int) -> dict[str, Any]:
@@ -148,7 +159,9 @@ def answer_card(
     return fit_card(build, list(answer.citations))
 
 
-def fit_card(build: Callable[[int, int, list[Citation]], dict[str, Any]], citations: list[Citation]) -> dict[str, Any]:
+def fit_card(
+    build: Callable[[int, int, list[Citation]], dict[str, Any]], citations: list[Citation]
+) -> dict[str, Any]:
     """Shorter quotes first, then fewer citations, then a shorter answer, until under MAX_CARD_BYTES."""
     for limit in QUOTE_LIMITS:
         card = build(limit, MAX_ANSWER_CHARS, citations)
@@ -199,7 +212,9 @@ def report_line(report: Report) -> str:
 
 def reports_card(reports: list[Report], limit: int = 40) -> dict[str, Any]:
     if not reports:
-        return notice_card("已索引的研报", "还没有索引任何研报。管理员可以发送 PDF/DOCX/HTML/TXT 文件给我，或使用 /reindex。")
+        return notice_card(
+            "已索引的研报", "还没有索引任何研报。管理员可以发送 PDF/DOCX/HTML/TXT 文件给我，或使用 /reindex。"
+        )
     newest = sorted(reports, key=lambda r: r.date or "", reverse=True)
     lines = [f"{i}. {report_line(r)}（{r.chunks} 段）" for i, r in enumerate(newest[:limit], 1)]
     if len(newest) > limit:
@@ -221,7 +236,9 @@ def summary_text(summary: IndexSummary) -> str:
 def indexed_file_card(name: str, summary: IndexSummary) -> dict[str, Any]:
     """The reply to an uploaded file: what was indexed, or the exact reason it was not."""
     if summary.failed:
-        return notice_card("未能索引这个文件", f"**{escape(name)}**\n{escape(summary.failed[0].error)}", template="red")
+        return notice_card(
+            "未能索引这个文件", f"**{escape(name)}**\n{escape(summary.failed[0].error)}", template="red"
+        )
     if not summary.reports:
         return notice_card("文件已在索引中", f"**{escape(name)}** 内容未变，无需重新索引。", template="grey")
     lines = []
@@ -230,4 +247,6 @@ def indexed_file_card(name: str, summary: IndexSummary) -> dict[str, Any]:
             f"**{escape(report.title or report.id)}**\n"
             f"券商：{escape(report.broker or '未识别')} · 日期：{escape(report.date or '未识别')} · {report.chunks} 段"
         )
-    return notice_card(f"已索引：{name}", "\n\n".join(lines), template="green", note="现在可以就这篇研报提问了。")
+    return notice_card(
+        f"已索引：{name}", "\n\n".join(lines), template="green", note="现在可以就这篇研报提问了。"
+    )

@@ -75,7 +75,9 @@ def envelope(payload: dict[str, Any]) -> Envelope:
         event = {}
     if header:
         return Envelope(str(header.get("event_type") or ""), str(header.get("event_id") or ""), event)
-    return Envelope(str(event.get("type") or payload.get("type") or ""), str(payload.get("uuid") or ""), event)
+    return Envelope(
+        str(event.get("type") or payload.get("type") or ""), str(payload.get("uuid") or ""), event
+    )
 
 
 def _open_id(ids: Any) -> str:

@@ -234,8 +234,10 @@ class LongConnection:
                 on_frame=session.touch,
                 max_ping=self.max_ping_seconds,
             )
-            log.info("connecting to Feishu (long connection)", extra={"session": session.number,
-                                                                        "domain": self.settings.feishu_domain})
+            log.info(
+                "connecting to Feishu (long connection)",
+                extra={"session": session.number, "domain": self.settings.feishu_domain},
+            )
             session.client.start()
         except (RuntimeError, asyncio.CancelledError):
             if not session.retired:  # a retired session ends with its tasks cancelled, its loop stopped
@@ -310,7 +312,9 @@ class LongConnection:
             limit = self._silence_limit(session)
             if silent > limit:
                 log.warning(
-                    "no frames from Feishu for %.0fs (limit %.0fs): reconnecting", silent, limit,
+                    "no frames from Feishu for %.0fs (limit %.0fs): reconnecting",
+                    silent,
+                    limit,
                     extra={"session": session.number, "connected": session.connected},
                 )
                 self._retire(session)

@@ -34,7 +34,9 @@ class FeishuSetupError(SettingsError):
 
 def check_settings(settings: Settings, mode: str) -> None:
     if mode not in MODES:
-        raise FeishuSetupError(f"--mode {mode!r}: Feishu runs in 'ws' (long connection) or 'http' (webhook) mode")
+        raise FeishuSetupError(
+            f"--mode {mode!r}: Feishu runs in 'ws' (long connection) or 'http' (webhook) mode"
+        )
     if not (settings.feishu_app_id and settings.feishu_app_secret):
         raise FeishuSetupError(
             "FEISHU_APP_ID and FEISHU_APP_SECRET are not set: copy them from your app's "
@@ -83,7 +85,9 @@ def build_asgi(
     return app
 
 
-def serve(service: Yanbao, settings: Settings, host: str = "0.0.0.0", port: int = 3000, mode: str = "ws") -> None:
+def serve(
+    service: Yanbao, settings: Settings, host: str = "0.0.0.0", port: int = 3000, mode: str = "ws"
+) -> None:
     """Run the Feishu bot until interrupted. "ws" dials Feishu (FEISHU_DOMAIN) and keeps a long
     connection, serving only /healthz and /metrics on host:port; "http" serves the webhook too."""
     mode = "ws" if mode == "socket" else mode
@@ -95,15 +99,25 @@ def serve(service: Yanbao, settings: Settings, host: str = "0.0.0.0", port: int 
     bot = FeishuBot(service, settings, state=state)
     if mode == "http":
         log.info("serving Feishu events", extra={"url": f"http://{host}:{port}{EVENTS_PATH}"})
-        uvicorn.run(build_asgi(service, settings, bot=bot, state=state), host=host, port=port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(
+            build_asgi(service, settings, bot=bot, state=state),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
         return
 
     connection = LongConnection(settings, bot.handle_event)
-    ops = uvicorn.Server(uvicorn.Config(
-        build_asgi(service, settings, bot=bot, state=state, with_events=False, connection=connection),
-        host=host, port=port, log_level="warning", access_log=False,
-    ))
+    ops = uvicorn.Server(
+        uvicorn.Config(
+            build_asgi(service, settings, bot=bot, state=state, with_events=False, connection=connection),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
     threading.Thread(target=ops.run, name="yanbao-ops", daemon=True).start()
     log.info("connecting to Feishu over the long connection", extra={"ops": f"http://{host}:{port}/healthz"})
     try:

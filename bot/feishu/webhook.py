@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.feishu.crypto import DecryptError, decrypt, signature_matches
+from bot.feishu.events import CARD_ACTION, envelope
 from bot.logs import request_context
 from index.settings import Settings
 
@@ -108,14 +109,20 @@ def events_endpoint(settings: Settings, handle_event: Callable[[dict[str, Any]],
             try:
                 verified = verify_request(request.headers, body, settings)
             except WebhookRejected as exc:
-                log.warning("refused a Feishu push: %s", exc.reason,
-                            extra={"status": exc.status, "client": request.client.host if request.client else None})
+                log.warning(
+                    "refused a Feishu push: %s",
+                    exc.reason,
+                    extra={"status": exc.status, "client": request.client.host if request.client else None},
+                )
                 return JSONResponse({"msg": exc.reason}, status_code=exc.status)
             if verified.challenge is not None:
                 return JSONResponse({"challenge": verified.challenge})
-            # state writes (the duplicate check) must not hold up the event loop
             try:
-                result = await run_in_threadpool(handle_event, verified.payload)
+                if envelope(verified.payload).event_type == CARD_ACTION:
+                    # a click is answered with content, which reads and writes the state store
+                    result = await run_in_threadpool(handle_event, verified.payload)
+                else:  # events are only parsed and queued: no I/O, no thread hop
+                    result = handle_event(verified.payload)
             except Exception:
                 log.exception("handling a Feishu push failed")
                 return JSONResponse({"msg": "internal error"}, status_code=500)

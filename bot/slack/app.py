@@ -1,8 +1,9 @@
 """The Slack app: Bolt listeners that turn mentions, DMs, slash commands, clicks and file shares into
 calls of the command functions (ask, weekly, reindex, reports, help) and post the results.
 
-Every listener acknowledges in its ack function (a few milliseconds: Slack wants it within 3 s)
-and does the slow work in a lazy listener on a thread pool (`process_before_response=True`).
+Every request is acknowledged on the request's own thread within a few milliseconds (Slack wants
+it within 3 s; `process_before_response=True`), and the slow work runs on one worker pool: lazy
+listeners for slash commands and clicks, a direct hand-off for questions (see queue_question).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -115,15 +116,16 @@ def build_app(
     return app
 
 
+def _hide_token_warning(record: logging.LogRecord) -> bool:
+    # Bolt reads SLACK_BOT_TOKEN from the environment on its own, then warns that our client wins
+    return "`token` will be unused" not in record.getMessage()
+
+
 def _bolt_logger() -> logging.Logger:
     logger = logging.getLogger("bot.slack.bolt")
-    # Bolt reads SLACK_BOT_TOKEN from the environment on its own and warns that our client wins
-    logger.addFilter(lambda record: "`token` will be unused" not in record.getMessage())
+    if _hide_token_warning not in logger.filters:
+        logger.addFilter(_hide_token_warning)
     return logger
-
-
-def _ack(ack: Ack) -> None:
-    ack()
 
 
 class AckGate:
@@ -171,7 +173,6 @@ class SlackBot:
         self.acks = acks
 
     def register(self, app: App) -> None:
-        app.middleware(self.drop_duplicate_events)
         app.event("app_mention", matchers=[self.is_question])(self.queue_question)
         app.event("message", matchers=[self.is_direct_question])(self.queue_question)
         # everything else the subscriptions deliver (bots, edits, joins, channel chatter) is acknowledged
@@ -182,38 +183,27 @@ class SlackBot:
         app.action(render.FEEDBACK_ACTIONS)(ack=self.store_feedback, lazy=[self.thank_for_feedback])
 
     # -- duplicates ------------------------------------------------------------------------------
-    def drop_duplicate_events(
-        self, body: dict, request: BoltRequest, next: Callable[[], None]
-    ) -> BoltResponse | None:
-        """Answer each event once. Slack's retries (X-Slack-Retry-Num) repeat the event with its
-        event_id and client_msg_id; one message can also arrive as both app_mention and message
-        (new event_id, same client_msg_id). So the message id is claimed when there is one, else the
-        event id: one write to the state store, which remembers it across restarts."""
-        if body.get("type") != "event_callback":
-            return next()
+    def first_delivery(self, body: dict, retry_num: str | None) -> bool:
+        """True the first time an event arrives. Slack's retries (X-Slack-Retry-Num) repeat the event
+        with its event_id and client_msg_id; one message can also arrive as both app_mention and
+        message (new event_id, same client_msg_id). So the message id is claimed when there is one,
+        else the event id: one write to the state store, which remembers it across restarts."""
         event = body.get("event") or {}
         if event.get("client_msg_id"):
             key = f"slack:msg:{event['client_msg_id']}"
         elif body.get("event_id"):
             key = f"slack:event:{body['event_id']}"
         else:
-            return next()
+            return True
         try:
-            fresh = self.state.claim(key, CLAIM_TTL_SECONDS)
+            if self.state.claim(key, CLAIM_TTL_SECONDS):
+                return True
         except Exception:  # answering twice beats never answering
             log.warning("could not record the event id; handling the event anyway", exc_info=True)
-            fresh = True
-        if fresh:
-            return next()
+            return True
         EVENTS.labels(platform="slack", outcome="duplicate").inc()
-        log.info(
-            "duplicate event dropped",
-            extra={
-                "event_id": body.get("event_id"),
-                "retry_num": request.headers.get("x-slack-retry-num", [None])[0],
-            },
-        )
-        return BoltResponse(status=200, body="")
+        log.info("duplicate event dropped", extra={"event_id": body.get("event_id"), "retry_num": retry_num})
+        return False
 
     # -- which events are questions ------------------------------------------------------------------
     @staticmethod
@@ -236,18 +226,21 @@ class SlackBot:
         EVENTS.labels(platform="slack", outcome="ignored").inc()
 
     # -- questions in threads ----------------------------------------------------------------------
-    def queue_question(self, ack: Ack, event: dict, body: dict, context: BoltContext) -> None:
-        """Acknowledge and hand the question to the worker pool. Events carry nothing back in the
-        acknowledgement, so unlike a lazy listener this skips copying the whole request (1–3 ms of
-        the acknowledgement, which adds up when 50 events arrive at once)."""
+    def queue_question(self, ack: Ack, body: dict, request: BoltRequest, context: BoltContext) -> None:
+        """Acknowledge, then hand the event to the worker pool, which drops duplicates and answers.
+        Nothing here touches the disk and, unlike a lazy listener, nothing copies the whole request:
+        the acknowledgement stays at a millisecond or two even when 50 events arrive at once."""
         ack()
-        self.workers.submit(self.answer_event, event, body.get("event_id"), context.bot_user_id)
+        retry_num = (request.headers.get("x-slack-retry-num") or [None])[0]
+        self.workers.submit(self.answer_event, body, retry_num, context.bot_user_id)
 
-    def answer_event(self, event: dict, event_id: str | None, bot_user_id: str | None) -> None:
+    def answer_event(self, body: dict, retry_num: str | None, bot_user_id: str | None) -> None:
         self.acks.wait_until_idle()
-        with request_context(event_id):
+        event = body.get("event") or {}
+        with request_context(body.get("event_id")):
             try:
-                self._answer_event(event, bot_user_id)
+                if self.first_delivery(body, retry_num):
+                    self._answer_event(event, bot_user_id)
             except Exception:
                 log.exception("handling a Slack event failed", extra={"channel": event.get("channel")})
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.feishu.app import FeishuBot
 from bot.feishu.server import build_asgi
 from bot.service import Yanbao
 from bot.state import open_state
@@ -31,6 +32,7 @@ from tests.fakes.feishu_api import (
     new_id,
     webhook_request,
 )
+from tests.fakes.openai_server import FakeOpenAIServer, Stream
 from tests.fakes.slack_api import ServedApp
 
 SEEDS = Path("/work/shared/seeds")
@@ -274,6 +276,25 @@ def test_empty_mention_and_help_show_usage(feishu, pusher):
     acked(pusher.push(payload))
     usage = feishu.reply_containing(payload["event"]["message"]["message_id"], "/weekly")
     assert "/reports" in usage.text() and "/reindex" in usage.text()
+
+
+def test_an_llm_answer_streams_into_the_card(feishu, service, settings):
+    chunks = ["山西证券建议关注", "字节边缘算力：", "乐鑫科技、", "泰凌微、", "广和通、", "中科创达 [1]"]
+    with FakeOpenAIServer() as llm:
+        llm.responder = lambda request: Stream(chunks, delay=0.3) if request.get("stream") else "字节边缘算力"
+        llm_settings = settings.replace(llm_base_url=llm.url, llm_model="fake-model", llm_timeout=10.0)
+        llm_service = Yanbao(llm_settings)
+        bot = FeishuBot(llm_service, llm_settings, stream_interval=0.4)
+        with ServedApp(build_asgi(llm_service, llm_settings, bot=bot)) as served:
+            feishu_side = Pusher(served)
+            _, answer = ask(feishu, feishu_side, "字节边缘算力建议关注哪些公司？", sender=READER, chat_id="oc_p2p_llm")
+            feishu_side.close()
+        bot.close()
+    streamed = [json.dumps(card, ensure_ascii=False) for card in answer.cards[1:-1]]
+    assert streamed and all("▍" in card and "正在生成" in card for card in streamed)
+    assert len(streamed) < len(chunks)  # throttled: fewer updates than pieces of text
+    assert "泰凌微" in answer.text() and "mode: llm" in answer.text() and "fake-model" in answer.text()
+    assert citation_headings(answer)
 
 
 # --- commands ---------------------------------------------------------------------------------------

@@ -45,7 +45,10 @@ APP_ID = "cli_yanbao_test"
 APP_SECRET = "app-secret-for-tests-only"
 BOT_OPEN_ID = "ou_yanbao_bot"
 MAX_CONTENT_BYTES = 30 * 1024
-TOKEN_INVALID = (99991663, "Invalid access token for authorization. Please make a request with token attached.")
+TOKEN_INVALID = (
+    99991663,
+    "Invalid access token for authorization. Please make a request with token attached.",
+)
 
 _ids = itertools.count(1)
 
@@ -139,14 +142,24 @@ class FakeFeishu:
                 Route("/open-apis/im/v1/messages", self._create, methods=["POST"]),
                 Route("/open-apis/im/v1/messages/{message_id}/reply", self._reply, methods=["POST"]),
                 Route("/open-apis/im/v1/messages/{message_id}", self._patch, methods=["PATCH"]),
-                Route("/open-apis/im/v1/messages/{message_id}/resources/{file_key}", self._resource, methods=["GET"]),
+                Route(
+                    "/open-apis/im/v1/messages/{message_id}/resources/{file_key}",
+                    self._resource,
+                    methods=["GET"],
+                ),
                 Route("/callback/ws/endpoint", self._endpoint, methods=["POST"]),
                 WebSocketRoute("/ws/v2", self._websocket),
             ],
             lifespan=self._lifespan,
         )
         self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1, ws="websockets-sansio")
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=1,
+                ws="websockets-sansio",
+            )
         )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="fake-feishu", daemon=True
@@ -190,9 +203,17 @@ class FakeFeishu:
 
     # ------------------------------------------------------------------ scripting and reading
 
-    def fail_next(self, kind: str, code: int, msg: str = "scripted failure", *, status: int = 400,
-                  headers: dict[str, str] | None = None, times: int = 1,
-                  when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+    def fail_next(
+        self,
+        kind: str,
+        code: int,
+        msg: str = "scripted failure",
+        *,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
         """The next `times` calls of `kind` (reply/send/patch/download/token) answer with `code`."""
         with self._lock:
             for _ in range(times):
@@ -232,16 +253,22 @@ class FakeFeishu:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out after {timeout:g}s; calls so far: "
-                                         f"{[(c.kind, c.path, c.code) for c in self.calls][-20:]}")
+                    raise AssertionError(
+                        f"timed out after {timeout:g}s; calls so far: "
+                        f"{[(c.kind, c.path, c.code) for c in self.calls][-20:]}"
+                    )
                 self._lock.wait(min(left, 0.1))
 
     def answer_to(self, message_id: str, timeout: float = 30) -> SentMessage:
         """The bot's finished answer card replying to `message_id`."""
-        return self.wait_for(lambda: next((m for m in self.replies_to(message_id) if m.is_answer), None), timeout)
+        return self.wait_for(
+            lambda: next((m for m in self.replies_to(message_id) if m.is_answer), None), timeout
+        )
 
     def reply_containing(self, message_id: str, text: str, timeout: float = 30) -> SentMessage:
-        return self.wait_for(lambda: next((m for m in self.replies_to(message_id) if text in m.text()), None), timeout)
+        return self.wait_for(
+            lambda: next((m for m in self.replies_to(message_id) if text in m.text()), None), timeout
+        )
 
     # ------------------------------------------------------------------ Open API
 
@@ -260,12 +287,17 @@ class FakeFeishu:
 
     @staticmethod
     def _error(code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"code": code, "msg": msg}, status_code=status,
-                            headers={"X-Tt-Logid": f"log{next(_ids)}", **(headers or {})})
+        return JSONResponse(
+            {"code": code, "msg": msg},
+            status_code=status,
+            headers={"X-Tt-Logid": f"log{next(_ids)}", **(headers or {})},
+        )
 
     @staticmethod
     def _ok(data: dict[str, Any] | None = None) -> JSONResponse:
-        return JSONResponse({"code": 0, "msg": "success", "data": data or {}}, headers={"X-Tt-Logid": f"log{next(_ids)}"})
+        return JSONResponse(
+            {"code": 0, "msg": "success", "data": data or {}}, headers={"X-Tt-Logid": f"log{next(_ids)}"}
+        )
 
     async def _checked(self, kind: str, request: Request) -> tuple[dict[str, Any], JSONResponse | None]:
         raw = await request.body()
@@ -299,7 +331,9 @@ class FakeFeishu:
         if refused:
             return refused
         self._record("bot_info", request, body)
-        return JSONResponse({"code": 0, "msg": "ok", "bot": {"open_id": self.bot_open_id, "app_name": "yanbao"}})
+        return JSONResponse(
+            {"code": 0, "msg": "ok", "bot": {"open_id": self.bot_open_id, "app_name": "yanbao"}}
+        )
 
     def _card_of(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, JSONResponse | None]:
         if body.get("msg_type", "interactive") != "interactive":
@@ -315,16 +349,29 @@ class FakeFeishu:
             return None, self._error(230099, "card JSON 2.0 needs body.elements")
         return card, None
 
-    def _store(self, body: dict[str, Any], *, chat_id: str | None, parent_id: str | None,
-               receive_id: str | None, card: dict[str, Any]) -> str:
+    def _store(
+        self,
+        body: dict[str, Any],
+        *,
+        chat_id: str | None,
+        parent_id: str | None,
+        receive_id: str | None,
+        card: dict[str, Any],
+    ) -> str:
         with self._lock:
             key = body.get("uuid")
             if key and key in self._uuids:  # Feishu sends a message once per uuid
                 return self._uuids[key]
             message_id = new_id("om_bot")
             self.messages[message_id] = SentMessage(
-                message_id, chat_id, parent_id, receive_id, bool(body.get("reply_in_thread")), key,
-                [card], [time.time()],
+                message_id,
+                chat_id,
+                parent_id,
+                receive_id,
+                bool(body.get("reply_in_thread")),
+                key,
+                [card],
+                [time.time()],
             )
             if key:
                 self._uuids[key] = message_id
@@ -336,7 +383,9 @@ class FakeFeishu:
         if refused:
             return refused
         parent = request.path_params["message_id"]
-        chat_id = self.chats_of.get(parent) or (self.messages[parent].chat_id if parent in self.messages else None)
+        chat_id = self.chats_of.get(parent) or (
+            self.messages[parent].chat_id if parent in self.messages else None
+        )
         if chat_id in self.kicked_from:
             self._record("reply", request, body, 230002)
             return self._error(230002, "Bot/User can NOT be out of the chat.")
@@ -386,18 +435,29 @@ class FakeFeishu:
         if refused:
             return refused
         key = (request.path_params["message_id"], request.path_params["file_key"])
-        self._record("download", request, {"message_id": key[0], "file_key": key[1],
-                                           "type": request.query_params.get("type")})
+        self._record(
+            "download",
+            request,
+            {"message_id": key[0], "file_key": key[1], "type": request.query_params.get("type")},
+        )
         if request.query_params.get("type") != "file" or key not in self.files:
             return self._error(234003, "File not in msg.")
         content, name = self.files[key]
-        return Response(content, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+        return Response(
+            content,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+        )
 
     # ------------------------------------------------------------------ long connection
 
     def _client_config(self) -> dict[str, int]:
-        return {"ReconnectCount": -1, "ReconnectInterval": 1, "ReconnectNonce": 0, "PingInterval": self.ping_interval}
+        return {
+            "ReconnectCount": -1,
+            "ReconnectInterval": 1,
+            "ReconnectNonce": 0,
+            "PingInterval": self.ping_interval,
+        }
 
     async def _endpoint(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -412,9 +472,13 @@ class FakeFeishu:
         if body.get("AppID") != self.app_id or body.get("AppSecret") != self.app_secret:
             return JSONResponse({"code": 10003, "msg": "invalid app credentials"})
         device = f"dev{next(_ids)}"
-        url = (f"ws://127.0.0.1:{self.port}/ws/v2?fpid=1&aid=1&device_id={device}"
-               f"&access_key=ak-{uuid.uuid4().hex}&service_id=77&ticket=tk-{uuid.uuid4().hex}")
-        return JSONResponse({"code": 0, "msg": "ok", "data": {"URL": url, "ClientConfig": self._client_config()}})
+        url = (
+            f"ws://127.0.0.1:{self.port}/ws/v2?fpid=1&aid=1&device_id={device}"
+            f"&access_key=ak-{uuid.uuid4().hex}&service_id=77&ticket=tk-{uuid.uuid4().hex}"
+        )
+        return JSONResponse(
+            {"code": 0, "msg": "ok", "data": {"URL": url, "ClientConfig": self._client_config()}}
+        )
 
     @staticmethod
     def _frame(method: int, headers: dict[str, str], payload: bytes = b"", service: int = 77) -> Frame:
@@ -442,8 +506,12 @@ class FakeFeishu:
                 if frame.method == 0 and headers.get("type") == "ping":
                     conn.pings += 1
                     if not conn.silent:
-                        pong = self._frame(0, {"type": "pong"}, json.dumps(self._client_config()).encode(),
-                                           service=frame.service)
+                        pong = self._frame(
+                            0,
+                            {"type": "pong"},
+                            json.dumps(self._client_config()).encode(),
+                            service=frame.service,
+                        )
                         await websocket.send_bytes(pong.SerializeToString())
                 elif frame.method == 1:
                     future = self._pending.pop(headers.get("message_id", ""), None)
@@ -478,8 +546,17 @@ class FakeFeishu:
             message_id = uuid.uuid4().hex
             future = asyncio.get_running_loop().create_future()
             self._pending[message_id] = future
-            frame = self._frame(1, {"type": "event", "message_id": message_id, "trace_id": uuid.uuid4().hex,
-                                    "sum": "1", "seq": "0"}, json.dumps(payload, ensure_ascii=False).encode())
+            frame = self._frame(
+                1,
+                {
+                    "type": "event",
+                    "message_id": message_id,
+                    "trace_id": uuid.uuid4().hex,
+                    "sum": "1",
+                    "seq": "0",
+                },
+                json.dumps(payload, ensure_ascii=False).encode(),
+            )
             await conn.websocket.send_bytes(frame.SerializeToString())
             return await asyncio.wait_for(future, timeout)
 
@@ -540,23 +617,34 @@ def message_event(
         "schema": "2.0",
         "header": _header("im.message.receive_v1", event_id),
         "event": {
-            "sender": {"sender_id": {"open_id": sender, "union_id": "on_" + sender, "user_id": None},
-                       "sender_type": sender_type, "tenant_key": "tenant-test"},
+            "sender": {
+                "sender_id": {"open_id": sender, "union_id": "on_" + sender, "user_id": None},
+                "sender_type": sender_type,
+                "tenant_key": "tenant-test",
+            },
             "message": message,
         },
     }
 
 
 def mention(open_id: str = BOT_OPEN_ID, name: str = "yanbao", key: str = "@_user_1") -> dict[str, Any]:
-    return {"key": key, "id": {"open_id": open_id, "union_id": "on_x"}, "name": name, "tenant_key": "tenant-test"}
+    return {
+        "key": key,
+        "id": {"open_id": open_id, "union_id": "on_x"},
+        "name": name,
+        "tenant_key": "tenant-test",
+    }
 
 
 def menu_event(event_key: str, open_id: str, event_id: str | None = None) -> dict[str, Any]:
     return {
         "schema": "2.0",
         "header": _header("application.bot.menu_v6", event_id),
-        "event": {"operator": {"operator_id": {"open_id": open_id}, "operator_name": "reader"},
-                  "event_key": event_key, "timestamp": int(time.time())},
+        "event": {
+            "operator": {"operator_id": {"open_id": open_id}, "operator_name": "reader"},
+            "event_key": event_key,
+            "timestamp": int(time.time()),
+        },
     }
 
 
@@ -607,8 +695,13 @@ def webhook_request(
     if encrypt_key:
         timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:16]
         signature = hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
-        headers.update({"X-Lark-Request-Timestamp": timestamp, "X-Lark-Request-Nonce": nonce,
-                        "X-Lark-Signature": signature})
+        headers.update(
+            {
+                "X-Lark-Request-Timestamp": timestamp,
+                "X-Lark-Request-Nonce": nonce,
+                "X-Lark-Signature": signature,
+            }
+        )
     return body, headers
 
 
