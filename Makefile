@@ -57,6 +57,8 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest
+	@echo "== the store-facing tests again, against a real Chroma server (chroma run on 127.0.0.1)"
+	YANBAO_TEST_STORE=server $(PY) -m pytest tests/index tests/bot/test_answers.py tests/test_cli.py
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check bot index prompts tests benchmarks scripts

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from bot.service import Yanbao  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from tests.fakes.feishu_api import APP_ID, APP_SECRET, FakeFeishu, message_event, webhook_request  # noqa: E402
+from tests.helpers import copy_seeds  # noqa: E402
 
-SEEDS = Path("/work/shared/seeds")
 TOKEN = "bench-verification-token"
 KEY = "bench-encrypt-key"
 QUESTIONS = [
@@ -129,9 +129,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="yanbao-bench-feishu-"))
     reports = home / "reports"
-    reports.mkdir()
-    for seed in SEEDS.glob("*.txt"):
-        shutil.copy(seed, reports / seed.name)
+    copy_seeds(reports)
     try:
         with FakeFeishu() as feishu:
             Yanbao(Settings(home=home, embed_model="none", report_dirs=(reports,))).reindex()

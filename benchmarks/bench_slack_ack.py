@@ -1,7 +1,8 @@
 """How fast the Slack bot acknowledges, and how long until the answer is in the thread.
 
-Serves the real bot over HTTP (uvicorn) with the real service over the seed notes (lexical only),
-against the fake Slack Web API on 127.0.0.1, then fires N signed app_mention events at once.
+Runs the real bot (`bot.slack.server.serve`, HTTP mode, settings from the environment) in its own
+process over the seed notes (lexical only), pointed at the fake Slack Web API on 127.0.0.1 in this
+process; a third process fires N signed app_mention events at once.
 
     .venv/bin/python benchmarks/bench_slack_ack.py [--events 50] [--json]
 
@@ -37,8 +38,8 @@ from tests.fakes.slack_api import (  # noqa: E402
     new_ts,
     signed_headers,
 )
+from tests.helpers import SEEDS  # noqa: E402
 
-SEEDS = Path("/work/shared/seeds")
 SECRET = "bench-signing-secret"
 QUESTIONS = [
     "字节边缘算力建议关注哪些公司？",

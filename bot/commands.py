@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.answer import Answer
-from bot.logs import configure_logging
+from bot.logs import configure_logging, secret_values
 from bot.render_text import render_answer_text, render_reports_text, render_summary_text
 from index.settings import Settings, SettingsError, load_settings
 
@@ -45,7 +45,9 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     # A server logs; a command run by a person prints what matters itself (a model that cannot be
     # loaded is said once, in words, by _service), so its log shows errors only.
-    configure_logging(settings.log_level if args.command == "serve" else "ERROR", json=True)
+    configure_logging(
+        settings.log_level if args.command == "serve" else "ERROR", json=True, secrets=secret_values(settings)
+    )
     handler = _COMMANDS[args.command]
     try:
         return handler(args, settings)

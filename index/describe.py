@@ -23,6 +23,9 @@ _ANALYST = re.compile(rf"(?:证券)?分析师[:：]\s*({_NAME}(?:[、,，\s]+{_N
 _REGISTRATION = re.compile(r"\b(S\d{4})\d{8,9}\b", re.IGNORECASE)  # SAC codes: S + 12 or 13 digits
 _SOURCE_LINE = re.compile(r"来源[:：]\s*([^)）\s]*)")
 _TITLE_PREFIX = re.compile(r"^【([^】]{2,12})】")
+# Titles that tools write into file metadata, not the author: reportlab's "untitled", Word's file name.
+_PLACEHOLDER_TITLE = re.compile(r"^(untitled|anonymous|无标题|無標題|document\d*|microsoft word.*|.*\.(docx?|pdf|txt))$", re.I)
+_OFFICE_PREFIX = re.compile(r"^microsoft (word|powerpoint|excel) - ", re.I)
 _SITE_SUFFIX = re.compile(r"\s*[-_|｜]\s*[^-_|｜]{2,20}(网|财经|新闻|频道|首页)$")
 
 _KIND_WORDS = {
@@ -87,8 +90,8 @@ def canonical_stock_name(lexicon: Lexicon, written: str) -> str:
 
 def _title(lines: list[str], cleaned: CleanedReport, title_hint: str | None) -> str:
     if title_hint:
-        hint = _SITE_SUFFIX.sub("", title_hint.strip())
-        if len(hint) >= 6:
+        hint = _SITE_SUFFIX.sub("", _OFFICE_PREFIX.sub("", title_hint.strip()))
+        if len(hint) >= 6 and not _PLACEHOLDER_TITLE.match(hint):
             return hint
     # Web reprints put the title right above the reprint timestamp ("2024年12月29日 20:41 东方财富").
     for before, line in zip(lines, lines[1:]):

@@ -33,7 +33,7 @@ class Library:
                 extra={"model": self.embedder_status.requested, "reason": self.embedder_status.problem},
             )
         self.space = self.embedder_status.space
-        self.store = Store(connect(settings), self.space)
+        self.store = Store(connect(settings), self.space, settings.namespace)
         self.lexicon = Lexicon.load()
         self.tokenizer = default_tokenizer()
         self.lexical = LexicalIndex(settings.home / "lexical" / self.space)
@@ -45,6 +45,8 @@ class Library:
             self.lexicon,
             self.embedder_status.embedder,
             self.reranker,
+            fusion=settings.fusion,
+            dense_weight=settings.dense_weight,
         )
         self._write_lock = threading.Lock()
 

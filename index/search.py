@@ -59,7 +59,7 @@ class Searcher:
         embedder: Embedder | None = None,
         reranker: Reranker | None = None,
         fusion: str = "rrf",
-        dense_weight: float = 1.0,
+        dense_weight: float = 0.5,
     ) -> None:
         self.store = store
         self.lexical = lexical

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,7 +17,10 @@ _ENV_NAMES: dict[str, str] = {
     "home": "YANBAO_HOME",
     "embed_model": "YANBAO_EMBED_MODEL",
     "rerank_model": "YANBAO_RERANK_MODEL",
+    "fusion": "YANBAO_FUSION",
+    "dense_weight": "YANBAO_DENSE_WEIGHT",
     "chroma_url": "YANBAO_CHROMA_URL",
+    "namespace": "YANBAO_NAMESPACE",
     "redis_url": "YANBAO_REDIS_URL",
     "llm_base_url": "YANBAO_LLM_BASE_URL",
     "llm_api_key": "YANBAO_LLM_API_KEY",
@@ -52,7 +56,10 @@ class Settings:
     home: Path = Path("~/.local/share/yanbao").expanduser()
     embed_model: str = DEFAULT_EMBED_MODEL
     rerank_model: str | None = None
+    fusion: str = "rrf"  # "rrf" | "weighted": how lexical and dense hits are combined
+    dense_weight: float = 0.5  # measured on eval/dev.jsonl: see benchmarks/README.md
     chroma_url: str | None = None
+    namespace: str = "yanbao"  # prefix of the Chroma collections: several teams can share one server
     redis_url: str | None = None
     llm_base_url: str | None = None
     llm_api_key: str | None = None
@@ -142,7 +149,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         env_name = _ENV_NAMES[attr]
         if attr == "home":
             values[attr] = Path(str(value)).expanduser()
-        elif attr in ("llm_timeout", "max_upload_mb"):
+        elif attr == "fusion":
+            if str(value) not in ("rrf", "weighted"):
+                raise SettingsError(f"YANBAO_FUSION={value!r}: expected rrf or weighted")
+            values[attr] = str(value)
+        elif attr in ("llm_timeout", "max_upload_mb", "dense_weight"):
             try:
                 values[attr] = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
@@ -167,6 +178,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if attr == "slack_api_url" and not text.endswith("/"):
                 text += "/"
             values[attr] = text.rstrip("/") if attr != "slack_api_url" else text
+        elif attr == "namespace":
+            text = str(value).strip()
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", text):
+                raise SettingsError(f"YANBAO_NAMESPACE={text!r}: use letters, digits, - and _ (at most 41)")
+            values[attr] = text
         else:
             values[attr] = str(value)
     return Settings(**values)  # type: ignore[arg-type]

@@ -71,17 +71,17 @@ def _date_int(value: str | None) -> int:
 
 
 class Store:
-    def __init__(self, client: chromadb.api.ClientAPI, space: str) -> None:
+    def __init__(self, client: chromadb.api.ClientAPI, space: str, namespace: str = "yanbao") -> None:
         self.space = space
         self._client = client
         self.chunks = client.get_or_create_collection(
-            f"yanbao-{space}-chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
+            f"{namespace}-{space}-chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
-        self.catalog = client.get_or_create_collection(f"yanbao-{space}-reports", embedding_function=None)
+        self.catalog = client.get_or_create_collection(f"{namespace}-{space}-reports", embedding_function=None)
 
     @classmethod
     def open(cls, settings: Settings, space: str) -> "Store":
-        return cls(connect(settings), space)
+        return cls(connect(settings), space, settings.namespace)
 
     # ---- catalog -------------------------------------------------------------------------
     def _records(self, **where: Any) -> Iterator[tuple[str, str, dict]]:

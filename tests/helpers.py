@@ -3,6 +3,7 @@ model, the `yanbao` command in a subprocess, and small report files the tests wr
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -13,7 +14,9 @@ from pathlib import Path
 from index.normalize import search_form
 from index.settings import Settings, load_settings
 
-SEEDS = Path("/work/shared/seeds")
+# The real seed notes live in the read-only shared/ folder beside the checkout (CI clones it the
+# same way); YANBAO_SEEDS points elsewhere when the checkout lives somewhere else.
+SEEDS = Path(os.environ.get("YANBAO_SEEDS") or Path(__file__).resolve().parents[2] / "shared" / "seeds")
 TRADITIONAL_SEED = SEEDS / "000_d1516b028d16e038.txt"  # 山西证券 weekly, a traditional-script web reprint
 SIMPLIFIED_SEED = SEEDS / "004_dd3e188d18b39e68.txt"  # a simplified strategy note, no broker named
 YANBAO = Path(sys.executable).parent / "yanbao"
@@ -43,6 +46,11 @@ def fingerprint(text: str) -> str:
 def base_env(home: Path, **env: str) -> dict[str, str]:
     """Environment for a yanbao run in its own home, lexical-only unless `env` says otherwise."""
     out = {"YANBAO_HOME": str(home), "YANBAO_EMBED_MODEL": "none"}
+    if os.environ.get("YANBAO_TEST_CHROMA_URL"):
+        # `make test` runs the suite a second time against a real Chroma server: each home gets
+        # its own collections there, as each gets its own folder in embedded mode
+        out["YANBAO_CHROMA_URL"] = os.environ["YANBAO_TEST_CHROMA_URL"]
+        out["YANBAO_NAMESPACE"] = "t" + hashlib.sha1(str(home).encode()).hexdigest()[:16]
     out.update(env)
     return out
 

@@ -143,9 +143,7 @@ def answer_card(
 
     def build(quote_limit: int, answer_chars: int, citations: list[Citation]) -> dict[str, Any]:
         body = answer.answer.strip() or "研报中没有找到相关内容。"
-        elements = [_markdown(escape(clip(body, answer_chars)))]
-        if not answer.found and answer.searched:
-            elements.append(_grey("已检索：" + escape("、".join(answer.searched[:8]))))
+        elements = [_markdown(escape(clip(body, answer_chars)))]  # a not-found answer names what was searched
         if citations:
             elements.append({"tag": "hr"})
             elements += [citation_panel(c, answer.answer, quote_limit) for c in citations]

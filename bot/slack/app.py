@@ -34,7 +34,7 @@ from bot.service import MAX_QUESTION_CHARS, Yanbao
 from bot.slack import blocks as render
 from bot.slack.files import UploadError, check_shareable, download, file_info
 from bot.state import StateStore
-from index.settings import Settings
+from index.settings import Settings, SettingsError
 from index.summary import IndexSummary
 
 log = logging.getLogger("bot.slack")
@@ -53,7 +53,7 @@ SLACK_USAGE = """*In Slack:* mention me in a channel (`@yanbao 乐鑫科技的�
 message; I answer in the thread. `/yanbao ask …` or `/ask …` answers in the channel."""
 
 
-class SlackSetupError(ValueError):
+class SlackSetupError(SettingsError):
     """A Slack setting is missing or wrong; the message names it and says what to do."""
 
 

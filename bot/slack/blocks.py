@@ -187,9 +187,6 @@ def render_answer(
             }
         )
     body = answer.answer.strip() or "I found nothing in the notes for that."
-    if not answer.found and answer.searched:
-        searched = "、".join(answer.searched[:8])
-        body += f"\n\n_Searched: {searched}_"
     sections = split_for_sections(escape(body))[:10]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
 

@@ -48,8 +48,8 @@ def build_asgi(
 
         async def slack_events(request: Request) -> Response:
             body = await request.body()
-            # Bolt's own Starlette adapter calls dispatch on the event loop; a thread keeps one slow
-            # ack (signature check, state write) from holding up every other request
+            # Bolt's own Starlette adapter calls dispatch on the event loop; a thread keeps one slower
+            # acknowledgement (a 👍 stored, a slash command's request copied) from holding up the rest
             with acks, request_context():
                 response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
             return to_starlette_response(response)

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -34,8 +32,8 @@ from tests.fakes.feishu_api import (
 )
 from tests.fakes.openai_server import FakeOpenAIServer, Stream
 from tests.fakes.slack_api import ServedApp
+from tests.helpers import TRADITIONAL_SEED, copy_seeds, seed_paths
 
-SEEDS = Path("/work/shared/seeds")
 TOKEN = "vt-feishu-test-token"
 KEY = "ek-feishu-test-encrypt-key"
 ADMIN, READER = "ou_admin", "ou_reader"
@@ -54,8 +52,7 @@ def feishu():
 @pytest.fixture(scope="module")
 def reports_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
-    for seed in sorted(SEEDS.glob("*.txt")):
-        shutil.copy(seed, folder / seed.name)
+    copy_seeds(folder)
     return folder
 
 
@@ -79,7 +76,7 @@ def settings(tmp_path_factory, feishu, reports_dir):
 def service(settings):
     yanbao = Yanbao(settings)
     summary = yanbao.reindex()
-    assert summary.ok and summary.added == len(list(SEEDS.glob("*.txt")))
+    assert summary.ok and summary.added == len(seed_paths())
     return yanbao
 
 
@@ -130,7 +127,7 @@ def pusher(bot):
 
 @pytest.fixture(scope="module")
 def weekly_title(service):
-    (report,) = [r for r in service.reports() if r.source.endswith("000_d1516b028d16e038.txt")]
+    (report,) = [r for r in service.reports() if r.source.endswith(TRADITIONAL_SEED.name)]
     return report.title
 
 
@@ -287,7 +284,9 @@ def test_an_llm_answer_streams_into_the_card(feishu, service, settings):
         bot = FeishuBot(llm_service, llm_settings, stream_interval=0.4)
         with ServedApp(build_asgi(llm_service, llm_settings, bot=bot)) as served:
             feishu_side = Pusher(served)
-            _, answer = ask(feishu, feishu_side, "字节边缘算力建议关注哪些公司？", sender=READER, chat_id="oc_p2p_llm")
+            _, answer = ask(
+                feishu, feishu_side, "字节边缘算力建议关注哪些公司？", sender=READER, chat_id="oc_p2p_llm"
+            )
             feishu_side.close()
         bot.close()
     streamed = [json.dumps(card, ensure_ascii=False) for card in answer.cards[1:-1]]

@@ -5,9 +5,7 @@ in its own thread, against a fake of Feishu's endpoint discovery and WebSocket (
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +22,8 @@ from tests.fakes.feishu_api import (
     mention,
     message_event,
 )
+from tests.helpers import TRADITIONAL_SEED, copy_seeds
 
-SEEDS = Path("/work/shared/seeds")
 SILENCE_SECONDS = 3.0
 READER = "ou_reader"
 
@@ -39,8 +37,7 @@ def feishu():
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, feishu):
     reports = tmp_path_factory.mktemp("reports")
-    for seed in sorted(SEEDS.glob("*.txt")):
-        shutil.copy(seed, reports / seed.name)
+    copy_seeds(reports)
     return Settings(
         home=tmp_path_factory.mktemp("yanbao-home"),
         embed_model="none",
@@ -78,7 +75,7 @@ def connection(bot, settings, feishu):
 
 @pytest.fixture(scope="module")
 def weekly_title(service):
-    (report,) = [r for r in service.reports() if r.source.endswith("000_d1516b028d16e038.txt")]
+    (report,) = [r for r in service.reports() if r.source.endswith(TRADITIONAL_SEED.name)]
     return report.title
 
 

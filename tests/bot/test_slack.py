@@ -7,9 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import shutil
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,8 +27,8 @@ from tests.fakes.slack_api import (
     mention_event,
     new_ts,
 )
+from tests.helpers import SEEDS, TRADITIONAL_SEED, copy_seeds
 
-SEEDS = Path("/work/shared/seeds")
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADMIN, READER = "UADMIN", "UREADER"
 ACK_BUDGET_SECONDS = 1.0  # Slack allows 3 s; the bot should be far inside it
@@ -48,8 +46,7 @@ def slack():
 @pytest.fixture(scope="module")
 def reports_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
-    for seed in sorted(SEEDS.glob("*.txt")):
-        shutil.copy(seed, folder / seed.name)
+    copy_seeds(folder)
     return folder
 
 
@@ -90,7 +87,7 @@ def sender(bot):
 
 @pytest.fixture(scope="module")
 def weekly_title(service):
-    (report,) = [r for r in service.reports() if r.source.endswith("000_d1516b028d16e038.txt")]
+    (report,) = [r for r in service.reports() if r.source.endswith(TRADITIONAL_SEED.name)]
     return report.title
 
 

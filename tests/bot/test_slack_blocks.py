@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from bot.answer import Answer, Citation
 from bot.slack.blocks import (
@@ -16,8 +15,7 @@ from bot.slack.blocks import (
     render_answer,
     split_for_sections,
 )
-
-SEED = Path("/work/shared/seeds/000_d1516b028d16e038.txt")
+from tests.helpers import TRADITIONAL_SEED as SEED
 
 
 def seed_paragraphs() -> list[str]:

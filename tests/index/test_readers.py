@@ -13,7 +13,7 @@ import pytest
 from index.encoding import decode_text
 from index.readers import SUPPORTED_SUFFIXES, ReadError, read_bytes, read_document
 
-SEEDS = Path("/work/shared/seeds")
+from tests.helpers import SEEDS  # noqa: E402
 TRADITIONAL_SEED = SEEDS / "000_d1516b028d16e038.txt"
 SIMPLIFIED_SEED = SEEDS / "004_dd3e188d18b39e68.txt"
 
