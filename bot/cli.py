@@ -6,7 +6,6 @@ Every command that a script may read takes --json. Exit codes: 0 ok, 1 some work
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,11 +13,6 @@ from pathlib import Path
 # Chroma and tokenizers print telemetry/parallelism noise; the hub must never be probed for minutes.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
 
 
 def _err(message: str) -> None:

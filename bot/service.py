@@ -148,6 +148,14 @@ class Yanbao:
             library, broker=broker, sector=sector, llm=self._llm, cache=self._weekly_cache, on_text=on_text
         )
 
+    def weekly_scope(self, words: str) -> tuple[str | None, str | None]:
+        """`/weekly 山证` names a broker (any alias), `/weekly 通信` a sector: (broker, sector)."""
+        words = (words or "").strip()
+        if not words:
+            return None, None
+        broker = self.library.lexicon.canonical_broker(words)
+        return (broker, None) if broker else (None, words)
+
     # ---- indexing -----------------------------------------------------------------------------
     def reindex(self, paths: list[Path] | None = None, *, prune: bool = True) -> IndexSummary:
         """Re-scan `paths` (default: settings.report_dirs) incrementally, one index run at a time

@@ -63,21 +63,6 @@ FEISHU_USAGE = """**怎么问 yanbao（研报）**
 - 每个回答下的 👍/👎 会被记录，用于改进回答。"""
 
 
-def weekly_target(service: Yanbao, words: str) -> tuple[str | None, str | None]:
-    """`/weekly 山西证券` names a broker, `/weekly 通信` a sector; the indexed brokers decide."""
-    words = words.strip()
-    if not words:
-        return None, None
-    try:
-        brokers = {r.broker for r in service.reports() if r.broker}
-    except Exception:
-        brokers = set()
-    for broker in brokers:
-        if words in broker or broker in words:
-            return broker, None
-    return None, words
-
-
 def parse_text_command(text: str) -> tuple[str, str]:
     """("weekly", "通信") for "/weekly 通信"; ("ask", text) for anything that is not a command."""
     if text.startswith("/"):
@@ -252,7 +237,7 @@ class FeishuBot:
             self.reindex(msg)
             return
         elif verb == "weekly":
-            broker, sector = weekly_target(self.service, args)
+            broker, sector = self.service.weekly_scope(args)
             self.answer(
                 msg,
                 f"/weekly {args}".strip(),

@@ -354,7 +354,7 @@ class SlackBot:
                 self.list_reports(respond)
                 return
             if verb == "weekly":
-                broker, sector = self.weekly_target(args)
+                broker, sector = self.service.weekly_scope(args)
                 question = f"/weekly {args}".strip()
                 self.answer_command(
                     question,
@@ -418,20 +418,6 @@ class SlackBot:
 
     def _asker(self, question: str, conversation: str) -> Callable[[Callable[[str], None]], Answer]:
         return lambda on_text: self.service.ask(question, conversation=conversation, on_text=on_text)
-
-    def weekly_target(self, args: str) -> tuple[str | None, str | None]:
-        """`/weekly 山西证券` names a broker, `/weekly 通信` a sector; the indexed brokers decide."""
-        words = args.strip()
-        if not words:
-            return None, None
-        try:
-            brokers = {r.broker for r in self.service.reports() if r.broker}
-        except Exception:
-            brokers = set()
-        for broker in brokers:
-            if words in broker or broker in words:
-                return broker, None
-        return None, words
 
     def reindex_for(self, respond: Respond) -> None:
         try:
