@@ -49,8 +49,8 @@ demo: $(VENV)/.installed
 	@echo "== yanbao reports"
 	YANBAO_HOME=$(DEMO_HOME) $(VENV)/bin/yanbao reports
 	@echo
-	@echo '== yanbao ask "Which stocks does Guosheng recommend for AI applications?"'
-	YANBAO_HOME=$(DEMO_HOME) $(VENV)/bin/yanbao ask "Which stocks does Guosheng recommend for AI applications?"
+	@echo '== yanbao ask "Which stocks does Guosheng recommend for AI agents?"'
+	YANBAO_HOME=$(DEMO_HOME) $(VENV)/bin/yanbao ask "Which stocks does Guosheng recommend for AI agents?"
 	@echo
 	@echo "== yanbao weekly"
 	YANBAO_HOME=$(DEMO_HOME) $(VENV)/bin/yanbao weekly

@@ -105,14 +105,16 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
         if not segments:
             continue
         if topics:
+            # a segment's own words decide; the title (【开源通信】, "AI Agent元年") only breaks ties
             title = search_form(item.hit.report.title)
-            ranked = [
-                (coverage(concepts, title + "\n" + search_form(seg)), label, names) for label, names, seg in segments
-            ]
+            ranked = []
+            for label, names, seg in segments:
+                own, with_title = coverage(concepts, search_form(seg)), coverage(concepts, title + "\n" + search_form(seg))
+                ranked.append((own + 0.5 * with_title, with_title, label, names))
             best = max(r[0] for r in ranked)
-            if best < MIN_COVERAGE:
+            if max(r[1] for r in ranked if r[0] == best) < MIN_COVERAGE:
                 continue
-            chosen = [(label, names) for score, label, names in ranked if score == best]
+            chosen = [(label, names) for score, _, label, names in ranked if score == best]
         else:
             chosen = [(label, names) for label, names, _ in segments]
         header = _header(item.hit.report, english)
