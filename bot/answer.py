@@ -21,7 +21,7 @@ class Citation:
     section: str | None = None
 
     @classmethod
-    def from_hit(cls, n: int, hit: Hit) -> "Citation":
+    def from_hit(cls, n: int, hit: Hit) -> Citation:
         return cls(
             n=n,
             report_id=hit.report.id,

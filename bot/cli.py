@@ -20,7 +20,9 @@ def _err(message: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yanbao", description="研报 yanbao: answers about research notes, with citations.")
+    parser = argparse.ArgumentParser(
+        prog="yanbao", description="研报 yanbao: answers about research notes, with citations."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index report files or folders (incremental)")

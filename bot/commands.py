@@ -32,8 +32,10 @@ def _service(settings: Settings):
     service = Yanbao(settings)
     status = service.library.embedder_status
     if status.problem:  # said once, clearly; the run goes on lexical-only
-        _err(f"embedding model not available: {status.problem}. Running lexical-only "
-             "(set YANBAO_EMBED_MODEL to a local model folder, or to none to silence this).")
+        _err(
+            f"embedding model not available: {status.problem}. Running lexical-only "
+            "(set YANBAO_EMBED_MODEL to a local model folder, or to none to silence this)."
+        )
     return service
 
 
@@ -187,7 +189,9 @@ def cmd_models(args, settings: Settings) -> int:
         return 1
     target.mkdir(parents=True, exist_ok=True)
     model.save(str(target))
-    sys.stdout.write(f"saved {args.name} to {target}; on the offline machine set YANBAO_EMBED_MODEL={target}\n")
+    sys.stdout.write(
+        f"saved {args.name} to {target}; on the offline machine set YANBAO_EMBED_MODEL={target}\n"
+    )
     return 0
 
 

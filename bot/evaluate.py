@@ -45,7 +45,9 @@ def unsupported_names(answer, lexicon) -> list[str]:
     if not answer.found:
         return []
     cited = [fold(c.text + (c.section or "") + c.title + (c.broker or "")) for c in answer.citations]
-    return [name for name, _, _ in lexicon.find_stocks(answer.answer) if not any(fold(name) in c for c in cited)]
+    return [
+        name for name, _, _ in lexicon.find_stocks(answer.answer) if not any(fold(name) in c for c in cited)
+    ]
 
 
 def evaluate_file(service: Yanbao, path: Path, k: int = 5, today: date | None = None) -> dict:
@@ -63,7 +65,9 @@ def evaluate_file(service: Yanbao, path: Path, k: int = 5, today: date | None = 
         if evidence:
             target = fold(evidence)
             for position, hit in enumerate(result.hits, start=1):
-                if target in fold(hit.chunk.text) or target in fold(f"{hit.chunk.section or ''}{hit.chunk.text}"):
+                if target in fold(hit.chunk.text) or target in fold(
+                    f"{hit.chunk.section or ''}{hit.chunk.text}"
+                ):
                     rank = position
                     break
         answer = service.ask(item["question"], today=asked_on)
@@ -72,18 +76,20 @@ def evaluate_file(service: Yanbao, path: Path, k: int = 5, today: date | None = 
             answer_ok = not answer.found
         else:
             answer_ok = answer.found and all(fold(s) in text for s in item.get("must_include", []))
-        rows.append({
-            "question": item["question"],
-            "lang": item.get("lang", "?"),
-            "kind": item.get("kind", "?"),
-            "evidence": evidence,
-            "rank": rank,
-            "answer_ok": answer_ok,
-            "found": answer.found,
-            "answer": answer.answer,
-            "unsupported": unsupported_names(answer, lexicon),
-            "search_ms": round(search_seconds * 1000, 1),
-        })
+        rows.append(
+            {
+                "question": item["question"],
+                "lang": item.get("lang", "?"),
+                "kind": item.get("kind", "?"),
+                "evidence": evidence,
+                "rank": rank,
+                "answer_ok": answer_ok,
+                "found": answer.found,
+                "answer": answer.answer,
+                "unsupported": unsupported_names(answer, lexicon),
+                "search_ms": round(search_seconds * 1000, 1),
+            }
+        )
     return summarize(rows, k)
 
 
@@ -113,12 +119,19 @@ def summarize(rows: list[dict], k: int) -> dict:
             "accuracy": sum(1 for r in rows if r["answer_ok"]) / (len(rows) or 1),
             "unsupported_names": sum(len(r["unsupported"]) for r in rows),
         },
-        "by_lang": {lang: {**_retrieval(rs), "answer_accuracy": sum(r["answer_ok"] for r in rs) / len(rs)}
-                    for lang, rs in sorted(by_lang.items())},
-        "by_kind": {kind: {**_retrieval(rs), "answer_accuracy": sum(r["answer_ok"] for r in rs) / len(rs)}
-                    for kind, rs in sorted(by_kind.items())},
-        "misses": [r for r in rows if (r["evidence"] and (not r["rank"] or r["rank"] > 5)) or not r["answer_ok"]
-                   or r["unsupported"]],
+        "by_lang": {
+            lang: {**_retrieval(rs), "answer_accuracy": sum(r["answer_ok"] for r in rs) / len(rs)}
+            for lang, rs in sorted(by_lang.items())
+        },
+        "by_kind": {
+            kind: {**_retrieval(rs), "answer_accuracy": sum(r["answer_ok"] for r in rs) / len(rs)}
+            for kind, rs in sorted(by_kind.items())
+        },
+        "misses": [
+            r
+            for r in rows
+            if (r["evidence"] and (not r["rank"] or r["rank"] > 5)) or not r["answer_ok"] or r["unsupported"]
+        ],
         "search_ms_p50": sorted(r["search_ms"] for r in rows)[len(rows) // 2] if rows else 0,
     }
 
@@ -135,12 +148,16 @@ def render_report(report: dict) -> str:
         "by language:",
     ]
     for lang, s in report["by_lang"].items():
-        lines.append(f"  {lang:<8} n={s['questions']:<3} R@1 {s['recall@1']:.2f}  R@5 {s['recall@5']:.2f}  "
-                     f"MRR {s['mrr']:.2f}  answers {s['answer_accuracy']:.2f}")
+        lines.append(
+            f"  {lang:<8} n={s['questions']:<3} R@1 {s['recall@1']:.2f}  R@5 {s['recall@5']:.2f}  "
+            f"MRR {s['mrr']:.2f}  answers {s['answer_accuracy']:.2f}"
+        )
     lines.append("by kind:")
     for kind, s in report["by_kind"].items():
-        lines.append(f"  {kind:<14} n={s['questions']:<3} R@1 {s['recall@1']:.2f}  R@5 {s['recall@5']:.2f}  "
-                     f"MRR {s['mrr']:.2f}  answers {s['answer_accuracy']:.2f}")
+        lines.append(
+            f"  {kind:<14} n={s['questions']:<3} R@1 {s['recall@1']:.2f}  R@5 {s['recall@5']:.2f}  "
+            f"MRR {s['mrr']:.2f}  answers {s['answer_accuracy']:.2f}"
+        )
     if report["misses"]:
         lines.append("")
         lines.append("misses:")

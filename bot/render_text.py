@@ -36,7 +36,10 @@ def render_answer_text(answer: Answer) -> str:
 def render_reports_text(reports: list[Report]) -> str:
     if not reports:
         return "No reports indexed yet. Run `yanbao index PATH`."
-    rows = [f"{r.id}  {r.date or '----------'}  {(r.broker or '-'):<8} {r.kind:<8} {r.chunks:>4}  {r.title[:60]}" for r in reports]
+    rows = [
+        f"{r.id}  {r.date or '----------'}  {(r.broker or '-'):<8} {r.kind:<8} {r.chunks:>4}  {r.title[:60]}"
+        for r in reports
+    ]
     return "\n".join([f"{len(reports)} reports", *rows])
 
 

@@ -57,7 +57,9 @@ class Yanbao:
         self.settings = settings
         self._library = library
         self._state = state
-        self._llm = llm if llm is not None else LLMClient.from_settings(settings, on_usage=metrics.count_llm_usage)
+        self._llm = (
+            llm if llm is not None else LLMClient.from_settings(settings, on_usage=metrics.count_llm_usage)
+        )
         self._lock = threading.Lock()
         self._weekly_cache: dict[tuple, Answer] = {}
 
@@ -99,7 +101,9 @@ class Yanbao:
         started = time.perf_counter()
         question, note = _trim(question)
         if not question:
-            return Answer(question="", answer=HELP_TEXT, mode="extractive", found=False, note="empty question")
+            return Answer(
+                question="", answer=HELP_TEXT, mode="extractive", found=False, note="empty question"
+            )
         library = self.library
         plan = parse_query(question, today or date.today(), library.lexicon)
         prefer_reports: list[str] = []
@@ -107,8 +111,16 @@ class Yanbao:
         if history and is_follow_up(question, plan):
             prefer_reports = apply_history(plan, Turn.from_json(history[-1]))
         extra_queries = rewrite_queries(self._llm, question) if self._llm else []
-        search = dict(k=SEARCH_DEPTH, broker=broker, since=since, until=until, plan=plan, today=today,
-                      extra_queries=extra_queries, stage_timer=metrics.observe_stage)
+        search = dict(
+            k=SEARCH_DEPTH,
+            broker=broker,
+            since=since,
+            until=until,
+            plan=plan,
+            today=today,
+            extra_queries=extra_queries,
+            stage_timer=metrics.observe_stage,
+        )
         result = None
         if prefer_reports:
             result = library.search(question, report_ids=set(prefer_reports), **search)
@@ -140,8 +152,13 @@ class Yanbao:
         return answer
 
     # ---- weekly -------------------------------------------------------------------------------
-    def weekly(self, broker: str | None = None, sector: str | None = None,
-               *, on_text: Callable[[str], None] | None = None) -> Answer:
+    def weekly(
+        self,
+        broker: str | None = None,
+        sector: str | None = None,
+        *,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Answer:
         library = self.library
         library.refresh()
         return summarize_weekly(
@@ -163,7 +180,9 @@ class Yanbao:
         targets = list(paths) if paths else list(self.settings.report_dirs)
         if not targets:
             summary = IndexSummary()
-            summary.failed.append(Failure("YANBAO_REPORT_DIRS", "no report folders configured (set YANBAO_REPORT_DIRS)"))
+            summary.failed.append(
+                Failure("YANBAO_REPORT_DIRS", "no report folders configured (set YANBAO_REPORT_DIRS)")
+            )
             return summary
         missing = [p for p in targets if not Path(p).exists()]
         if missing:
@@ -228,7 +247,9 @@ class Yanbao:
 def _trim(question: str) -> tuple[str, str | None]:
     question = (question or "").strip()
     if len(question) > MAX_QUESTION_CHARS:
-        return question[:MAX_QUESTION_CHARS], f"question trimmed to its first {MAX_QUESTION_CHARS:,} characters"
+        return question[
+            :MAX_QUESTION_CHARS
+        ], f"question trimmed to its first {MAX_QUESTION_CHARS:,} characters"
     return question, None
 
 

@@ -183,7 +183,7 @@ def _is_repeat(fp: str, kept_fps: list[str], kept_shingles: list[set[str]], head
     if heading or len(fp) < 12:
         return False
     shingles = _shingles(fp) if len(fp) >= 40 else None
-    for other, other_shingles in zip(kept_fps, kept_shingles):
+    for other, other_shingles in zip(kept_fps, kept_shingles, strict=True):
         if len(other) >= len(fp) and fp in other:
             return True
         if len(other) >= 0.8 * len(fp) and other in fp:

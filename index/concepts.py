@@ -10,8 +10,10 @@ from datetime import date
 
 from index.lexicon import Lexicon
 from index.normalize import Tokenizer, search_form
-from index.query import QueryPlan
-from index.query import _find_spans  # the parser's own time-word spans, so both agree on them
+from index.query import (
+    QueryPlan,
+    _find_spans,  # the parser's own time-word spans, so both agree on them
+)
 
 # Words that ask *how* (which, recommend, stocks) rather than *what about*: they never decide relevance.
 GENERIC_ZH = frozenset(
@@ -74,7 +76,9 @@ def question_concepts(
     # A company the question names must be in the passage: CATL's target price is not 英维克's.
     for stock, s, e in lexicon.company_spans(form):
         spans.append((s, e))
-        concepts.append(Concept(stock.name, tuple(search_form(n) for n in (stock.name, *stock.former)), required=True))
+        concepts.append(
+            Concept(stock.name, tuple(search_form(n) for n in (stock.name, *stock.former)), required=True)
+        )
     for name, s, e in lexicon.find_stocks(form):
         if _overlaps(s, e, spans):  # 山西证券 the broker, not 山西证券 the listed company
             continue
@@ -121,18 +125,25 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return text
 
 
-def _weigh_by_rarity(concepts: list[Concept], idf: Callable[[str], float | None], tokenizer: Tokenizer) -> None:
+def _weigh_by_rarity(
+    concepts: list[Concept], idf: Callable[[str], float | None], tokenizer: Tokenizer
+) -> None:
     """Rare words decide relevance more than common ones (涨幅领先 over 通信 in a telecom weekly).
     A Chinese concept no note contains weighs most: its absence is why a question goes unanswered."""
     values: list[float | None] = []
     for concept in concepts:
-        found = [v for form in concept.forms for v in [idf(form), *map(idf, tokenizer.tokens(form))] if v is not None]
+        found = [
+            v
+            for form in concept.forms
+            for v in [idf(form), *map(idf, tokenizer.tokens(form))]
+            if v is not None
+        ]
         values.append(max(found) if found else None)
     known = sorted(v for v in values if v is not None)
     if not known:
         return
     median = known[len(known) // 2]
-    for concept, value in zip(concepts, values):
+    for concept, value in zip(concepts, values, strict=True):
         if value is None:
             concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else 0.25
         else:

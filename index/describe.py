@@ -24,7 +24,9 @@ _REGISTRATION = re.compile(r"\b(S\d{4})\d{8,9}\b", re.IGNORECASE)  # SAC codes: 
 _SOURCE_LINE = re.compile(r"来源[:：]\s*([^)）\s]*)")
 _TITLE_PREFIX = re.compile(r"^【([^】]{2,12})】")
 # Titles that tools write into file metadata, not the author: reportlab's "untitled", Word's file name.
-_PLACEHOLDER_TITLE = re.compile(r"^(untitled|anonymous|无标题|無標題|document\d*|microsoft word.*|.*\.(docx?|pdf|txt))$", re.I)
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(untitled|anonymous|无标题|無標題|document\d*|microsoft word.*|.*\.(docx?|pdf|txt))$", re.I
+)
 _OFFICE_PREFIX = re.compile(r"^microsoft (word|powerpoint|excel) - ", re.I)
 _SITE_SUFFIX = re.compile(r"\s*[-_|｜]\s*[^-_|｜]{2,20}(网|财经|新闻|频道|首页)$")
 
@@ -94,7 +96,7 @@ def _title(lines: list[str], cleaned: CleanedReport, title_hint: str | None) -> 
         if len(hint) >= 6 and not _PLACEHOLDER_TITLE.match(hint):
             return hint
     # Web reprints put the title right above the reprint timestamp ("2024年12月29日 20:41 东方财富").
-    for before, line in zip(lines, lines[1:]):
+    for before, line in zip(lines, lines[1:], strict=False):
         if _REPRINT_LINE.match(search_form(line)) and not is_chrome_line(before) and 6 <= len(before) <= 200:
             return before
     for para in cleaned.paragraphs:

@@ -51,7 +51,10 @@ class SentenceTransformerEmbedder:
 
         self.name = name
         self._model = SentenceTransformer(path, device="cpu")
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dim = int(dimension() or 0)
         # E5 models are trained with these prefixes; without them retrieval quality drops.
         is_e5 = "e5" in name.lower()

@@ -46,7 +46,7 @@ def is_traditional(text: str) -> bool:
     cjk = [c for c in text if _CJK.match(c)]
     if not cjk:
         return False
-    changed = sum(1 for a, b in zip(text, to_simplified(text)) if a != b)
+    changed = sum(1 for a, b in zip(text, to_simplified(text), strict=False) if a != b)
     return changed >= max(1, len(cjk) // 40)
 
 

@@ -31,7 +31,7 @@ class Report:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Report":
+    def from_json(cls, data: dict[str, Any]) -> Report:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
 
@@ -60,7 +60,9 @@ class Hit:
     chunk: Chunk
     report: Report
     score: float
-    scores: dict[str, float] = field(default_factory=dict)  # e.g. {"bm25": 7.1, "dense": 0.62, "rank_bm25": 1}
+    scores: dict[str, float] = field(
+        default_factory=dict
+    )  # e.g. {"bm25": 7.1, "dense": 0.62, "rank_bm25": 1}
 
     def to_json(self) -> dict[str, Any]:
         return {

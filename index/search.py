@@ -169,7 +169,7 @@ class Searcher:
             started = time.perf_counter()
             head = hits[: max(k * 3, 15)]
             scores = self.reranker.scores(question, [h.chunk.text for h in head])
-            for hit, score in zip(head, scores):
+            for hit, score in zip(head, scores, strict=True):
                 hit.scores["rerank"] = score
             head.sort(key=lambda h: h.scores["rerank"], reverse=True)
             hits = head + hits[len(head) :]

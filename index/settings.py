@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
 
 DEFAULT_EMBED_MODEL = "intfloat/multilingual-e5-small"
 
@@ -42,8 +42,15 @@ _ENV_NAMES: dict[str, str] = {
 }
 
 SECRET_FIELDS = frozenset(
-    {"llm_api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token",
-     "feishu_app_secret", "feishu_verification_token", "feishu_encrypt_key"}
+    {
+        "llm_api_key",
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "feishu_app_secret",
+        "feishu_verification_token",
+        "feishu_encrypt_key",
+    }
 )
 
 
@@ -107,7 +114,7 @@ class Settings:
             out[f.name] = value
         return out
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: object) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)  # type: ignore[arg-type]

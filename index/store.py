@@ -77,10 +77,12 @@ class Store:
         self.chunks = client.get_or_create_collection(
             f"{namespace}-{space}-chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
-        self.catalog = client.get_or_create_collection(f"{namespace}-{space}-reports", embedding_function=None)
+        self.catalog = client.get_or_create_collection(
+            f"{namespace}-{space}-reports", embedding_function=None
+        )
 
     @classmethod
-    def open(cls, settings: Settings, space: str) -> "Store":
+    def open(cls, settings: Settings, space: str) -> Store:
         return cls(connect(settings), space, settings.namespace)
 
     # ---- catalog -------------------------------------------------------------------------
@@ -90,7 +92,7 @@ class Store:
             got = self.catalog.get(
                 where=where.get("where"), include=["documents", "metadatas"], limit=_BATCH, offset=offset
             )
-            for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+            for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 if rid != GENERATION_ID:
                     yield rid, doc or "", meta or {}
             if len(got["ids"]) < _BATCH:
@@ -178,7 +180,8 @@ class Store:
                 embeddings=embeddings[part] if embeddings is not None else [_PLACEHOLDER] * len(ids[part]),
                 documents=[c.text for c in chunks[part]],
                 metadatas=[
-                    self._chunk_meta(report, version, c, t) for c, t in zip(chunks[part], tokens[part])
+                    self._chunk_meta(report, version, c, t)
+                    for c, t in zip(chunks[part], tokens[part], strict=True)
                 ],
             )
         document = json.dumps(report.to_json(), ensure_ascii=False)
@@ -270,7 +273,7 @@ class Store:
             got = self.chunks.get(
                 where=where, include=["documents", "metadatas"], limit=_BATCH, offset=offset
             )
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 out.append(_stored(cid, doc, meta))
             if len(got["ids"]) < _BATCH:
                 break
@@ -291,7 +294,7 @@ class Store:
         got = self.chunks.query(
             query_embeddings=[vector], n_results=min(n, total), where=where, include=["distances"]
         )
-        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def count_chunks(self) -> int:
         return self.chunks.count()

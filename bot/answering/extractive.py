@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.answer import Answer, Citation
-from index.concepts import Concept, coverage, question_concepts, topical
 from bot.answering.verify import renumber, verify_answer
 from index.chunking import split_sentences
+from index.concepts import Concept, coverage, question_concepts, topical
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import default_tokenizer, search_form
@@ -24,13 +24,23 @@ from index.search import SearchResult
 MIN_COVERAGE = 0.6  # share of the question's topical concepts a passage must contain (2 of 2, 2 of 3)
 SECOND_QUOTE_MARGIN = 0.15  # a second passage is quoted too when it answers almost as well
 MAX_QUOTE = 160
-RECOMMEND_PREFIX = re.compile(r"^(建议关注|建議關注|重点关注|重點關注|投资建议|投資建議|推荐|推薦|关注标的|關注標的|受益标的|受益標的)[:：]?")
-_RECOMMEND_VERBS = re.compile(r"(重[点點]推[荐薦]|建[议議]关注|建[議议]關注|推[荐薦]|首[选選]|看好|关注|關注)$")
+RECOMMEND_PREFIX = re.compile(
+    r"^(建议关注|建議關注|重点关注|重點關注|投资建议|投資建議|推荐|推薦|关注标的|關注標的|受益标的|受益標的)[:：]?"
+)
+_RECOMMEND_VERBS = re.compile(
+    r"(重[点點]推[荐薦]|建[议議]关注|建[議议]關注|推[荐薦]|首[选選]|看好|关注|關注)$"
+)
 _SEGMENT_SPLIT = re.compile(r"[;；。\n]")
 _CLAUSE_SPLIT = re.compile(r"(?<=[,，;；])")
-_NUMBER_WITH_UNIT = re.compile(r"\d(\.\d+)?\s*(%|％|倍|个百分点|bp|[万亿]|元|美元|港元|点|gb|tb|gw|mw|kw|万张|万副|亿元)", re.I)
-_QUANTITY_QUESTION = re.compile(r"多少|几[个家倍成年月天]?|幾|how (much|many)|what (level|price|percentage)", re.I)
-_NUMBER_QUESTION = re.compile(r"多少|几|幾|how (much|many)|what (was|is) the|\?|？|figure|level|rate|percent|%")
+_NUMBER_WITH_UNIT = re.compile(
+    r"\d(\.\d+)?\s*(%|％|倍|个百分点|bp|[万亿]|元|美元|港元|点|gb|tb|gw|mw|kw|万张|万副|亿元)", re.I
+)
+_QUANTITY_QUESTION = re.compile(
+    r"多少|几[个家倍成年月天]?|幾|how (much|many)|what (level|price|percentage)", re.I
+)
+_NUMBER_QUESTION = re.compile(
+    r"多少|几|幾|how (much|many)|what (was|is) the|\?|？|figure|level|rate|percent|%"
+)
 
 
 @dataclass
@@ -40,7 +50,7 @@ class Scored:
 
 
 def _header(report: Report, english: bool) -> str:
-    """"山西证券 (周跟蹤 2024-12-16–12-22)": who said it and in which note."""
+    """ "山西证券 (周跟蹤 2024-12-16–12-22)": who said it and in which note."""
     label = re.sub(r"^【[^】]*】", "", report.title).split("--")[0].split("——")[0]
     label = re.sub(r"[(（]\s*\d{8}\s*[-—–~至]\s*\d{8}\s*[)）]", "", label).strip(" :：") or report.title[:30]
     if len(label) > 30:
@@ -51,8 +61,12 @@ def _header(report: Report, english: bool) -> str:
         when = f"{start}–{end[5:]}" if start[:4] == end[:4] else f"{start}–{end}"
     inner = ", ".join(p for p in (label, when) if p)
     if report.broker:
-        return f"{report.broker} ({inner})" if english else f"{report.broker}《{label}》({when or '日期不详'})"
-    return f"《{label}》 ({when})" if english and when else (f"《{label}》({when})" if when else f"《{label}》")
+        return (
+            f"{report.broker} ({inner})" if english else f"{report.broker}《{label}》({when or '日期不详'})"
+        )
+    return (
+        f"《{label}》 ({when})" if english and when else (f"《{label}》({when})" if when else f"《{label}》")
+    )
 
 
 def _context(hit: Hit) -> str:
@@ -62,7 +76,9 @@ def _context(hit: Hit) -> str:
 
 
 def _score_hits(hits: list[Hit], concepts: list[Concept]) -> list[Scored]:
-    return [Scored(hit, coverage(concepts, _context(hit) + "\n" + search_form(hit.chunk.text))) for hit in hits]
+    return [
+        Scored(hit, coverage(concepts, _context(hit) + "\n" + search_form(hit.chunk.text))) for hit in hits
+    ]
 
 
 _RECOMMEND_WORDS = re.compile(r"建议关注|重点推荐|推荐|首选|重点关注|关注标的|受益标的|建议配置|看好|建议")
@@ -109,7 +125,10 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
             title = search_form(item.hit.report.title)
             ranked = []
             for label, names, seg in segments:
-                own, with_title = coverage(concepts, search_form(seg)), coverage(concepts, title + "\n" + search_form(seg))
+                own, with_title = (
+                    coverage(concepts, search_form(seg)),
+                    coverage(concepts, title + "\n" + search_form(seg)),
+                )
                 ranked.append((own + 0.5 * with_title, with_title, label, names))
             best = max(r[0] for r in ranked)
             if max(r[1] for r in ranked if r[0] == best) < MIN_COVERAGE:
@@ -119,7 +138,9 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
             chosen = [(label, names) for label, names, _ in segments]
         header = _header(item.hit.report, english)
         if english:
-            parts = [f"for {label}: {', '.join(names)}" if label else ", ".join(names) for label, names in chosen]
+            parts = [
+                f"for {label}: {', '.join(names)}" if label else ", ".join(names) for label, names in chosen
+            ]
             text = f"{header} recommends " + "; ".join(parts) + " [1]"
         else:
             parts = [f"{label}：{'、'.join(names)}" if label else "、".join(names) for label, names in chosen]
@@ -144,7 +165,9 @@ def _best_quote(hit: Hit, concepts: list[Concept], wants_number: bool) -> tuple[
             best, best_score = sentence.strip(), score
     if len(best) > MAX_QUOTE:
         clauses = [c for c in _CLAUSE_SPLIT.split(best) if c.strip()]
-        keep = [i for i, c in enumerate(clauses) if any(t.present_in(search_form(c)) for t in topical(concepts))]
+        keep = [
+            i for i, c in enumerate(clauses) if any(t.present_in(search_form(c)) for t in topical(concepts))
+        ]
         if keep:
             best = "".join(clauses[min(keep) : max(keep) + 1]).strip(" ,，;；")
     return best, best_score
@@ -161,7 +184,8 @@ def _fact_answer(scored: list[Scored], concepts: list[Concept], question: str, e
     candidates.sort(key=lambda c: (c[0].coverage, c[2]), reverse=True)
     best = candidates[0]
     chosen = [best] + [
-        c for c in candidates[1:2]
+        c
+        for c in candidates[1:2]
         if c[0].coverage >= best[0].coverage and c[2] >= best[2] - SECOND_QUOTE_MARGIN and c[1] != best[1]
     ]
     lines = []
@@ -185,7 +209,11 @@ def not_found_answer(question: str, result: SearchResult, mode: str = "extractiv
     else:
         text = "已索引的研报中没有找到相关内容。"
         if searched:
-            text += f"已检索 {len(result.reports)} 份研报：" + "；".join(searched) + (f" 等 {more} 份。" if more > 0 else "。")
+            text += (
+                f"已检索 {len(result.reports)} 份研报："
+                + "；".join(searched)
+                + (f" 等 {more} 份。" if more > 0 else "。")
+            )
         else:
             text += "没有符合所问券商或日期的研报。"
     return Answer(question, text, mode, found=False, searched=[r.title for r in result.reports])
@@ -202,8 +230,13 @@ def answer_extractively(
     plan = result.plan
     english = plan.language == "en"
     concepts = question_concepts(
-        question, plan, lexicon, default_tokenizer(),
-        lexical.vocabulary if lexical else None, today, lexical.idf if lexical else None,
+        question,
+        plan,
+        lexicon,
+        default_tokenizer(),
+        lexical.vocabulary if lexical else None,
+        today,
+        lexical.idf if lexical else None,
     )
     scored = [s for s in _score_hits(result.hits, concepts) if s.coverage >= MIN_COVERAGE]
     if not scored:

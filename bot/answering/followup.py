@@ -31,7 +31,7 @@ class Turn:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Turn":
+    def from_json(cls, data: dict) -> Turn:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 

@@ -70,7 +70,9 @@ def answer_with_llm(
     if not verified.cited or not re.search(r"\w", verified.text):
         return Attempt(None, "LLM answer had no supported, cited sentence")
     final_text, used = renumber(verified.text, citations, verified.cited)
-    answer = Answer(question, final_text, "llm", found=True, citations=used, dropped=verified.dropped, model=client.model)
+    answer = Answer(
+        question, final_text, "llm", found=True, citations=used, dropped=verified.dropped, model=client.model
+    )
     return Attempt(answer)
 
 
@@ -78,7 +80,9 @@ def rewrite_queries(client: LLMClient, question: str, limit: int = 3) -> list[st
     """Chinese search queries for a question (multi-query). Failures return [] silently: the
     offline path stands on its own."""
     try:
-        result = client.chat([{"role": "user", "content": render("query_rewrite", question=question)}], max_tokens=120)
+        result = client.chat(
+            [{"role": "user", "content": render("query_rewrite", question=question)}], max_tokens=120
+        )
     except LLMError as exc:
         log.info("query rewrite skipped", extra={"reason": str(exc)})
         return []

@@ -52,7 +52,13 @@ def _numbers(text: str) -> list[str]:
 def _support_text(citation: Citation) -> str:
     """What a citation supports: its paragraph and section heading, plus its report's title,
     broker and date (which answers state as who said it and when)."""
-    parts = [citation.section or "", citation.text, citation.title, citation.broker or "", citation.date or ""]
+    parts = [
+        citation.section or "",
+        citation.text,
+        citation.title,
+        citation.broker or "",
+        citation.date or "",
+    ]
     return _SPACES.sub("", search_form(" ".join(parts))).replace(",", "")
 
 
@@ -110,5 +116,7 @@ def renumber(text: str, citations: list[Citation], cited: list[int]) -> tuple[st
     kept = []
     for old, new in mapping.items():
         c = by_number[old]
-        kept.append(Citation(new, c.report_id, c.title, c.broker, c.date, c.source, c.paragraph, c.text, c.section))
+        kept.append(
+            Citation(new, c.report_id, c.title, c.broker, c.date, c.source, c.paragraph, c.text, c.section)
+        )
     return text, kept

@@ -36,7 +36,8 @@ def latest_weeklies(reports: list[Report], broker: str | None, sector: str | Non
     if sector:
         form = search_form(sector)
         weeklies = [
-            r for r in weeklies
+            r
+            for r in weeklies
             if form in search_form(r.title) or any(form in c.search_text for c in chunks_of(r.id))
         ]
     if not weeklies:
@@ -93,8 +94,19 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
     citations: list[Citation] = []
 
     def cite(report: Report, chunk: Chunk) -> str:
-        citations.append(Citation(len(citations) + 1, report.id, report.title, report.broker, report.date,
-                                  report.source, chunk.paragraph, chunk.text, chunk.section))
+        citations.append(
+            Citation(
+                len(citations) + 1,
+                report.id,
+                report.title,
+                report.broker,
+                report.date,
+                report.source,
+                chunk.paragraph,
+                chunk.text,
+                chunk.section,
+            )
+        )
         return f"[{len(citations)}]"
 
     for report in reports:
@@ -106,11 +118,17 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
         if parts["theses"]:
             lines.append("• Theses 观点:")
             for chunk in parts["theses"]:
-                thesis = chunk.section if chunk.section and _THESIS.match(chunk.section) else _first_sentences(chunk.text, 100)
+                thesis = (
+                    chunk.section
+                    if chunk.section and _THESIS.match(chunk.section)
+                    else _first_sentences(chunk.text, 100)
+                )
                 lines.append(f"  {thesis} {cite(report, chunk)}")
         for chunk in parts["recommendations"][:2]:
             segments = _recommendation_segments(chunk.text, lexicon)
-            listed = "; ".join(f"{label}: {'、'.join(names)}" if label else "、".join(names) for label, names, _ in segments)
+            listed = "; ".join(
+                f"{label}: {'、'.join(names)}" if label else "、".join(names) for label, names, _ in segments
+            )
             lines.append(f"• Recommendations 建议关注: {listed} {cite(report, chunk)}")
         if parts["risks"]:
             chunk = parts["risks"][0]
@@ -125,14 +143,27 @@ def _llm_summary(llm: LLMClient, reports: list[Report], citations: list[Citation
     try:
         for report in reports:
             mine = [c for c in citations if c.report_id == report.id]
-            prompt = render("weekly_map", language="English", title=report.title, broker=report.broker or "—",
-                            date=report.date or "—", context=numbered_context(mine))
-            summaries.append(llm.chat([{"role": "system", "content": render("system")},
-                                       {"role": "user", "content": prompt}]).text.strip())
+            prompt = render(
+                "weekly_map",
+                language="English",
+                title=report.title,
+                broker=report.broker or "—",
+                date=report.date or "—",
+                context=numbered_context(mine),
+            )
+            summaries.append(
+                llm.chat(
+                    [{"role": "system", "content": render("system")}, {"role": "user", "content": prompt}]
+                ).text.strip()
+            )
         if len(summaries) == 1:
             return summaries[0]
-        messages = [{"role": "user", "content": render("weekly_reduce", language="English",
-                                                        summaries="\n\n".join(summaries))}]
+        messages = [
+            {
+                "role": "user",
+                "content": render("weekly_reduce", language="English", summaries="\n\n".join(summaries)),
+            }
+        ]
         if on_text is None:
             return llm.chat(messages).text.strip()
         text = ""
@@ -145,19 +176,31 @@ def _llm_summary(llm: LLMClient, reports: list[Report], citations: list[Citation
         return None
 
 
-def summarize_weekly(library, *, broker: str | None = None, sector: str | None = None,
-                     llm: LLMClient | None = None, cache: dict | None = None,
-                     on_text: Callable[[str], None] | None = None) -> Answer:
+def summarize_weekly(
+    library,
+    *,
+    broker: str | None = None,
+    sector: str | None = None,
+    llm: LLMClient | None = None,
+    cache: dict | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Answer:
     lexicon = library.lexicon
     question = "/weekly" + (f" {broker}" if broker else "") + (f" {sector}" if sector else "")
     canonical = lexicon.canonical_broker(broker) if broker else None
-    reports = latest_weeklies(list(library.lexical.reports.values()), canonical or broker, sector,
-                              library.lexical.report_chunks)
+    reports = latest_weeklies(
+        list(library.lexical.reports.values()), canonical or broker, sector, library.lexical.report_chunks
+    )
     if not reports:
         scope = " ".join(filter(None, [canonical or broker, sector]))
         text = f"No weekly note{' for ' + scope if scope else ''} is indexed yet."
-        return Answer(question, text, "extractive", found=False,
-                      searched=[r.title for r in library.lexical.reports.values() if r.kind == "weekly"])
+        return Answer(
+            question,
+            text,
+            "extractive",
+            found=False,
+            searched=[r.title for r in library.lexical.reports.values() if r.kind == "weekly"],
+        )
     versions = library.lexical.versions
     key = (tuple((r.id, versions.get(r.id)) for r in reports), bool(llm))
     if cache is not None and key in cache:
@@ -176,8 +219,16 @@ def summarize_weekly(library, *, broker: str | None = None, sector: str | None =
             fallback = "LLM unavailable"
     verified = verify_answer(text, citations, lexicon)
     final, used = renumber(verified.text, citations, verified.cited)
-    answer = Answer(question, final, mode, found=bool(used), citations=used, dropped=verified.dropped,
-                    model=model, fallback=fallback)
+    answer = Answer(
+        question,
+        final,
+        mode,
+        found=bool(used),
+        citations=used,
+        dropped=verified.dropped,
+        model=model,
+        fallback=fallback,
+    )
     if cache is not None:
         cache[key] = answer
     return answer

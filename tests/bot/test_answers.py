@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from bot.answering.verify import verify_answer
 from bot.answer import Citation
+from bot.answering.verify import verify_answer
 from bot.llm import LLMClient
 from bot.service import Yanbao
 from index.library import Library
@@ -87,7 +87,9 @@ def test_broker_filter_never_cites_another_brokers_paragraph(service):
 def test_every_answer_name_and_number_occurs_in_its_citation(service):
     for question in (EDGE, "豆包11月月活?", "申万通信指数涨了多少?", "字节跳动2025年资本开支预计多少?"):
         answer = service.ask(question, today=TODAY)
-        cited = folded(" ".join(c.text + (c.section or "") + c.title + (c.broker or "") for c in answer.citations))
+        cited = folded(
+            " ".join(c.text + (c.section or "") + c.title + (c.broker or "") for c in answer.citations)
+        )
         for name, _, _ in service.library.lexicon.find_stocks(answer.answer):
             assert folded(name) in cited, (question, name)
 
@@ -144,7 +146,9 @@ def test_verification_drops_invented_markers_and_unsupported_names(library):
 
 def test_verification_drops_numbers_the_citation_does_not_contain(library):
     citations = [_citation(1, "申萬通信指數漲4.27%")]
-    verified = verify_answer("The index rose 4.27% [1]. It fell 9.99% the week before [1].", citations, library.lexicon)
+    verified = verify_answer(
+        "The index rose 4.27% [1]. It fell 9.99% the week before [1].", citations, library.lexicon
+    )
     assert "4.27%" in verified.text and "9.99" not in verified.text
 
 
@@ -152,7 +156,9 @@ def test_verification_drops_numbers_the_citation_does_not_contain(library):
 
 
 def test_llm_answer_non_streaming(library, tmp_path, openai_server):
-    openai_server.responder = lambda req: "山西证券建议关注字节边缘算力：乐鑫科技、泰凌微、广和通、中科创达 [1]"
+    openai_server.responder = lambda req: (
+        "山西证券建议关注字节边缘算力：乐鑫科技、泰凌微、广和通、中科创达 [1]"
+    )
     answer = llm_service(library, tmp_path, openai_server).ask(EDGE, today=TODAY)
     assert answer.mode == "llm" and answer.found and answer.model == "fake-model"
     assert "泰凌微" in answer.answer
@@ -166,7 +172,9 @@ def test_llm_answer_streaming_reports_partial_text(library, tmp_path, openai_ser
         Stream(["豆包11月", "MAU已达到", "5998万 [1]"]) if req.get("stream") else "豆包 [1]"
     )
     partial: list[str] = []
-    answer = llm_service(library, tmp_path, openai_server).ask("豆包11月月活?", on_text=partial.append, today=TODAY)
+    answer = llm_service(library, tmp_path, openai_server).ask(
+        "豆包11月月活?", on_text=partial.append, today=TODAY
+    )
     assert answer.mode == "llm" and "5998万" in answer.answer
     assert len(partial) >= 2 and partial[-1].endswith("[1]")
 

@@ -12,8 +12,8 @@ import pytest
 
 from index.encoding import decode_text
 from index.readers import SUPPORTED_SUFFIXES, ReadError, read_bytes, read_document
-
 from tests.helpers import SEEDS  # noqa: E402
+
 TRADITIONAL_SEED = SEEDS / "000_d1516b028d16e038.txt"
 SIMPLIFIED_SEED = SEEDS / "004_dd3e188d18b39e68.txt"
 
