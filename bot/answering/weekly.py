@@ -82,6 +82,8 @@ def _key_chunks(chunks: list[Chunk], lexicon) -> dict[str, list[Chunk]]:
         elif chunk.section and _THESIS.match(chunk.section) and chunk.section not in seen_sections:
             seen_sections.add(chunk.section)
             parts["theses"].append(chunk)
+        elif _THESIS.match(text):  # "1）AI Agent：…" written as a paragraph, not a heading
+            parts["theses"].append(chunk)
         elif _POINTS.search(section) and chunk.section not in seen_sections and not parts["theses"]:
             seen_sections.add(chunk.section or "")
             parts["theses"].append(chunk)

@@ -1,0 +1,307 @@
+"""Two bot replicas, one Chroma server, one Redis: what issue 7 asks of "replicas that agree".
+
+Replica A and replica B are real `yanbao serve slack --mode http` processes, each with its own
+YANBAO_HOME (so nothing is shared through the disk) and the same Chroma server, Redis and namespace.
+Slack is the in-process fake Web API; requests to the bots are signed as Slack signs them. The seed
+notes are indexed into the shared store first by a separate `yanbao index` process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bot.state import open_state
+from index.settings import load_settings
+from tests.fakes.processes import YanbaoProcess, logs_on_failure, start_yanbao, wait_healthy
+from tests.fakes.servers import free_port
+from tests.fakes.slack_api import FakeSlackAPI, Message, SlackSender, mention_event, new_ts
+from tests.helpers import base_env, copy_seeds, json_out, run_yanbao, seed_paths, write_note
+
+pytestmark = pytest.mark.slow
+
+SECRET = "3c1f0a9e7d5b42c8a6e4f2d0b8c6a4e2"
+ADMIN, READER = "UADMIN", "UREADER"
+STARTUP_SECONDS = 120  # two bots importing torch/chromadb at once on a loaded 2-core machine
+ANSWER_SECONDS = 60
+
+# A 国盛证券 weekly that only the second test indexes: nothing in the seeds names 移远通信 or 美格智能.
+GUOSHENG_NOTE = [
+    "【国盛证券】通信行业周报(20250106-20250112)：边缘算力加速落地",
+    "国盛证券研究所 报告发布日期：2025年1月13日",
+    "分析师：宋嘉吉 S0680519010002",
+    "核心观点：端侧AI模组出货提速，边缘算力需求持续提升，我们看好模组厂商的业绩弹性。",
+    "建议关注：边缘算力：移远通信、美格智能；光模块：中际旭创、新易盛。",
+    "风险提示：下游需求不及预期；技术迭代不及预期。",
+]
+GUOSHENG_QUESTION = "国盛推荐哪些边缘算力标的?"
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with FakeSlackAPI() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("replicas")
+
+
+@pytest.fixture(scope="module")
+def store_env(chroma_server, redis_server) -> dict[str, str]:
+    """Where every replica keeps what it shares: one Chroma server, one Redis, a namespace of its own."""
+    return {
+        "YANBAO_CHROMA_URL": chroma_server.url,
+        "YANBAO_REDIS_URL": redis_server.url,
+        "YANBAO_NAMESPACE": "replicas" + uuid.uuid4().hex[:12],
+    }
+
+
+@pytest.fixture(scope="module")
+def reports_dir(workdir) -> Path:
+    """Replica A's YANBAO_REPORT_DIRS: empty until a test writes a note into it."""
+    folder = workdir / "reports"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def replicas(slack, store_env, workdir, reports_dir):
+    """(replica A, replica B), healthy, over a shared store that holds the two seed notes."""
+    seeded = run_yanbao(
+        ["index", "--json", *map(str, seed_paths())], workdir / "indexer-home", timeout=180, **store_env
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert json_out(seeded)["added"] == len(seed_paths())
+
+    bot_env = {
+        **{k: v for k, v in store_env.items() if k != "YANBAO_REDIS_URL"},
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "YANBAO_ADMINS": f"slack:{ADMIN}",
+    }
+    started: list[YanbaoProcess] = []
+    try:
+        for name, extra in (("A", {"YANBAO_REPORT_DIRS": str(reports_dir)}), ("B", {})):
+            port = free_port()
+            started.append(
+                start_yanbao(
+                    f"replica {name}",
+                    ["serve", "slack", "--host", "127.0.0.1", "--port", str(port), "--mode", "http"],
+                    workdir / f"home-{name.lower()}",
+                    workdir / f"replica-{name.lower()}.log",
+                    port=port,
+                    **bot_env,
+                    **extra,
+                )
+            )
+        for replica in started:
+            health = wait_healthy(replica, STARTUP_SECONDS)
+            assert health["store"] and health["state"], health
+        yield tuple(started)
+    finally:
+        for replica in started:
+            replica.stop()
+
+
+@pytest.fixture(scope="module")
+def senders(replicas):
+    """Slack's side of each replica: (posts to A, posts to B), same signing secret."""
+    out = tuple(SlackSender(replica.url + "/slack/events", SECRET) for replica in replicas)
+    yield out
+    for sender in out:
+        sender.close()
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def finished_answers(slack: FakeSlackAPI, channel: str, thread_ts: str) -> list[Message]:
+    """The bot's finished answers in a thread (an answer ends with the 👍/👎 buttons)."""
+    return [m for m in slack.thread(channel, thread_ts) if m.blocks and m.blocks[-1]["type"] == "actions"]
+
+
+def ask(slack: FakeSlackAPI, sender: SlackSender, question: str, channel: str) -> Message:
+    """Mention the bot with `question` through `sender`; the finished answer in the new thread."""
+    ts = new_ts()
+    response = sender.event(mention_event(f"<@UBOT> {question}", user=READER, channel=channel, ts=ts))
+    assert response.status_code == 200, response.text
+    answers = slack.wait_for(lambda: finished_answers(slack, channel, ts), ANSWER_SECONDS)
+    assert len(answers) == 1, [m.all_text() for m in answers]
+    return answers[0]
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout:g}s: {what}")
+        time.sleep(0.1)
+
+
+def dropped_duplicates(replica: YanbaoProcess, event_id: str) -> int:
+    return sum(
+        1
+        for record in replica.log_records()
+        if record.get("msg") == "duplicate event dropped" and record.get("event_id") == event_id
+    )
+
+
+def either(text: str, *forms: str) -> bool:
+    return any(form in text for form in forms)
+
+
+# --- a retried event ----------------------------------------------------------------------------------
+
+
+def test_a_retried_event_lands_on_the_other_replica_and_is_answered_once(slack, replicas, senders):
+    replica_a, replica_b = replicas
+    to_a, to_b = senders
+    ts = new_ts()
+    event = mention_event(
+        "<@UBOT> Which stocks does Shanxi recommend for edge compute?", user=READER, channel="CRETRY", ts=ts
+    )
+    event_id = "Ev" + uuid.uuid4().hex[:10].upper()
+    body = to_a.event_body(event, event_id=event_id)  # one delivery: same event_id, client_msg_id, text
+
+    with logs_on_failure(replica_a, replica_b):
+        first = to_a.post(body, "application/json")
+        assert first.status_code == 200, first.text
+        # Slack missed the acknowledgement and delivers the event again (X-Slack-Retry-Num: 1,
+        # X-Slack-Retry-Reason: http_timeout); the load balancer hands the retry to the other replica
+        # while the first is still working on it
+        retried = to_b.post(body, "application/json", retry_num=1)
+        assert retried.status_code == 200, retried.text
+
+        (answer,) = slack.wait_for(lambda: finished_answers(slack, "CRETRY", ts), ANSWER_SECONDS)
+        assert either(answer.all_text(), "樂鑫科技", "乐鑫科技"), answer.all_text()
+
+        # and once more after the answer is out, again to B
+        late = to_b.post(body, "application/json", retry_num=2)
+        assert late.status_code == 200, late.text
+
+        # both repeats were seen and dropped, by whichever replica lost the claim in Redis
+        wait_until(
+            lambda: dropped_duplicates(replica_a, event_id) + dropped_duplicates(replica_b, event_id) >= 2,
+            30,
+            f"both repeats of {event_id} logged as 'duplicate event dropped'",
+        )
+        assert dropped_duplicates(replica_b, event_id) >= 1  # the late retry certainly reached B
+        time.sleep(2.0)  # anything still on its way to Slack gets there
+
+        posted = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CRETRY"]
+        assert len(posted) == 1, [c.params.get("text") for c in posted]
+        assert len(slack.thread("CRETRY", ts)) == 1
+        assert dropped_duplicates(replica_a, event_id) + dropped_duplicates(replica_b, event_id) == 2
+
+
+# --- a report indexed through one replica ----------------------------------------------------------------
+
+
+def test_a_report_indexed_through_one_replica_is_seen_by_the_other(
+    slack, replicas, senders, reports_dir, store_env, workdir
+):
+    replica_a, replica_b = replicas
+    to_a, to_b = senders
+    with logs_on_failure(replica_a, replica_b):
+        # B has answered from the store before: its lexical index is loaded, and knows no such note
+        before = ask(slack, to_b, GUOSHENG_QUESTION, "CBEFORE")
+        assert "移远通信" not in before.all_text()
+
+        write_note(reports_dir / "guosheng_comm_weekly_20250113.txt", GUOSHENG_NOTE)
+        response = to_a.command(
+            "/reindex", "", user=ADMIN, channel="CADMIN", response_url=slack.response_url(ADMIN, "CADMIN")
+        )
+        assert response.status_code == 200, response.text
+        assert "Re-indexing" in response.json()["text"]
+        done = slack.wait_for(
+            lambda: next(
+                (m for m in slack.ephemerals(ADMIN) if m.channel == "CADMIN" and "Re-indexed" in m.text), None
+            ),
+            ANSWER_SECONDS,
+        )
+        assert "1 added" in done.text and "failed" not in done.text, done.text
+
+        after = ask(slack, to_b, GUOSHENG_QUESTION, "CAFTER")
+        assert "移远通信" in after.all_text(), after.all_text()
+        assert "国盛证券" in after.all_text()
+
+        # the seeds are still there for both (A's re-index pruned only its own folder)
+        listed = json_out(run_yanbao(["reports", "--json"], workdir / "lister-home", **store_env))
+        sources = sorted(Path(r["source"]).name for r in listed)
+        assert sources == sorted([*(p.name for p in seed_paths()), "guosheng_comm_weekly_20250113.txt"])
+
+
+# --- two index runs at once ----------------------------------------------------------------------------
+
+
+def test_index_runs_from_two_replicas_at_once_are_serialized(store_env, workdir):
+    """Two `yanbao index` runs on one folder, started together while the index lock is held elsewhere:
+    neither writes while the lock is held; afterwards one adds every report and the other finds them all
+    unchanged, and the store lists each report once."""
+    env = {**{k: v for k, v in store_env.items() if k != "YANBAO_REDIS_URL"}, "YANBAO_NAMESPACE": store_env["YANBAO_NAMESPACE"] + "-lock"}  # own catalog
+    folder = workdir / "shared-reports"
+    files = copy_seeds(folder)
+    files.append(write_note(folder / "guosheng_weekly.txt", GUOSHENG_NOTE))
+    files.append(
+        write_note(
+            folder / "huatai_optical_weekly.txt",
+            [
+                "【华泰证券】光模块行业周报(20250106-20250112)",
+                "华泰证券研究所 发布时间: 2025-01-13",
+                "核心观点：中际旭创800G光模块出货量环比增长35%，1.6T光模块开始小批量出货。",
+            ],
+        )
+    )
+
+    # the same lock every replica takes, opened the way a replica opens it
+    state = open_state(load_settings(base_env(workdir / "lock-holder-home", **env)))
+    runs: list[YanbaoProcess] = []
+    try:
+        with state.lock("index", timeout=30):
+            for name in ("index-1", "index-2"):
+                runs.append(
+                    start_yanbao(
+                        name, ["index", "--json", str(folder)], workdir / name, workdir / f"{name}.log", **env
+                    )
+                )
+            time.sleep(8.0)  # long enough for both to start up and reach the lock
+            with logs_on_failure(*runs):
+                assert all(run.process.poll() is None for run in runs), (
+                    "an index run did not wait for the lock"
+                )
+        with logs_on_failure(*runs):
+            codes = [run.wait(timeout=120) for run in runs]
+            assert codes == [0, 0]
+            summaries = [json_out_text(run) for run in runs]
+            added = sorted(s["added"] for s in summaries)
+            assert added == [0, len(files)], summaries
+            winner, loser = sorted(summaries, key=lambda s: -s["added"])
+            assert loser["unchanged"] == len(files) and loser["updated"] == 0, summaries
+
+            listed = json_out(run_yanbao(["reports", "--json"], workdir / "lock-lister-home", **env))
+            sources = sorted(r["source"] for r in listed)
+            assert sources == sorted(str(f.resolve()) for f in files)
+            assert sum(r["chunks"] for r in listed) == winner["chunks"]
+    finally:
+        for run in runs:
+            run.stop()
+
+
+def json_out_text(run: YanbaoProcess) -> dict:
+    """The --json summary an index run printed (its last JSON line: the log shares the file)."""
+    lines = [line for line in run.log_text().splitlines() if line.startswith('{"added"')]
+    assert lines, run.describe()
+    return json.loads(lines[-1])
