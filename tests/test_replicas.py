@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.state import open_state
@@ -83,7 +84,7 @@ def replicas(slack, store_env, workdir, reports_dir):
     assert json_out(seeded)["added"] == len(seed_paths())
 
     bot_env = {
-        **{k: v for k, v in store_env.items() if k != "YANBAO_REDIS_URL"},
+        **store_env,
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack.api_url,
@@ -192,19 +193,25 @@ def test_a_retried_event_lands_on_the_other_replica_and_is_answered_once(slack, 
         late = to_b.post(body, "application/json", retry_num=2)
         assert late.status_code == 200, late.text
 
-        # both repeats were seen and dropped, by whichever replica lost the claim in Redis
+        def posted() -> list:
+            return [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CRETRY"]
+
+        def dropped() -> int:
+            return dropped_duplicates(replica_a, event_id) + dropped_duplicates(replica_b, event_id)
+
+        # both repeats were seen and dropped, by whichever replica lost the claim in Redis (or one
+        # was answered again: then the assertions below say so)
         wait_until(
-            lambda: dropped_duplicates(replica_a, event_id) + dropped_duplicates(replica_b, event_id) >= 2,
+            lambda: dropped() >= 2 or len(posted()) > 1,
             30,
             f"both repeats of {event_id} logged as 'duplicate event dropped'",
         )
-        assert dropped_duplicates(replica_b, event_id) >= 1  # the late retry certainly reached B
         time.sleep(2.0)  # anything still on its way to Slack gets there
 
-        posted = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CRETRY"]
-        assert len(posted) == 1, [c.params.get("text") for c in posted]
+        assert len(posted()) == 1, [c.params.get("text") for c in posted()]
         assert len(slack.thread("CRETRY", ts)) == 1
-        assert dropped_duplicates(replica_a, event_id) + dropped_duplicates(replica_b, event_id) == 2
+        assert dropped() == 2
+        assert dropped_duplicates(replica_b, event_id) >= 1  # the late retry certainly reached B
 
 
 # --- a report indexed through one replica ----------------------------------------------------------------
@@ -244,14 +251,62 @@ def test_a_report_indexed_through_one_replica_is_seen_by_the_other(
         assert sources == sorted([*(p.name for p in seed_paths()), "guosheng_comm_weekly_20250113.txt"])
 
 
+# --- what a replica says about the index ------------------------------------------------------------------
+
+
+def metric_value(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a freshly started replica's GET /healthz says reports=0, chunks=0 although the shared store "
+        "already holds the seeds. bot/service.py Yanbao.health() -> index/library.py Library.status() "
+        "returns len(self.lexical.reports) / len(self.lexical), this replica's local lexical cache, "
+        "without self.refresh(); the cache is only caught up on the first search. Expected: the store's "
+        "2 reports / 30 chunks; actual: 0 / 0."
+    ),
+)
+def test_a_fresh_replica_reports_the_shared_index_size_on_healthz(replicas):
+    for replica in replicas:
+        health = replica.first_health
+        assert health is not None
+        assert health["reports"] == len(seed_paths()), (replica.name, health)
+        assert health["chunks"] > 0, (replica.name, health)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: GET /metrics on a replica that never indexed says yanbao_index_reports 0 and "
+        "yanbao_index_chunks 0 forever, even after it has answered from the shared store. The gauges "
+        "are set only by bot/service.py Yanbao._update_index_gauges(), called after reindex/add_file/"
+        "remove_report in that same process, never at start, on Library.refresh() or at scrape time. "
+        "Expected: the shared store's counts on every replica; actual: 0 on replica B."
+    ),
+)
+def test_every_replica_exports_the_shared_index_size_in_metrics(replicas, senders, slack, store_env, workdir):
+    replica_a, replica_b = replicas
+    with logs_on_failure(replica_a, replica_b):
+        ask(slack, senders[1], "豆包APP的MAU是多少？", "CSIZES")  # B has read the store now
+        listed = json_out(run_yanbao(["reports", "--json"], workdir / "sizes-home", **store_env))
+        text = httpx.get(replica_b.url + "/metrics", timeout=10).text
+        assert metric_value(text, "yanbao_index_reports") == len(listed)
+        assert metric_value(text, "yanbao_index_chunks") == sum(r["chunks"] for r in listed)
+
+
 # --- two index runs at once ----------------------------------------------------------------------------
 
 
 def test_index_runs_from_two_replicas_at_once_are_serialized(store_env, workdir):
     """Two `yanbao index` runs on one folder, started together while the index lock is held elsewhere:
-    neither writes while the lock is held; afterwards one adds every report and the other finds them all
+    neither finishes while the lock is held; afterwards one adds every report and the other finds them all
     unchanged, and the store lists each report once."""
-    env = {**{k: v for k, v in store_env.items() if k != "YANBAO_REDIS_URL"}, "YANBAO_NAMESPACE": store_env["YANBAO_NAMESPACE"] + "-lock"}  # own catalog
+    env = {**store_env, "YANBAO_NAMESPACE": store_env["YANBAO_NAMESPACE"] + "-lock"}  # own catalog
     folder = workdir / "shared-reports"
     files = copy_seeds(folder)
     files.append(write_note(folder / "guosheng_weekly.txt", GUOSHENG_NOTE))

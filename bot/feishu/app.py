@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer import Answer, Citation
+from bot.chat import INDEXABLE_EXTENSIONS, StreamIntoMessage, describe_size, safe_file_name
 from bot.feishu import cards
 from bot.feishu.api import FeishuApi, FeishuApiError
 from bot.feishu.events import (
@@ -36,8 +37,6 @@ from bot.feishu.events import (
 from bot.logs import request_context
 from bot.metrics import EVENTS, FEEDBACK, QUESTIONS
 from bot.service import Yanbao
-from bot.slack.app import StreamIntoMessage
-from bot.slack.files import INDEXABLE_EXTENSIONS, describe_size, safe_file_name
 from bot.state import StateStore, open_state
 from index.settings import Settings
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.answer import Answer, Citation
-from bot.slack.blocks import cited_clauses, clip, quote_around
+from bot.chat import cited_clauses, clip, quote_around
 from index.records import Report
 from index.summary import IndexSummary
 

@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.web import SlackResponse
 
 from bot.answer import Answer
+from bot.chat import StreamIntoMessage
 from bot.logs import request_context
 from bot.metrics import EVENTS, FEEDBACK
 from bot.service import MAX_QUESTION_CHARS, Yanbao
@@ -40,7 +41,6 @@ from index.summary import IndexSummary
 log = logging.getLogger("bot.slack")
 
 MAX_FILES_PER_MESSAGE = 5
-STREAM_UPDATE_SECONDS = 1.0  # chat.update is rate limited (Tier 3, ~50/min per channel)
 CLAIM_TTL_SECONDS = 7 * 86400
 LISTENER_THREADS = 8
 ACK_PRIORITY_SECONDS = 1.0  # the longest an answer waits for acknowledgements in progress
@@ -603,29 +603,6 @@ class SlackBot:
             respond(**kwargs)
         except Exception as exc:
             log.warning("response_url post failed: %s", type(exc).__name__)
-
-
-class StreamIntoMessage:
-    """The on_text callback: shows the growing answer, at most once per STREAM_UPDATE_SECONDS."""
-
-    def __init__(self, show: Callable[[str], Any], interval: float = STREAM_UPDATE_SECONDS) -> None:
-        self._show = show
-        self._interval = interval
-        self._last = time.monotonic()  # the "searching…" message was just posted
-        self._closed = False
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if self._closed or now - self._last < self._interval or not text.strip():
-                return
-            self._last = now
-            self._show(text)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
 
 
 # -- text helpers ------------------------------------------------------------------------------------

@@ -11,13 +11,12 @@ import re
 from typing import Any
 
 from bot.answer import Answer, Citation
-from index.normalize import search_form
+from bot.chat import QUOTE_CHARS, cited_clauses, clip, quote_around  # noqa: F401 (re-exported)
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 MAX_BUTTON_VALUE = 2000
 MAX_FALLBACK_CHARS = 3000
-QUOTE_CHARS = 280
 FEEDBACK_UP = "yanbao_feedback_up"
 FEEDBACK_DOWN = "yanbao_feedback_down"
 FEEDBACK_ACTIONS = re.compile(r"^yanbao_feedback_(up|down)$")
@@ -36,10 +35,6 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
     return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def split_for_sections(text: str, limit: int = MAX_SECTION_CHARS) -> list[str]:
     """Split text into pieces of at most `limit` characters, at paragraph, then sentence breaks."""
     pieces: list[str] = []
@@ -55,71 +50,6 @@ def split_for_sections(text: str, limit: int = MAX_SECTION_CHARS) -> list[str]:
     if rest:
         pieces.append(rest)
     return pieces
-
-
-def cited_clauses(answer_text: str, n: int) -> str:
-    """The sentences of the answer that carry the marker [n], markers removed."""
-    marker = f"[{n}]"
-    picked = [s for s in _SENTENCE.findall(answer_text) if marker in s]
-    return _MARKER.sub("", " ".join(picked)).strip()
-
-
-def _bigrams(text: str) -> set[str]:
-    folded = re.sub(r"\s+", "", search_form(text))
-    return {folded[i : i + 2] for i in range(len(folded) - 1)}
-
-
-def quote_around(paragraph: str, clause: str, limit: int = QUOTE_CHARS) -> str:
-    """The part of `paragraph` around the sentence that best matches `clause`, at most `limit`
-    characters, with … where it was cut. Without a clause, the paragraph's beginning."""
-    paragraph = re.sub(r"[ \t]+", " ", paragraph.strip())
-    if len(paragraph) <= limit:
-        return paragraph
-    sentences = [s for s in _SENTENCE.findall(paragraph) if s.strip()]
-    if not sentences:
-        return clip(paragraph, limit)
-    wanted = _bigrams(clause) if clause else set()
-    best = 0
-    if wanted:
-        scores = [len(wanted & _bigrams(s)) / (1 + len(_bigrams(s)) ** 0.5) for s in sentences]
-        best = max(range(len(sentences)), key=lambda i: scores[i])
-    first = last = best
-    length = len(sentences[best])
-    if length > limit:  # one long sentence: keep its part that overlaps the clause most
-        return _window_in_sentence(sentences[best], wanted, limit, at_start=best == 0)
-    grew = True
-    while grew:
-        grew = False
-        if last + 1 < len(sentences) and length + len(sentences[last + 1]) <= limit:
-            last += 1
-            length += len(sentences[last])
-            grew = True
-        if first > 0 and length + len(sentences[first - 1]) <= limit:
-            first -= 1
-            length += len(sentences[first])
-            grew = True
-    text = "".join(sentences[first : last + 1]).strip()
-    if first > 0:
-        text = "…" + text
-    if last < len(sentences) - 1:
-        text += "…"
-    return text
-
-
-def _window_in_sentence(sentence: str, wanted: set[str], limit: int, *, at_start: bool) -> str:
-    width = limit - 2
-    best_start, best_score = 0, -1
-    step = max(1, width // 4)
-    for start in range(0, max(1, len(sentence) - width + 1), step):
-        score = len(wanted & _bigrams(sentence[start : start + width]))
-        if score > best_score:
-            best_start, best_score = start, score
-    text = sentence[best_start : best_start + width].strip()
-    if best_start > 0 or not at_start:
-        text = "…" + text
-    if best_start + width < len(sentence):
-        text += "…"
-    return text
 
 
 def citation_line(citation: Citation) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-INDEXABLE_EXTENSIONS = (".pdf", ".docx", ".html", ".htm", ".txt", ".md")
+from bot.chat import INDEXABLE_EXTENSIONS, describe_size, safe_file_name  # noqa: F401 (re-exported)
+
 # hosts the bot token may be sent to; the Web API host (SLACK_API_URL) is added at run time
 SLACK_FILE_HOSTS = ("files.slack.com", "slack-files.com")
 
@@ -32,17 +32,6 @@ class SharedFile:
     @property
     def extension(self) -> str:
         return Path(self.name).suffix.lower()
-
-
-def describe_size(size: float) -> str:
-    mb = size / 1_000_000
-    return f"{mb:.1f} MB" if mb >= 0.1 else f"{size / 1000:.0f} kB"
-
-
-def safe_file_name(name: str) -> str:
-    """A file name that stays inside the uploads folder and keeps CJK characters."""
-    stem = re.sub(r"[^\w.\-\u3400-\u9fff]+", "_", Path(name).name).strip("._") or "upload"
-    return stem[:120]
 
 
 def file_info(client: WebClient, file_id: str) -> SharedFile:

@@ -29,6 +29,7 @@ class YanbaoProcess:
     log_path: Path
     process: subprocess.Popen
     port: int | None = None
+    first_health: dict | None = None  # what GET /healthz said the first time it answered 200
 
     @property
     def url(self) -> str:
@@ -42,8 +43,9 @@ class YanbaoProcess:
             return ""
 
     def log_tail(self, lines: int = 40) -> str:
-        text = self.log_text()
-        return "\n".join(text.splitlines()[-lines:]) if text else "(empty log)"
+        """The last `lines` lines of the log, without httpx's one line per Chroma request."""
+        kept = [line for line in self.log_text().splitlines() if not _is_request_line(line)]
+        return "\n".join(kept[-lines:]) if kept else "(empty log)"
 
     def log_records(self) -> list[dict]:
         """The structured log lines (one JSON object each) written so far; other lines are skipped."""
@@ -76,6 +78,10 @@ class YanbaoProcess:
                 self.process.wait(timeout=10)
 
 
+def _is_request_line(line: str) -> bool:
+    return line.startswith("{") and '"logger": "httpx"' in line and '"level": "INFO"' in line
+
+
 def start_yanbao(
     name: str, args: list[str], home: Path, log_path: Path, *, port: int | None = None, **env: str
 ) -> YanbaoProcess:
@@ -104,7 +110,8 @@ def wait_healthy(server: YanbaoProcess, timeout: float) -> dict:
         try:
             response = httpx.get(server.url + "/healthz", timeout=5)
             if response.status_code == 200:
-                return response.json()
+                server.first_health = response.json()
+                return server.first_health
             last = f"{response.status_code} {response.text[:300]}"
         except httpx.HTTPError as exc:
             last = f"{type(exc).__name__}: {exc}"

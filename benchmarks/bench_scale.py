@@ -1,0 +1,359 @@
+"""Grow the index to 100k chunks, embedded and through a Chroma server: index time, ask latency,
+memory and disk at each checkpoint.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py [--chunks 100000] [--both|--embedded|--server]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py --chunks 1000000   # a bigger machine
+
+Each store starts with the real notes (../shared/seeds, samples/) indexed by the real pipeline, then
+grows with synthetic notes (benchmarks/synthetic.py: real jieba tokens, so the lexical index is real;
+vectors from the benchmark's hashing embedder, a SYNTHETIC stand-in for a model) to 1k, 10k, 100k
+(and 1M) chunks. At each checkpoint:
+
+  write_report  the product's write path (Store.write_report, 7 store calls a report) on a sample of
+                reports: its chunks/s, and what it would take to write the checkpoint that way;
+  bulk          the rest of the chunks written as the same records in batches of 2,000 (how this
+                benchmark reaches 100k in minutes; not a product path);
+  refresh       Library.refresh after the growth: the lexical index catching up with the store;
+  add 1 report  write_report of one more report + refresh: what indexing one new note costs at N;
+  re-index      `Library.index` of the (unchanged) real notes at N: nothing written, catalog read;
+  open          a new Library (as a replica or a restarted bot) until its first answer;
+  search / ask  Library.search and the whole Yanbao.ask (extractive) over the dev questions, p50/p95;
+  RSS, disk     this process's RSS now and at peak, the server's RSS, `du` of YANBAO_HOME and the
+                server's --path.
+
+With --both the two backends run one after the other in child processes, so each RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic import (  # noqa: E402
+    CachedCorpus,
+    ChromaServer,
+    HashingEmbedder,
+    RealNotes,
+    Vocabulary,
+    bulk_load,
+    check_bulk_matches_write_report,
+    disk_mb,
+    latency,
+    machine_line,
+    peak_rss_mb,
+    print_table,
+    real_note_paths,
+    rss_mb,
+)
+
+DEV_SET = ROOT / "eval" / "dev.jsonl"
+TODAY = date(2025, 1, 8)
+SAMPLE_REPORTS = 10  # reports written through Store.write_report at each checkpoint
+
+
+def checkpoints(total: int) -> list[int]:
+    return [c for c in (1_000, 10_000, 100_000, 1_000_000) if c < total] + [total]
+
+
+def questions(limit: int) -> list[str]:
+    if DEV_SET.is_file():
+        items = [
+            json.loads(line)["question"]
+            for line in DEV_SET.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+    else:
+        items = [
+            "Which stocks does Shanxi recommend for edge compute?",
+            "山证推荐哪些IDC标的",
+            "豆包11月月活?",
+        ]
+    return items[:limit] if limit else items
+
+
+def timed(fn, items: list[str], budget_s: float) -> object:
+    for q in items:  # warm-up
+        fn(q)
+    seconds = []
+    started = time.perf_counter()
+    for _ in range(3):
+        for q in items:
+            t0 = time.perf_counter()
+            fn(q)
+            seconds.append(time.perf_counter() - t0)
+        if time.perf_counter() - started > budget_s:
+            break
+    return latency(seconds)
+
+
+def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
+    """Grow one store (kind "embedded" or "server") through the checkpoints; one dict per checkpoint."""
+    from bot.service import Yanbao
+    from index.embedding import EmbedderStatus
+    from index.library import Library
+    from index.settings import load_settings
+
+    marks = checkpoints(args.chunks)
+    notes = RealNotes()
+    corpus = CachedCorpus(Vocabulary.from_notes(notes), args.seed, None if args.no_cache else args.cache)
+    made = corpus.prepare_chunks(marks[-1])  # forked workers: before any store or server thread starts
+    log(
+        f"[{kind}] synthetic corpus ready ({'made in ' + format(made, '.0f') + ' s' if made else 'from cache'})"
+    )
+    asked = questions(args.questions)
+    hashing = HashingEmbedder()
+
+    def vectors(item):
+        return [hashing.vector_for_tokens(t) for t in item.tokens]
+
+    results: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix=f"yanbao-bench-scale-{kind}-", dir=args.tmp) as tmp:
+        home = Path(tmp) / "home"
+        environ = {"YANBAO_HOME": str(home), "YANBAO_EMBED_MODEL": "bench-hashing"}
+        server = None
+        if kind == "server":
+            server = ChromaServer(Path(tmp) / "server-data").__enter__()
+            environ["YANBAO_CHROMA_URL"] = server.url
+        try:
+            settings = load_settings(environ)
+            status = EmbedderStatus(hashing, "bench-hashing")
+            library = Library(settings, embedder_status=status)
+            started = time.perf_counter()
+            library.index(real_note_paths(), progress=False)
+            log(f"[{kind}] real notes indexed in {time.perf_counter() - started:.1f} s")
+            store = library.store
+            chunks = library.status()["chunks"]
+            next_report = 0
+            total_index_s = 0.0
+            for mark in marks:
+                row: dict = {"backend": kind, "target": mark}
+                # 1. the product's write path, on a sample of reports
+                sample = []
+                while len(sample) < SAMPLE_REPORTS and chunks + sum(len(r.chunks) for r in sample) < mark:
+                    sample.append(corpus.take_chunks(next_report, 1)[0])
+                    next_report += 1
+                generation = store.generation() + 1
+                started = time.perf_counter()
+                for item in sample:
+                    store.write_report(
+                        item.report, item.version, item.chunks, item.tokens, vectors(item), generation
+                    )
+                write_s = time.perf_counter() - started
+                sample_chunks = sum(len(r.chunks) for r in sample)
+                row["write_report_chunks_per_s"] = sample_chunks / write_s if write_s else None
+                row["write_report_s_per_report"] = write_s / len(sample) if sample else None
+                # 2. the rest in bulk
+                rest = (
+                    corpus.take_chunks(next_report, mark - chunks - sample_chunks)
+                    if mark > chunks + sample_chunks
+                    else []
+                )
+                next_report += len(rest)
+                rest_chunks = sum(len(r.chunks) for r in rest)
+                started = time.perf_counter()
+                bulk_load(store, rest, vectors, generation)
+                store.bump_generation()
+                bulk_s = time.perf_counter() - started
+                row["bulk_chunks_per_s"] = rest_chunks / bulk_s if rest_chunks else None
+                if sample and rest and not results:
+                    problem = check_bulk_matches_write_report(store, rest[0], sample[0])
+                    if problem:
+                        log(f"[{kind}] WARNING: {problem}")
+                # 3. the lexical index catches up
+                started = time.perf_counter()
+                library.refresh()
+                row["refresh_s"] = time.perf_counter() - started
+                total_index_s += write_s + bulk_s + row["refresh_s"]
+                row["index_s_cumulative"] = total_index_s
+                chunks = library.status()["chunks"]
+                row["chunks"], row["reports"] = chunks, len(library.lexical.reports)
+                if row["write_report_chunks_per_s"]:
+                    row["write_report_path_s_estimate"] = chunks / row["write_report_chunks_per_s"]
+                log(f"[{kind}] {chunks:,} chunks: write_report {row['write_report_chunks_per_s'] or 0:.0f} chunks/s, "
+                    f"bulk {row['bulk_chunks_per_s'] or 0:.0f} chunks/s ({bulk_s:.0f} s), refresh {row['refresh_s']:.1f} s")  # fmt: skip
+                # 4. one more report, as a user adding a note
+                extra = corpus.take_chunks(next_report, 1)
+                next_report += 1
+                started = time.perf_counter()
+                generation = store.generation() + 1
+                store.write_report(
+                    extra[0].report,
+                    extra[0].version,
+                    extra[0].chunks,
+                    extra[0].tokens,
+                    vectors(extra[0]),
+                    generation,
+                )
+                store.bump_generation()
+                row["add_one_write_s"] = time.perf_counter() - started
+                started = time.perf_counter()
+                library.refresh()
+                row["add_one_refresh_s"] = time.perf_counter() - started
+                chunks = library.status()["chunks"]
+                # 5. re-index of the unchanged real notes
+                started = time.perf_counter()
+                summary = library.index(real_note_paths(), progress=False)
+                row["reindex_unchanged_s"] = time.perf_counter() - started
+                if summary.added or summary.updated or summary.failed:
+                    log(
+                        f"[{kind}] WARNING: re-indexing unchanged notes changed something: {summary.to_json()}"
+                    )
+                # 6. a new Library until its first answer (its lexical cache is on disk and current)
+                started = time.perf_counter()
+                fresh = Library(settings, embedder_status=status)
+                fresh.search(asked[0], today=TODAY)
+                row["open_s"] = time.perf_counter() - started
+                del fresh
+                # 7. latency
+                row["search"] = timed(
+                    lambda q: library.search(q, k=5, today=TODAY), asked, args.budget
+                ).__dict__
+                service = Yanbao(settings, library=library)
+                row["ask"] = timed(lambda q, s=service: s.ask(q, today=TODAY), asked, args.budget).__dict__
+                started_refresh = []
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    library.refresh()
+                    started_refresh.append(time.perf_counter() - t0)
+                row["refresh_nochange"] = latency(started_refresh).__dict__
+                # 8. memory and disk
+                row["rss_mb"], row["peak_rss_mb"] = rss_mb(), peak_rss_mb()
+                row["server_rss_mb"] = server.rss_mb() if server else None
+                row["disk_home_mb"] = disk_mb(home)
+                row["disk_server_mb"] = disk_mb(server.path) if server else None
+                row["chunks"] = chunks
+                log(f"[{kind}] {chunks:,} chunks: search {row['search']['p50_ms']:.1f}/{row['search']['p95_ms']:.1f} ms, "
+                    f"ask {row['ask']['p50_ms']:.1f}/{row['ask']['p95_ms']:.1f} ms, RSS {row['rss_mb']:.0f} MB")  # fmt: skip
+                results.append(row)
+        finally:
+            if server:
+                server.__exit__(None, None, None)
+    return results
+
+
+def print_report(rows: list[dict]) -> None:
+    def f(value, spec=".1f") -> str:
+        return "-" if value is None else format(value, spec)
+
+    print()
+    print("index time (synthetic vectors; the lexical index is real)")
+    print_table(
+        ["backend", "chunks", "write_report chunks/s", "s/report", "bulk chunks/s", "refresh s",
+         "add 1 report: write + refresh s", "re-index unchanged s", "open s",
+         "all chunks via write_report (est.) s"],
+        [[r["backend"], f"{r['chunks']:,}", f(r["write_report_chunks_per_s"], ".0f"),
+          f(r["write_report_s_per_report"], ".2f"), f(r["bulk_chunks_per_s"], ".0f"), f(r["refresh_s"]),
+          f"{r['add_one_write_s']:.2f} + {r['add_one_refresh_s']:.2f}", f(r["reindex_unchanged_s"], ".2f"),
+          f(r["open_s"]), f(r.get("write_report_path_s_estimate"), ".0f")] for r in rows],
+    )  # fmt: skip
+    print()
+    print("latency (ms p50 / p95; hybrid with SYNTHETIC dense vectors), memory and disk")
+    print_table(
+        ["backend", "chunks", "search", "ask", "refresh, no change", "RSS MB", "peak RSS MB",
+         "server RSS MB", "disk home MB", "disk server MB"],
+        [[r["backend"], f"{r['chunks']:,}", _lat(r["search"]), _lat(r["ask"]), _lat(r["refresh_nochange"]),
+          f(r["rss_mb"], ".0f"), f(r["peak_rss_mb"], ".0f"), f(r["server_rss_mb"], ".0f"),
+          f(r["disk_home_mb"], ".0f"), f(r["disk_server_mb"], ".0f")] for r in rows],
+    )  # fmt: skip
+    for backend in dict.fromkeys(r["backend"] for r in rows):
+        mine = [r for r in rows if r["backend"] == backend]
+        if len(mine) >= 2:
+            first, last = mine[0], mine[-1]
+            growth = last["chunks"] / first["chunks"]
+            print(
+                f"{backend}: {first['chunks']:,} -> {last['chunks']:,} chunks (x{growth:.0f}): "
+                f"search p95 x{last['search']['p95_ms'] / first['search']['p95_ms']:.1f}, "
+                f"refresh x{last['refresh_s'] / max(first['refresh_s'], 1e-6):.0f}, "
+                f"add-one-report x{(last['add_one_write_s'] + last['add_one_refresh_s']) / (first['add_one_write_s'] + first['add_one_refresh_s']):.0f}, "
+                f"RSS x{last['rss_mb'] / first['rss_mb']:.1f}, "
+                f"disk x{((last['disk_home_mb'] or 0) + (last['disk_server_mb'] or 0)) / max(1e-6, (first['disk_home_mb'] or 0) + (first['disk_server_mb'] or 0)):.0f}"
+            )  # fmt: skip
+    print()
+    targets = {"embedded": 150, "server": 300}
+    for r in rows:
+        if r["chunks"] >= 100_000 and r["backend"] in targets:
+            goal = targets[r["backend"]]
+            verdict = "meets" if r["ask"]["p95_ms"] < goal else "MISSES"
+            print(
+                f"target: ask p95 < {goal} ms at 100k chunks ({r['backend']}): {r['ask']['p95_ms']:.1f} ms, {verdict}"
+            )
+
+
+def _lat(d: dict) -> str:
+    return f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--chunks", type=int, default=100_000, help="grow to this many chunks (default 100000)"
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--both", action="store_const", dest="backends", const="both", help="embedded, then server (default)"
+    )
+    which.add_argument("--embedded", action="store_const", dest="backends", const="embedded")
+    which.add_argument("--server", action="store_const", dest="backends", const="server")
+    parser.add_argument(
+        "--questions", type=int, default=40, help="dev questions timed per checkpoint (0 = all)"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=20.0, help="seconds of timed questions per measure at most"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cache", type=Path, default=ROOT / ".bench" / "synthetic", help="synthetic-chunk cache"
+    )
+    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--tmp", help="where the stores are made (default: the system temp folder)")
+    parser.add_argument("--json-out", type=Path, help=argparse.SUPPRESS)  # used by --both for its children
+    parser.set_defaults(backends="both")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr if args.json_out else sys.stdout, flush=True)
+
+    if args.json_out:  # a child of --both
+        args.json_out.write_text(json.dumps(run_backend(args.backends, args, log)))
+        return 0
+    started = time.perf_counter()
+    print(f"== bench_scale: grow to {args.chunks:,} chunks ({', '.join(f'{c:,}' for c in checkpoints(args.chunks))}); "
+          f"backends: {args.backends}")  # fmt: skip
+    print(f"   {machine_line()}")
+    rows: list[dict] = []
+    if args.backends == "both":
+        for kind in ("embedded", "server"):
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                command = [sys.executable, __file__, f"--{kind}", "--json-out", out.name, "--chunks", str(args.chunks),
+                           "--questions", str(args.questions), "--budget", str(args.budget), "--seed", str(args.seed),
+                           "--cache", str(args.cache)] + (["--no-cache"] if args.no_cache else []) + (
+                           ["--tmp", args.tmp] if args.tmp else [])  # fmt: skip
+                done = subprocess.run(command, stderr=None, stdout=subprocess.DEVNULL)
+                if done.returncode:
+                    print(f"   the {kind} run failed (exit {done.returncode})")
+                    continue
+                rows += json.loads(Path(out.name).read_text())
+    else:
+        rows = run_backend(args.backends, args)
+    print_report(rows)
+    print(f"\n   finished in {time.perf_counter() - started:.0f} s; {machine_line()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
