@@ -72,6 +72,8 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_index.py --model "$(MINILM)"
 	$(PY) benchmarks/bench_search.py --model "$(MINILM)"
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_slack_ack.py --events 50
+	$(PY) benchmarks/bench_feishu_ack.py --events 50
 
 eval: $(VENV)/.installed-test
 	@echo "== lexical only (YANBAO_EMBED_MODEL=none)"
