@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -140,7 +141,7 @@ def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
                 # 1. the product's write path, on a sample of reports
                 sample = []
                 while len(sample) < SAMPLE_REPORTS and chunks + sum(len(r.chunks) for r in sample) < mark:
-                    sample.append(corpus.take_chunks(next_report, 1)[0])
+                    sample += corpus.take_reports(next_report, 1)
                     next_report += 1
                 generation = store.generation() + 1
                 started = time.perf_counter()
@@ -152,21 +153,22 @@ def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
                 sample_chunks = sum(len(r.chunks) for r in sample)
                 row["write_report_chunks_per_s"] = sample_chunks / write_s if write_s else None
                 row["write_report_s_per_report"] = write_s / len(sample) if sample else None
-                # 2. the rest in bulk
-                rest = (
-                    corpus.take_chunks(next_report, mark - chunks - sample_chunks)
-                    if mark > chunks + sample_chunks
-                    else []
-                )
-                next_report += len(rest)
-                rest_chunks = sum(len(r.chunks) for r in rest)
+                # 2. the rest in bulk, a block of synthetic reports at a time
+                remaining = mark - chunks - sample_chunks
+                rest_reports = rest_chunks = 0
+                first_rest = None
                 started = time.perf_counter()
-                bulk_load(store, rest, vectors, generation)
+                for batch in corpus.batches(next_report, remaining) if remaining > 0 else []:
+                    bulk_load(store, batch, vectors, generation)
+                    rest_reports += len(batch)
+                    rest_chunks += sum(len(r.chunks) for r in batch)
+                    first_rest = first_rest or batch[0]
                 store.bump_generation()
                 bulk_s = time.perf_counter() - started
+                next_report += rest_reports
                 row["bulk_chunks_per_s"] = rest_chunks / bulk_s if rest_chunks else None
-                if sample and rest and not results:
-                    problem = check_bulk_matches_write_report(store, rest[0], sample[0])
+                if sample and first_rest and not results:
+                    problem = check_bulk_matches_write_report(store, first_rest, sample[0])
                     if problem:
                         log(f"[{kind}] WARNING: {problem}")
                 # 3. the lexical index catches up
@@ -182,7 +184,7 @@ def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
                 log(f"[{kind}] {chunks:,} chunks: write_report {row['write_report_chunks_per_s'] or 0:.0f} chunks/s, "
                     f"bulk {row['bulk_chunks_per_s'] or 0:.0f} chunks/s ({bulk_s:.0f} s), refresh {row['refresh_s']:.1f} s")  # fmt: skip
                 # 4. one more report, as a user adding a note
-                extra = corpus.take_chunks(next_report, 1)
+                extra = corpus.take_reports(next_report, 1)
                 next_report += 1
                 started = time.perf_counter()
                 generation = store.generation() + 1
@@ -321,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, help=argparse.SUPPRESS)  # used by --both for its children
     parser.set_defaults(backends="both")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up temp stores and the server
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -343,9 +346,15 @@ def main(argv: list[str] | None = None) -> int:
                            "--questions", str(args.questions), "--budget", str(args.budget), "--seed", str(args.seed),
                            "--cache", str(args.cache)] + (["--no-cache"] if args.no_cache else []) + (
                            ["--tmp", args.tmp] if args.tmp else [])  # fmt: skip
-                done = subprocess.run(command, stderr=None, stdout=subprocess.DEVNULL)
-                if done.returncode:
-                    print(f"   the {kind} run failed (exit {done.returncode})")
+                child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+                try:
+                    code = child.wait()
+                finally:
+                    if child.poll() is None:
+                        child.terminate()
+                        child.wait(timeout=60)
+                if code:
+                    print(f"   the {kind} run failed (exit {code})")
                     continue
                 rows += json.loads(Path(out.name).read_text())
     else:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-cache", action="store_true")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the temporary stores
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
     sizes = [0, *sizes]  # 0: the real notes alone, the baseline for the quality columns
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -234,16 +236,16 @@ def main(argv: list[str] | None = None) -> int:
         next_report = 0
         for size in sizes:
             if size > chunks:
-                reports = corpus.take_chunks(next_report, size - chunks)
-                next_report += len(reports)
                 started = time.perf_counter()
                 generation = library.store.generation() + 1
-                bulk_load(
-                    library.store,
-                    reports,
-                    lambda r: [hashing.vector_for_tokens(t) for t in r.tokens],
-                    generation,
-                )
+                for batch in corpus.batches(next_report, size - chunks):  # a block at a time
+                    next_report += len(batch)
+                    bulk_load(
+                        library.store,
+                        batch,
+                        lambda r: [hashing.vector_for_tokens(t) for t in r.tokens],
+                        generation,
+                    )
                 library.store.bump_generation()
                 load_s = time.perf_counter() - started
                 started = time.perf_counter()
@@ -350,10 +352,12 @@ def real_model_run(model, corpus, questions, args, home: Path, sizes: list[int])
             next_report += len(reports)
             started = time.perf_counter()
             generation = library.store.generation() + 1
+            # one encode call for all chunks (length-sorted batches), then each report's share
+            vectors = iter(model.embed_passages([c.search_text for r in reports for c in r.chunks]))
             bulk_load(
                 library.store,
                 reports,
-                lambda r: model.embed_passages([c.search_text for c in r.chunks]),
+                lambda r, v=vectors: [next(v) for _ in r.chunks],
                 generation,
             )
             library.store.bump_generation()

@@ -292,7 +292,9 @@ class CachedCorpus:
     jieba is most of the cost of making synthetic chunks (about 800 chunks/s on one core here), so
     blocks are made once, by up to `workers` processes, and reused by later runs. The cache key covers
     the generator, the vocabulary, the user dictionary and the tokenizer code, so a change to any of
-    them makes new blocks. `cache_dir=None` keeps everything in memory.
+    them makes new blocks. Blocks are read back one at a time and not kept, so a benchmark's RSS is
+    the library's, not the corpus's. `cache_dir=None` keeps every block in memory instead (RSS figures
+    then include the corpus).
     """
 
     BLOCK = 250
@@ -305,12 +307,19 @@ class CachedCorpus:
         self.workers = max(1, workers)
         key = f"{vocabulary.fingerprint()}-{_tokenizer_fingerprint()}-seed{seed}"
         self.cache_dir = cache_dir / key if cache_dir else None
-        self._blocks: dict[int, list[SyntheticReport]] = {}
+        self._memory: dict[int, list[SyntheticReport]] = {}  # only without a cache_dir
+        self._current: tuple[int, list[SyntheticReport]] | None = None
 
     def _path(self, block: int) -> Path | None:
         return self.cache_dir / f"block-{block:05d}.pkl" if self.cache_dir else None
 
+    def _has(self, block: int) -> bool:
+        path = self._path(block)
+        return block in self._memory or (path is not None and path.is_file())
+
     def _load(self, block: int) -> list[SyntheticReport] | None:
+        if block in self._memory:
+            return self._memory[block]
         path = self._path(block)
         if path is None or not path.is_file():
             return None
@@ -320,27 +329,9 @@ class CachedCorpus:
         except Exception:  # a stale or damaged block is made again
             return None
 
-    def _save(self, block: int, reports: list[SyntheticReport]) -> None:
-        path = self._path(block)
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(reports, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-
     def prepare(self, blocks: range) -> float:
-        """Make (or load) `blocks`; returns the seconds spent making new ones."""
-        missing = []
-        for block in blocks:
-            if block in self._blocks:
-                continue
-            loaded = self._load(block)
-            if loaded is None:
-                missing.append(block)
-            else:
-                self._blocks[block] = loaded
+        """Make the missing `blocks`; returns the seconds spent making them."""
+        missing = [b for b in blocks if not self._has(b)]
         if not missing:
             return 0.0
         started = time.perf_counter()
@@ -351,47 +342,77 @@ class CachedCorpus:
             _FORK_CORPUS = self.corpus
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
-                made = pool.map(_make_block, [(b, self.BLOCK) for b in missing])
-                for block, reports in zip(missing, made, strict=True):
-                    self._blocks[block] = reports
-                    self._save(block, reports)
+                jobs = [(b, self.BLOCK, self._path(b)) for b in missing]
+                for block, reports in zip(missing, pool.map(_make_block, jobs), strict=True):
+                    if reports is not None:
+                        self._memory[block] = reports
         else:
             for block in missing:
-                reports = _make_block((block, self.BLOCK), self.corpus)
-                self._blocks[block] = reports
-                self._save(block, reports)
+                reports = _make_block((block, self.BLOCK, self._path(block)), self.corpus)
+                if reports is not None:
+                    self._memory[block] = reports
         return time.perf_counter() - started
 
     def prepare_chunks(self, chunks: int) -> float:
         """Make the blocks that `chunks` chunks will come from (about 20 chunks a report)."""
         return self.prepare(range(0, chunks // (20 * self.BLOCK) + 2))
 
-    def take_chunks(self, start_report: int, chunks: int) -> list[SyntheticReport]:
-        """Reports from number `start_report` on, until they hold at least `chunks` chunks."""
-        out: list[SyntheticReport] = []
+    def _block(self, block: int) -> list[SyntheticReport]:
+        if self._current and self._current[0] == block:
+            return self._current[1]
+        reports = self._load(block)
+        if reports is None:
+            self.prepare(range(block, block + 1))
+            reports = self._load(block)
+            assert reports is not None
+        self._current = (block, reports)
+        return reports
+
+    def batches(self, start_report: int, chunks: int) -> Iterator[list[SyntheticReport]]:
+        """Reports from number `start_report` on, until they hold at least `chunks` chunks, a block's
+        worth at a time (so they need not all be in memory at once)."""
         total = 0
         number = start_report
         while total < chunks:
             block = number // self.BLOCK
-            if block not in self._blocks:
-                # about 20 chunks a report: make enough blocks at once for the pool to share them
-                need = max(1, (chunks - total) // (20 * self.BLOCK) + 1)
-                self.prepare(range(block, block + need))
-            report = self._blocks[block][number % self.BLOCK]
-            out.append(report)
-            total += len(report.chunks)
-            number += 1
-        return out
+            reports = self._block(block)
+            batch = []
+            while total < chunks and number // self.BLOCK == block:
+                report = reports[number % self.BLOCK]
+                batch.append(report)
+                total += len(report.chunks)
+                number += 1
+            yield batch
+
+    def take_chunks(self, start_report: int, chunks: int) -> list[SyntheticReport]:
+        """Reports from number `start_report` on, until they hold at least `chunks` chunks."""
+        return [r for batch in self.batches(start_report, chunks) for r in batch]
+
+    def take_reports(self, start_report: int, count: int) -> list[SyntheticReport]:
+        return [
+            self._block(n // self.BLOCK)[n % self.BLOCK] for n in range(start_report, start_report + count)
+        ]
 
 
 _FORK_CORPUS: SyntheticCorpus | None = None
 
 
-def _make_block(args: tuple[int, int], corpus: SyntheticCorpus | None = None) -> list[SyntheticReport]:
-    block, size = args
+def _make_block(
+    args: tuple[int, int, Path | None], corpus: SyntheticCorpus | None = None
+) -> list[SyntheticReport] | None:
+    """Make one block; with a path, save it there (atomically) and return None."""
+    block, size, path = args
     corpus = corpus or _FORK_CORPUS
     assert corpus is not None
-    return [corpus.report(n) for n in range(block * size, (block + 1) * size)]
+    reports = [corpus.report(n) for n in range(block * size, (block + 1) * size)]
+    if path is None:
+        return reports
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("wb") as fh:
+        pickle.dump(reports, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return None
 
 
 def _tokenizer_fingerprint() -> str:

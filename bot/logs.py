@@ -187,4 +187,7 @@ def configure_logging(
         old.close()
     root.addHandler(handler)
     root.setLevel(numeric)
+    # one line per HTTP request to Chroma or Slack drowns the bot's own log lines
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
     return handler

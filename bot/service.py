@@ -148,6 +148,7 @@ class Yanbao:
         if conversation:
             self.state.append_history(conversation, _turn(question, plan, answer).to_json())
         metrics.record_answer(answer.mode, answer.found)
+        self._update_index_gauges()
         metrics.observe_stage("total", time.perf_counter() - started)
         return answer
 
@@ -230,6 +231,7 @@ class Yanbao:
 
     def health(self) -> dict[str, object]:
         status = self.library.status()
+        metrics.set_index_size(int(status["reports"]), int(status["chunks"]))
         return {
             "ok": bool(status["store_reachable"]) and self.state.ping(),
             "store": status["store_reachable"],
@@ -240,8 +242,10 @@ class Yanbao:
         }
 
     def _update_index_gauges(self) -> None:
-        status = self.library.status()
-        metrics.set_index_size(int(status["reports"]), int(status["chunks"]))
+        """The index-size gauges follow the shared store on every replica, not only on the one that
+        indexed (cheap: the lexical cache already knows its sizes after a refresh)."""
+        lexical = self.library.lexical
+        metrics.set_index_size(len(lexical.reports), len(lexical))
 
 
 def _trim(question: str) -> tuple[str, str | None]:

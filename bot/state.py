@@ -80,7 +80,8 @@ class StateStore(Protocol):
 def open_state(settings: Any) -> StateStore:
     """Redis when settings.redis_url is set, else SQLite at settings.state_dir/state.sqlite3."""
     if getattr(settings, "redis_url", None):
-        return RedisState(settings.redis_url)
+        # keys follow YANBAO_NAMESPACE, so teams sharing one Redis share no locks or event ids
+        return RedisState(settings.redis_url, prefix=f"{getattr(settings, 'namespace', 'yanbao')}:")
     return SQLiteState(Path(settings.state_dir) / "state.sqlite3")
 
 

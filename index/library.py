@@ -100,6 +100,8 @@ class Library:
         return self.searcher.search(question, **kwargs)
 
     def status(self) -> dict[str, object]:
+        """Sizes are the shared store's: a replica that never searched catches up first."""
+        self.refresh()
         return {
             "store": self.settings.chroma_url or str(self.settings.home / "chroma"),
             "store_reachable": self.store.ping(),
