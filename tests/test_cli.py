@@ -158,7 +158,13 @@ def test_doctor_json_works_with_no_network(indexed):
     home, _, _ = indexed
     dead = f"http://127.0.0.1:{free_port()}"  # any attempt to go out fails at once
     result = run_yanbao(
-        ["doctor", "--json"], home, HTTP_PROXY=dead, HTTPS_PROXY=dead, HF_ENDPOINT=dead, timeout=60
+        ["doctor", "--json"],
+        home,
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+        HF_ENDPOINT=dead,
+        NO_PROXY="127.0.0.1,localhost",
+        timeout=60,  # a Chroma server on loopback (make test's 2nd pass)
     )
     assert result.returncode == 0, result.stderr
     report = json_out(result)
