@@ -27,8 +27,12 @@ With --both the two backends run one after the other in child processes, so each
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,8 +101,30 @@ def timed(fn, items: list[str], budget_s: float) -> object:
     return latency(seconds)
 
 
+class Profiler:
+    """cProfile around a step when --profile is given; prints the top entries by cumulative time."""
+
+    def __init__(self, enabled: bool, log) -> None:
+        self.enabled, self.log = enabled, log
+
+    def run(self, label: str, fn, *args, **kwargs):
+        if not self.enabled:
+            return fn(*args, **kwargs)
+        profile = cProfile.Profile()
+        result = profile.runcall(fn, *args, **kwargs)
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(14)
+        text = out.getvalue()
+        self.log(f"--- profile: {label}\n" + text[text.find("   ncalls") :].rstrip())
+        return result
+
+
 def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
-    """Grow one store (kind "embedded" or "server") through the checkpoints; one dict per checkpoint."""
+    """Grow one store (kind "embedded" or "server") through the checkpoints; one dict per checkpoint.
+
+    `args.snapshots` (a folder): the embedded run leaves there a copy of its Chroma folder at each
+    checkpoint above `args.server_writes_up_to`, taken right after that checkpoint's writes; the server
+    run then serves that copy at the same checkpoint instead of writing it through HTTP."""
     from bot.service import Yanbao
     from index.embedding import EmbedderStatus
     from index.library import Library
@@ -113,6 +139,7 @@ def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
     )
     asked = questions(args.questions)
     hashing = HashingEmbedder()
+    profiler = Profiler(args.profile, log)
 
     def vectors(item):
         return [hashing.vector_for_tokens(t) for t in item.tokens]
@@ -132,12 +159,19 @@ def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
             started = time.perf_counter()
             library.index(real_note_paths(), progress=False)
             log(f"[{kind}] real notes indexed in {time.perf_counter() - started:.1f} s")
-            store = library.store
             chunks = library.status()["chunks"]
             next_report = 0
-            total_index_s = 0.0
+            previous_bulk_rate = None
             for mark in marks:
-                row: dict = {"backend": kind, "target": mark}
+                store = library.store
+                row: dict = {"backend": kind, "target": mark, "served_from_copy": False}
+                snapshot = args.snapshots / f"chroma-{mark}" if args.snapshots else None
+                seeded = (
+                    kind == "server"
+                    and snapshot is not None
+                    and mark > args.server_writes_up_to
+                    and (snapshot / "bench-state.json").is_file()
+                )
                 # 1. the product's write path, on a sample of reports
                 sample = []
                 while len(sample) < SAMPLE_REPORTS and chunks + sum(len(r.chunks) for r in sample) < mark:
@@ -153,53 +187,82 @@ def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
                 sample_chunks = sum(len(r.chunks) for r in sample)
                 row["write_report_chunks_per_s"] = sample_chunks / write_s if write_s else None
                 row["write_report_s_per_report"] = write_s / len(sample) if sample else None
-                # 2. the rest in bulk, a block of synthetic reports at a time
                 remaining = mark - chunks - sample_chunks
-                rest_reports = rest_chunks = 0
-                first_rest = None
-                started = time.perf_counter()
-                for batch in corpus.batches(next_report, remaining) if remaining > 0 else []:
-                    bulk_load(store, batch, vectors, generation)
-                    rest_reports += len(batch)
-                    rest_chunks += sum(len(r.chunks) for r in batch)
-                    first_rest = first_rest or batch[0]
-                store.bump_generation()
-                bulk_s = time.perf_counter() - started
-                next_report += rest_reports
-                row["bulk_chunks_per_s"] = rest_chunks / bulk_s if rest_chunks else None
-                if sample and first_rest and not results:
-                    problem = check_bulk_matches_write_report(store, first_rest, sample[0])
-                    if problem:
-                        log(f"[{kind}] WARNING: {problem}")
+                if seeded:
+                    # 2'. serve the embedded run's store as of this point instead of writing it over HTTP
+                    assert server is not None and snapshot is not None
+                    made_by_embedded = json.loads((snapshot / "bench-state.json").read_text())
+                    server.__exit__(None, None, None)
+                    shutil.rmtree(server.path)
+                    shutil.copytree(snapshot, server.path, ignore=shutil.ignore_patterns("bench-state.json"))
+                    server.__enter__()
+                    library = Library(settings, embedder_status=status)  # the copy's collections
+                    next_report = made_by_embedded["next_report"]
+                    row["served_from_copy"] = True
+                    row["bulk_chunks_per_s"] = None
+                    if previous_bulk_rate and remaining > 0:
+                        row["bulk_s_estimate"] = remaining / previous_bulk_rate
+                    log(f"[{kind}] {mark:,}: serving a copy of the embedded store (HTTP writes not run; "
+                        f"estimated {row.get('bulk_s_estimate', 0):.0f} s at {previous_bulk_rate or 0:.0f} chunks/s)")  # fmt: skip
+                else:
+                    # 2. the rest in bulk, a block of synthetic reports at a time
+                    rest_reports = rest_chunks = 0
+                    first_rest = None
+                    started = time.perf_counter()
+                    for batch in corpus.batches(next_report, remaining) if remaining > 0 else []:
+                        bulk_load(store, batch, vectors, generation)
+                        rest_reports += len(batch)
+                        rest_chunks += sum(len(r.chunks) for r in batch)
+                        first_rest = first_rest or batch[0]
+                    store.bump_generation()
+                    bulk_s = time.perf_counter() - started
+                    next_report += rest_reports
+                    row["bulk_chunks_per_s"] = rest_chunks / bulk_s if rest_chunks else None
+                    previous_bulk_rate = row["bulk_chunks_per_s"] or previous_bulk_rate
+                    if sample and first_rest and not results:
+                        problem = check_bulk_matches_write_report(store, first_rest, sample[0])
+                        if problem:
+                            log(f"[{kind}] WARNING: {problem}")
+                    if kind == "embedded" and snapshot is not None and mark > args.server_writes_up_to:
+                        library.store._client.close()  # let Chroma finish writing before the copy
+                        shutil.copytree(home / "chroma", snapshot)
+                        (snapshot / "bench-state.json").write_text(json.dumps({"next_report": next_report}))
+                        library = Library(settings, embedder_status=status)
                 # 3. the lexical index catches up
                 started = time.perf_counter()
-                library.refresh()
+                profiler.run(f"{kind} {mark:,}: Library.refresh after growth", library.refresh)
                 row["refresh_s"] = time.perf_counter() - started
-                total_index_s += write_s + bulk_s + row["refresh_s"]
-                row["index_s_cumulative"] = total_index_s
                 chunks = library.status()["chunks"]
                 row["chunks"], row["reports"] = chunks, len(library.lexical.reports)
+                row["store_chunks"] = library.store.count_chunks()
+                if row["store_chunks"] != chunks:
+                    log(
+                        f"[{kind}] WARNING: the store holds {row['store_chunks']:,} chunks, the lexical index {chunks:,}"
+                    )
                 if row["write_report_chunks_per_s"]:
                     row["write_report_path_s_estimate"] = chunks / row["write_report_chunks_per_s"]
                 log(f"[{kind}] {chunks:,} chunks: write_report {row['write_report_chunks_per_s'] or 0:.0f} chunks/s, "
-                    f"bulk {row['bulk_chunks_per_s'] or 0:.0f} chunks/s ({bulk_s:.0f} s), refresh {row['refresh_s']:.1f} s")  # fmt: skip
+                    f"bulk {_bulk(row)} chunks/s, refresh {row['refresh_s']:.1f} s")  # fmt: skip
                 # 4. one more report, as a user adding a note
-                extra = corpus.take_reports(next_report, 1)
+                extra = corpus.take_reports(next_report, 1)[0]
                 next_report += 1
+                store = library.store
                 started = time.perf_counter()
                 generation = store.generation() + 1
-                store.write_report(
-                    extra[0].report,
-                    extra[0].version,
-                    extra[0].chunks,
-                    extra[0].tokens,
-                    vectors(extra[0]),
+                profiler.run(
+                    f"{kind} {mark:,}: Store.write_report of one report",
+                    store.write_report,
+                    extra.report,
+                    extra.version,
+                    extra.chunks,
+                    extra.tokens,
+                    vectors(extra),
                     generation,
                 )
                 store.bump_generation()
                 row["add_one_write_s"] = time.perf_counter() - started
                 started = time.perf_counter()
-                library.refresh()
+                profiler.run(f"{kind} {mark:,}: Library.refresh after one report", library.refresh)
                 row["add_one_refresh_s"] = time.perf_counter() - started
                 chunks = library.status()["chunks"]
                 # 5. re-index of the unchanged real notes
@@ -218,16 +281,20 @@ def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
                 del fresh
                 # 7. latency
                 row["search"] = timed(
-                    lambda q: library.search(q, k=5, today=TODAY), asked, args.budget
+                    lambda q, lib=library: lib.search(q, k=5, today=TODAY), asked, args.budget
                 ).__dict__
                 service = Yanbao(settings, library=library)
                 row["ask"] = timed(lambda q, s=service: s.ask(q, today=TODAY), asked, args.budget).__dict__
-                started_refresh = []
+                profiler.run(
+                    f"{kind} {mark:,}: Library.search x{len(asked)}",
+                    lambda lib=library: [lib.search(q, k=5, today=TODAY) for q in asked],
+                )
+                refreshes = []
                 for _ in range(20):
                     t0 = time.perf_counter()
                     library.refresh()
-                    started_refresh.append(time.perf_counter() - t0)
-                row["refresh_nochange"] = latency(started_refresh).__dict__
+                    refreshes.append(time.perf_counter() - t0)
+                row["refresh_nochange"] = latency(refreshes).__dict__
                 # 8. memory and disk
                 row["rss_mb"], row["peak_rss_mb"] = rss_mb(), peak_rss_mb()
                 row["server_rss_mb"] = server.rss_mb() if server else None
@@ -254,7 +321,7 @@ def print_report(rows: list[dict]) -> None:
          "add 1 report: write + refresh s", "re-index unchanged s", "open s",
          "all chunks via write_report (est.) s"],
         [[r["backend"], f"{r['chunks']:,}", f(r["write_report_chunks_per_s"], ".0f"),
-          f(r["write_report_s_per_report"], ".2f"), f(r["bulk_chunks_per_s"], ".0f"), f(r["refresh_s"]),
+          f(r["write_report_s_per_report"], ".2f"), _bulk(r), f(r["refresh_s"]),
           f"{r['add_one_write_s']:.2f} + {r['add_one_refresh_s']:.2f}", f(r["reindex_unchanged_s"], ".2f"),
           f(r["open_s"]), f(r.get("write_report_path_s_estimate"), ".0f")] for r in rows],
     )  # fmt: skip
@@ -291,6 +358,13 @@ def print_report(rows: list[dict]) -> None:
             )
 
 
+def _bulk(r: dict) -> str:
+    if r.get("served_from_copy"):
+        estimate = r.get("bulk_s_estimate")
+        return f"not run: copy (est. {estimate:.0f} s)" if estimate else "not run: copy"
+    return "-" if r["bulk_chunks_per_s"] is None else f"{r['bulk_chunks_per_s']:.0f}"
+
+
 def _lat(d: dict) -> str:
     return f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f}"
 
@@ -314,6 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--budget", type=float, default=20.0, help="seconds of timed questions per measure at most"
     )
+    parser.add_argument(
+        "--server-writes-up-to",
+        type=int,
+        default=10_000,
+        help="with --both: larger checkpoints are not written through the server (too slow here); it serves "
+        "a copy of the embedded store at that checkpoint instead, and the HTTP write time is estimated "
+        "from the last measured rate (default 10000; 0 = write everything through the server)",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile refresh, write_report and search")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--cache", type=Path, default=ROOT / ".bench" / "synthetic", help="synthetic-chunk cache"
@@ -321,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--tmp", help="where the stores are made (default: the system temp folder)")
     parser.add_argument("--json-out", type=Path, help=argparse.SUPPRESS)  # used by --both for its children
+    parser.add_argument("--snapshots", type=Path, help=argparse.SUPPRESS)  # likewise
     parser.set_defaults(backends="both")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up temp stores and the server
@@ -340,12 +424,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   {machine_line()}")
     rows: list[dict] = []
     if args.backends == "both":
-        for kind in ("embedded", "server"):
-            with tempfile.NamedTemporaryFile(suffix=".json") as out:
-                command = [sys.executable, __file__, f"--{kind}", "--json-out", out.name, "--chunks", str(args.chunks),
-                           "--questions", str(args.questions), "--budget", str(args.budget), "--seed", str(args.seed),
-                           "--cache", str(args.cache)] + (["--no-cache"] if args.no_cache else []) + (
-                           ["--tmp", args.tmp] if args.tmp else [])  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="yanbao-bench-scale-", dir=args.tmp) as shared:
+            for kind in ("embedded", "server"):
+                out = Path(shared) / f"{kind}.json"
+                command = [
+                    sys.executable, __file__, f"--{kind}", "--json-out", str(out), "--chunks", str(args.chunks),
+                    "--questions", str(args.questions), "--budget", str(args.budget), "--seed", str(args.seed),
+                    "--cache", str(args.cache), "--server-writes-up-to", str(args.server_writes_up_to),
+                ]  # fmt: skip
+                command += ["--no-cache"] if args.no_cache else []
+                command += ["--tmp", args.tmp] if args.tmp else []
+                command += ["--profile"] if args.profile else []
+                command += ["--snapshots", shared] if args.server_writes_up_to else []
                 child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
                 try:
                     code = child.wait()
@@ -356,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                 if code:
                     print(f"   the {kind} run failed (exit {code})")
                     continue
-                rows += json.loads(Path(out.name).read_text())
+                rows += json.loads(out.read_text())
     else:
         rows = run_backend(args.backends, args)
     print_report(rows)

@@ -21,7 +21,7 @@ GENERIC_ZH = frozenset(
     "周跟踪 最新 最近 本周 上周 本月 受益 受益标的 投资建议 说 认为 提到 提及 介绍 总结 一下 请问 情况 多 少 是否 有没有 "
     "推荐标的 哪家 券商 分析师 今年 去年 月 年 周 日 吗 呢 吧 啊 达到 预计 预期 会 将 是 有 为 了 的 中 里 在 "
     "哪 几 多少钱 什么样 预测 估计 大约 约 周观点 板块 行业 领域 方向 机会 怎么看 看法 一期 一篇 这份 这篇 该 发布 "
-    "策略 判断 对".split()
+    "策略 判断 对 哪天 哪一天 何时 什么时候 几号 时间 日期 出的".split()
 )
 GENERIC_EN = frozenset(
     "which what who whom how much many does do did is are was were be been stock stocks share shares company "
@@ -31,11 +31,12 @@ GENERIC_EN = frozenset(
     "top best good should could would will can their his her our your my i we you they it as at into than then "
     "so if up down recommend recommends recommended recommendation recommendations rate rated rating call "
     "calls mention mentions mentioned expect expects expected see sees believe project projected estimate "
-    "estimates estimated forecast forecasts".split()
+    "estimates estimated forecast forecasts when published release released issued date".split()
 )
 # Glossary words that only say "which stocks" or "went up": true of any recommendation or market line.
 GENERIC_FORMS = GENERIC_ZH | frozenset(
-    "建议关注 推荐 重点关注 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报".split()
+    "建议关注 推荐 重点关注 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报 "
+    "报告发布日期 发布日期 发布时间".split()
 )
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
 

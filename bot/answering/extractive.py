@@ -35,6 +35,11 @@ _CLAUSE_SPLIT = re.compile(r"(?<=[,，;；])")
 _NUMBER_WITH_UNIT = re.compile(
     r"\d(\.\d+)?\s*(%|％|倍|个百分点|bp|[万亿]|元|美元|港元|点|gb|tb|gw|mw|kw|万张|万副|亿元)", re.I
 )
+_PUBLISH_DATE_QUESTION = re.compile(
+    r"(哪天|哪一天|何时|什么时候|几号|幾號|日期).{0,4}(发布|發布|发表|發表|出的)|发布(日期|时间)|發布(日期|時間)|"
+    r"when was .{0,60}(published|released|issued|out)|publish(ed)? date|release date|date of (the )?(note|report)",
+    re.I,
+)
 _QUANTITY_QUESTION = re.compile(
     r"多少|几[个家倍成年月天]?|幾|how (much|many)|what (level|price|percentage)", re.I
 )
@@ -195,6 +200,20 @@ def _fact_answer(scored: list[Scored], concepts: list[Concept], question: str, e
     return "\n".join(lines), [item.hit for item, _, _ in chosen]
 
 
+def _publish_date_answer(question: str, scored: list[Scored], english: bool):
+    """ "When was this note published?" is answered by the report's own publish date."""
+    if not _PUBLISH_DATE_QUESTION.search(question):
+        return None
+    item = next((s for s in scored if s.hit.report.date), None)
+    if item is None:
+        return None
+    report = item.hit.report
+    if english:
+        return f"{_header(report, english)} was published on {report.date} [1]", [item.hit]
+    y, m, d = report.date.split("-")
+    return f"{_header(report, english)}发布于{y}年{int(m)}月{int(d)}日 [1]", [item.hit]
+
+
 def not_found_answer(question: str, result: SearchResult, mode: str = "extractive") -> Answer:
     english = result.plan.language == "en"
     searched = [f"{r.title} ({r.broker or '—'}, {r.date or '—'})" for r in result.reports[:5]]
@@ -242,8 +261,8 @@ def answer_extractively(
     if not scored:
         return not_found_answer(question, result)
     scored.sort(key=lambda s: s.coverage, reverse=True)  # stable: retrieval order breaks ties
-    picked = None
-    if plan.wants_list:
+    picked = _publish_date_answer(question, scored, english)
+    if picked is None and plan.wants_list:
         picked = _list_answer(scored, concepts, lexicon, english)
     if picked is None:
         picked = _fact_answer(scored, concepts, question, english)

@@ -232,3 +232,11 @@ def test_llm_not_found_is_honest(library, tmp_path, openai_server):
     openai_server.responder = lambda req: "NOT_FOUND"
     answer = llm_service(library, tmp_path, openai_server).ask(EDGE, today=TODAY)
     assert not answer.found and answer.citations == []
+
+
+def test_when_a_note_was_published_is_answered_from_its_publish_date(service):
+    answer = service.ask("山西证券这份通信周报是哪天发布的?", today=TODAY)
+    assert answer.found and "2024年12月25日" in answer.answer
+    assert answer.citations[0].date == "2024-12-25"
+    english = service.ask("When was Shanxi's telecom weekly published?", today=TODAY)
+    assert english.found and "2024-12-25" in english.answer
