@@ -184,10 +184,12 @@ class Store:
                     for c, t in zip(chunks[part], tokens[part], strict=True)
                 ],
             )
+        # A report the catalog has never seen has no other version to delete: commit it finished.
+        first_time = not old_meta
         document = json.dumps(report.to_json(), ensure_ascii=False)
         meta = {
             "version": version,
-            "pending": version,
+            "pending": "" if first_time else version,
             "generation": generation,
             "removed": False,
             "source": report.source,
@@ -196,7 +198,8 @@ class Store:
             "broker": report.broker or "",
         }
         self._upsert_record(report.id, document, meta)  # the commit point
-        self.finish_pending(report.id)
+        if not first_time:
+            self.finish_pending(report.id)
 
     def finish_pending(self, report_id: str) -> None:
         """Delete every chunk of `report_id` that is not its committed version; clear `pending`."""
