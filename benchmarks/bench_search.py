@@ -130,6 +130,11 @@ def measure(library, questions: list[dict], repeats: int, budget_s: float, k: in
         "edge_rank": ranks.get(EDGE_QUESTION),
         "recall5": recall5,
         "misses_at5": [q["question"] for q in with_evidence if (ranks[q["question"]] or 99) > 5],
+        "recall5_by_kind": {
+            kind: sum(1 for q in group if (ranks[q["question"]] or 99) <= 5) / len(group)
+            for kind in sorted({q.get("kind", "?") for q in with_evidence})
+            if (group := [q for q in with_evidence if q.get("kind", "?") == kind])
+        },
     }
 
 
@@ -165,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         "--model", help="a local sentence-transformers model folder (e.g. the MiniLM package's)"
     )
     parser.add_argument("--sizes", default="1000,10000,100000", help="chunk counts, comma-separated")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the questions per size")
+    parser.add_argument("--repeats", type=int, default=2, help="timed passes over the questions per size")
     parser.add_argument(
-        "--budget", type=float, default=40.0, help="seconds of timed queries per size at most"
+        "--budget", type=float, default=25.0, help="seconds of timed queries per size at most"
     )
     parser.add_argument(
         "--questions", type=int, default=0, help="use only the first N dev questions (0 = all)"
@@ -216,15 +221,21 @@ def main(argv: list[str] | None = None) -> int:
 
     model = None
     if args.model:
+        import torch
+
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
         started = time.perf_counter()
         model = SentenceTransformerEmbedder(args.model, args.model)
         print(
-            f"   model {Path(args.model).name or args.model} loaded in {time.perf_counter() - started:.1f} s"
+            f"   model {args.model} loaded in {time.perf_counter() - started:.1f} s "
+            f"(torch threads {torch.get_num_threads()})"
         )
 
     hashing = HashingEmbedder()
     rows = []
     stage_rows = []
+    kind_rows: list[tuple[int, dict, dict]] = []
     notes_out = []
     ask_rows = []
     with tempfile.TemporaryDirectory(prefix="yanbao-bench-search-") as tmp:
@@ -273,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{edge_text(lexical['edge_rank'])} / {edge_text(hybrid['edge_rank'])}",
             ]
             rows.append(row)
+            kind_rows.append((chunks, lexical["recall5_by_kind"], hybrid["recall5_by_kind"]))
             for name, result in (("lexical", lexical), ("hybrid", hybrid)):
                 stage_rows.append(
                     [f"{chunks:,}", name]
@@ -316,6 +328,18 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("hybrid with every chunk embedded by the real model (--model), ms p50 / p95")
         print_table(["chunks", "hybrid, MiniLM all", "dev recall@5", "edge question in top 5"], real_rows)
+    print()
+    kinds = sorted({k for _, lex, _ in kind_rows for k in lex})
+    counts = {k: sum(1 for q in questions if q.get("evidence") and q.get("kind", "?") == k) for k in kinds}
+    print("dev recall@5 by question kind, lexical / hybrid (synthetic): how the real answers hold up as")
+    print("synthetic paragraphs made of the same words pile up")
+    print_table(
+        ["chunks", *[f"{k} ({counts[k]})" for k in kinds]],
+        [
+            [f"{c:,}", *[f"{lex.get(k, 0):.2f} / {hyb.get(k, 0):.2f}" for k in kinds]]
+            for c, lex, hyb in kind_rows
+        ],
+    )
     print()
     print("stage times inside Library.search, ms p50 / p95")
     print_table(["chunks", "mode", "parse", "retrieve_lexical", "retrieve_dense", "fuse"], stage_rows)

@@ -61,7 +61,7 @@ from index.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = ROOT / "samples"
 DATA_DIR = ROOT / "index" / "data"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 # The question of issue 3 and the paragraph that answers it (seed 000), used as a quality probe.
 EDGE_QUESTION = "Which stocks does Shanxi recommend for edge compute?"
@@ -236,7 +236,9 @@ class SyntheticCorpus:
         vocab = self.vocabulary
         broker = vocab.brokers[int(rng.integers(len(vocab.brokers)))]
         sector = _SECTOR_TITLES[int(rng.integers(len(_SECTOR_TITLES)))]
-        published = date(2021, 1, 4) + timedelta(days=int(rng.integers(0, 1640)))
+        # 2021-01-04 .. 2024-12-13: older than the real notes (Dec 2024 - Jan 2025), as an archive is
+        # when the newest notes arrive; "latest" questions must still find the real ones
+        published = date(2021, 1, 4) + timedelta(days=int(rng.integers(0, 1440)))
         week_start = published - timedelta(days=published.weekday() + 7)
         kind = _KINDS[int(rng.integers(len(_KINDS)))]
         headline = _join(self._words(rng, 5))
@@ -493,7 +495,7 @@ def bulk_load(
     The records are the ones Store.write_report leaves behind (chunk ids, documents and metadata from
     Store.chunk_id/_chunk_meta, and the catalog's commit record), so search and the lexical refresh
     see exactly what an index run would have written; only the number of Chroma calls differs
-    (write_report makes seven per report). `check_bulk_matches_write_report` verifies the match.
+    (write_report makes eight per report). `check_bulk_matches_write_report` verifies the match.
     The caller bumps the generation afterwards, as Indexer.run does.
     """
     ids: list[str] = []
