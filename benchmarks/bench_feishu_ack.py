@@ -17,18 +17,16 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bot_process import free_port, percentile, start_bot  # noqa: E402 (benchmarks/ is on sys.path)
 
 from bot.service import Yanbao  # noqa: E402
 from index.settings import Settings  # noqa: E402
@@ -55,40 +53,6 @@ from index.settings import load_settings
 settings = load_settings()
 serve(Yanbao(settings), settings, host="127.0.0.1", port=int(sys.argv[2]), mode="http")
 """
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_bot(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
-    """The bot in its own process, as in production: `serve()` with settings from the environment."""
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-c", BOT_PROCESS, str(ROOT), str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the bot exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the bot did not answer /healthz within 60 s")
 
 
 async def fire(port: int, payloads: list[dict]) -> dict[str, tuple[float, float, int]]:
@@ -146,7 +110,7 @@ def main() -> int:
                 "FEISHU_DOMAIN": feishu.url,
             }
             port = free_port()
-            bot = start_bot(env, port, home / "bot.log")
+            bot = start_bot(BOT_PROCESS, env, port, home / "bot.log")
             try:
                 # warm-up: the first question loads the lexical index
                 warm = message_event(feishu, "豆包APP的MAU是多少？", sender="ou_warm", chat_id="oc_warm")
