@@ -1,0 +1,291 @@
+"""Where each piece of a page belongs, and in what order it is read.
+
+* Running headers and footers: lines near the top or bottom edge that repeat from page to page
+  (page numbers counted as the same line), and the known footer reminders.
+* The first page's sidebar: a narrow column beside the main text (rating, analysts, SAC codes,
+  market data, a price chart, related reports), found as the longest uninterrupted vertical gutter
+  with a narrow side. Its lines are kept apart: they describe the report, they are not its text.
+* Reading order: recursive XY-cut. A region is cut at a vertical gutter that runs through all of
+  it (columns, figures side by side), else at its widest horizontal gaps, until single lines remain.
+  A gutter between cells whose rows share baselines is a table's, not a column's: the region is
+  kept whole as a table.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+
+from index.pdf.lines import Segment, baseline_rows
+
+__all__ = ["Placed", "TableRegion", "drop_running_lines", "read_order", "split_sidebar"]
+
+_PAGE_NUMBER = re.compile(
+    r"^(第#页([/,，]?共#页)?|共#页第#页|#/#|[-—–]?#[-—–]?|page#(of#)?|#of#|p\.?#)$", re.IGNORECASE
+)
+# Footer reminders many brokers print on every page; on a one- or two-page note repetition can't
+# show them to be running lines.
+_FOOTER_REMINDER = re.compile(
+    r"请务必阅读|請務必閱讀|敬请(参阅|阅读)|敬請(參閱|閱讀)|请仔细阅读|请参阅|是报告的一部分|是報告的一部分|"
+    r"please (refer|read)|see (the )?(important )?disclosures",
+    re.I,
+)
+_CAPTION = re.compile(
+    r"^\s*(图表|圖表|图|圖|表|附表|附图|Figure|Fig\.|Table|Exhibit|Chart)\s*[\d一二三四五六七八九十]+", re.I
+)
+_WORDS = re.compile(r"[\u4e00-\u9fff]|[A-Za-z]{2,}")
+_SOURCE = re.compile(r"^\s*(资料|數據|数据|資料)?来源|^\s*(资料|數據|数据|資料)?來源|^\s*source", re.I)
+
+
+@dataclass(slots=True)
+class Placed:
+    """A segment in reading order, with the left and right edges of the column it was read in."""
+
+    segment: Segment
+    left: float
+    right: float
+
+
+@dataclass(slots=True)
+class TableRegion:
+    """Segments that make a table: cells on shared baselines across gutters."""
+
+    segments: list[Segment]
+    left: float
+    right: float
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\d+", "#", re.sub(r"\s+", "", text)).lower()
+
+
+def drop_running_lines(
+    pages: list[list[Segment]], heights: list[float]
+) -> tuple[list[list[Segment]], list[list[Segment]]]:
+    """(pages without their running headers and footers, the lines dropped from each page).
+
+    A running line sits among the first or last lines of a page, near its edge, and its text (digits
+    aside) recurs near the same edge on at least two pages and most of them."""
+    candidates: list[list[Segment]] = []
+    for segments, height in zip(pages, heights, strict=True):
+        edge = [s for s in segments if s.bottom < 0.13 * height or s.top > 0.87 * height]
+        candidates.append(edge)
+    counts: Counter[tuple[str, int]] = Counter()
+    for edge, height in zip(candidates, heights, strict=True):
+        counts.update({(_key(s.text), int(s.top < height / 2)) for s in edge})
+    pages_with_text = sum(1 for segments in pages if segments) or 1
+    running = {key for key, n in counts.items() if n >= 2 and n * 2.5 >= pages_with_text}
+    kept_pages, dropped_pages = [], []
+    for segments, edge, height in zip(pages, candidates, heights, strict=True):
+        drop = set()
+        for s in edge:
+            key = _key(s.text)
+            if (key, int(s.top < height / 2)) in running or _PAGE_NUMBER.match(key):
+                drop.add(id(s))
+            elif _FOOTER_REMINDER.search(s.text) and len(s.text) < 80:
+                drop.add(id(s))
+        kept_pages.append([s for s in segments if id(s) not in drop])
+        dropped_pages.append([s for s in segments if id(s) in drop])
+    return kept_pages, dropped_pages
+
+
+# --- the sidebar ------------------------------------------------------------------------------
+
+
+def split_sidebar(
+    segments: list[Segment], width: float, height: float
+) -> tuple[list[Segment], list[Segment]]:
+    """(main segments, sidebar segments) of a first page. The sidebar is the narrow side of the
+    vertical gutter that runs uninterrupted for the longest stretch of the page, if that stretch is
+    over a third of the page's text and the narrow side is at most two fifths of its width."""
+    body = [s for s in segments if s.text.strip()]
+    if len(body) < 6:
+        return segments, []
+    left = min(s.x0 for s in body)
+    right = max(s.x1 for s in body)
+    span = right - left
+    text_top = min(s.top for s in body)
+    text_height = max(s.bottom for s in body) - text_top
+    if span < 0.4 * width or text_height <= 0:
+        return segments, []
+    by_top = sorted(body, key=lambda s: s.top)
+    best: tuple[float, float, float, float] | None = None  # (stretch height, x, start, end)
+    x = left + 0.15 * span
+    step = 2.0
+    while x < right - 0.15 * span:
+        stretch = _longest_uncrossed(by_top, x)
+        if stretch and (best is None or stretch[0] > best[0] + 0.5):
+            best = (stretch[0], x, stretch[1], stretch[2])
+        x += step
+    if best is None or best[0] < 0.33 * text_height:
+        return segments, []
+    _, gutter, start, end = best
+    narrow_left = gutter - left < right - gutter
+    narrow = (gutter - left) if narrow_left else (right - gutter)
+    if narrow > 0.42 * span:
+        return segments, []
+    # Centre the cut in the whitespace of the gutter; everything wholly on the narrow side, beside
+    # the uncrossed stretch, is sidebar.
+    side: list[Segment] = []
+    main: list[Segment] = []
+    for s in segments:
+        beside = s.bottom > start - 2 and s.top < end + 2
+        on_side = s.x1 <= gutter if narrow_left else s.x0 >= gutter
+        (side if beside and on_side else main).append(s)
+    if len(side) < 3:
+        return segments, []
+    # The sidebar stands beside the main text: running prose on the wide side (two figures side
+    # by side leave a gutter like a sidebar's, with tick labels on both sides of it).
+    beside_text = [
+        s
+        for s in main
+        if s.bottom > start
+        and s.top < end
+        and len(s.text) >= 15
+        and (s.x0 >= gutter if narrow_left else s.x1 <= gutter)
+    ]
+    if len(beside_text) < 3:
+        return segments, []
+    return main, side
+
+
+def _longest_uncrossed(by_top: list[Segment], x: float) -> tuple[float, float, float] | None:
+    """(height, top, bottom) of the longest vertical stretch where no segment crosses x and there is
+    text on both sides of it."""
+    best: tuple[float, float, float] | None = None
+    start: float | None = None
+    end = 0.0
+    sides = [False, False]
+
+    def close() -> None:
+        nonlocal best
+        if start is not None and sides[0] and sides[1] and (best is None or end - start > best[0]):
+            best = (end - start, start, end)
+
+    for s in by_top:
+        if s.x0 < x < s.x1:
+            close()
+            start, sides[:] = None, [False, False]
+            continue
+        if start is None:
+            start, end = s.top, s.bottom
+        else:
+            end = max(end, s.bottom)
+        sides[int(s.x0 >= x)] = True
+    close()
+    return best
+
+
+# --- reading order --------------------------------------------------------------------------
+
+
+def read_order(segments: list[Segment]) -> list[Placed | TableRegion]:
+    out: list[Placed | TableRegion] = []
+    if segments:
+        _cut(segments, min(s.x0 for s in segments), max(s.x1 for s in segments), out, 0)
+    return out
+
+
+def _cut(segments: list[Segment], left: float, right: float, out: list, depth: int) -> None:
+    if len(segments) == 1 or depth > 60:
+        for s in sorted(segments, key=lambda s: (s.top, s.x0)):
+            out.append(Placed(s, left, right))
+        return
+    parts = _columns(segments)
+    if len(parts) > 1:
+        if _is_table(segments, parts):
+            _emit_table(segments, left, right, out)
+            return
+        for part in parts:
+            _cut(part, min(s.x0 for s in part), max(s.x1 for s in part), out, depth + 1)
+        return
+    bands = _bands(segments)
+    if len(bands) == 1:
+        for s in sorted(segments, key=lambda s: (s.top, s.x0)):
+            out.append(Placed(s, left, right))
+        return
+    for band in bands:
+        _cut(band, left, right, out, depth + 1)
+
+
+def _emit_table(segments: list[Segment], left: float, right: float, out: list) -> None:
+    """The table's rows as one region; single lines above its first row of cells and below its
+    last (a caption, the units, the end of a paragraph, the source line) are read as lines."""
+    rows = baseline_rows(segments)
+    multi = [index for index, row in enumerate(rows) if len(row) >= 2]
+    first, last = multi[0], multi[-1]
+    for row in rows[:first]:
+        out.extend(Placed(s, left, right) for s in sorted(row, key=lambda s: s.x0))
+    core = [s for row in rows[first : last + 1] for s in row]
+    out.append(TableRegion(sorted(core, key=lambda s: (s.top, s.x0)), left, right))
+    for row in rows[last + 1 :]:
+        out.extend(Placed(s, left, right) for s in sorted(row, key=lambda s: s.x0))
+
+
+def _columns(segments: list[Segment]) -> list[list[Segment]]:
+    """The segments split at every vertical gutter that no segment crosses."""
+    ordered = sorted(segments, key=lambda s: s.x0)
+    size = statistics.median_low(s.size for s in segments)
+    minimum = max(4.0, 0.8 * size)
+    parts: list[list[Segment]] = [[ordered[0]]]
+    reach = ordered[0].x1
+    for s in ordered[1:]:
+        if s.x0 - reach >= minimum:
+            parts.append([s])
+        else:
+            parts[-1].append(s)
+        reach = max(reach, s.x1)
+    return parts
+
+
+def _bands(segments: list[Segment]) -> list[list[Segment]]:
+    """The segments split at their widest horizontal gaps (all gaps within a fifth of the widest)."""
+    ordered = sorted(segments, key=lambda s: s.top)
+    groups: list[list[Segment]] = [[ordered[0]]]
+    gaps: list[float] = []
+    reach = ordered[0].bottom
+    for s in ordered[1:]:
+        # Lines of one paragraph touch or overlap a little; a glyph box overlaps the next line's by
+        # less than a fifth of its height.
+        if s.top - reach > -0.2 * s.size:
+            groups.append([s])
+            gaps.append(s.top - reach)
+        else:
+            groups[-1].append(s)
+        reach = max(reach, s.bottom)
+    if len(groups) == 1:
+        return groups
+    widest = max(gaps)
+    threshold = widest - max(1.0, 0.2 * abs(widest))
+    bands: list[list[Segment]] = [groups[0]]
+    for gap, group in zip(gaps, groups[1:], strict=True):
+        if gap >= threshold:
+            bands.append(group)
+        else:
+            bands[-1].extend(group)
+    return bands
+
+
+def _is_prose(part: list[Segment]) -> bool:
+    lengths = sorted(len(s.text) for s in part)
+    return len(part) >= 3 and lengths[len(lengths) // 2] >= 15
+
+
+def _is_table(segments: list[Segment], parts: list[list[Segment]]) -> bool:
+    """Columns of cells on shared baselines, none of them running text: a table's gutters."""
+    if any(_is_prose(part) for part in parts):
+        return False
+    part_of = {id(s): index for index, part in enumerate(parts) for s in part}
+    rows = baseline_rows(segments)
+    shared = [row for row in rows if len({part_of[id(s)] for s in row}) >= 2]
+    if len(shared) < 2 or len(shared) < 0.6 * len(rows):
+        return False
+    labels = sum(1 for row in shared if all(_CAPTION.match(s.text) or _SOURCE.match(s.text) for s in row))
+    if labels * 2 >= len(shared):
+        return False  # captions and source lines of figures side by side
+    # A data table's rows are labelled; rows of bare figures side by side are the tick labels of
+    # charts side by side.
+    labelled = sum(1 for row in shared if any(_WORDS.search(s.text) for s in row))
+    return labelled * 2 >= len(shared)

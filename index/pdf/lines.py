@@ -1,0 +1,167 @@
+"""Runs of characters into the pieces of printed lines ("segments"): runs on one baseline joined
+where the gap between them is no wider than a word space. Two columns side by side, or the cells of
+a table row, stay separate segments of one printed line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from index.pdf.glyphs import RUN_GAP, Run, is_cjk
+
+__all__ = ["Segment", "baseline_rows", "is_numeric_token", "page_segments"]
+
+_WORD_GAP = 0.2
+_CJK_WORD_GAP = 0.5
+_NUMERIC_TOKEN = re.compile(
+    r"^[-+−–(（]?[¥$€]?[\d,，.]*\d[\d,.]*[%x倍]?[)）]?$|^(19|20)\d{2}[AEFHQ]?\d?[AEF]?$|^[-—–]+$|^n\.?[am]\.?$",
+    re.I,
+)
+
+
+def is_numeric_token(text: str) -> bool:
+    """A figure as tables print them: 1,327.50  -12.5%  (3.2)  2024E  --  n.a."""
+    return bool(_NUMERIC_TOKEN.match(text))
+
+
+@dataclass(slots=True)
+class Segment:
+    text: str
+    xs0: list[float]  # left edge of each character of `text`
+    xs1: list[float]
+    top: float
+    bottom: float
+    size: float  # the font size of most of its characters
+    bold: bool  # most of its characters are bold
+    page: int
+    x0: float = 0.0  # set from xs0, xs1, top and bottom
+    x1: float = 0.0
+    center: float = 0.0
+    _tokens: list[tuple[str, float, float]] | None = None
+
+    def __post_init__(self) -> None:
+        self.x0 = self.xs0[0]
+        self.x1 = self.xs1[-1]
+        self.center = (self.top + self.bottom) / 2
+
+    def tokens(self) -> list[tuple[str, float, float]]:
+        """(text, x0, x1) of its words and figures: the pieces between spaces."""
+        if self._tokens is not None:
+            return self._tokens
+        if " " not in self.text:
+            self._tokens = [(self.text, self.x0, self.x1)]
+            return self._tokens
+        out: list[tuple[str, float, float]] = []
+        start = 0
+        text = self.text
+        for index, ch in enumerate(text):
+            if ch == " ":
+                if index > start:
+                    out.append((text[start:index], self.xs0[start], self.xs1[index - 1]))
+                start = index + 1
+        if start < len(text):
+            out.append((text[start:], self.xs0[start], self.xs1[-1]))
+        self._tokens = out
+        return out
+
+    def first_word_width(self) -> float:
+        """Width of its first word (or first Chinese character): would it have fitted at the end of
+        the line above?"""
+        text = self.text
+        end = 0
+        while (
+            end + 1 < len(text)
+            and text[end + 1] != " "
+            and not is_cjk(text[end])
+            and not is_cjk(text[end + 1])
+        ):
+            end += 1
+        return self.xs1[end] - self.xs0[0]
+
+
+def baseline_rows(segments: list[Segment]) -> list[list[Segment]]:
+    """Segments grouped by shared baseline (the cells of one table row), top to bottom."""
+    ordered = sorted(segments, key=lambda s: s.center)
+    rows: list[list[Segment]] = [[ordered[0]]]
+    for s in ordered[1:]:
+        anchor = rows[-1][0]
+        if abs(s.center - anchor.center) <= 0.45 * min(s.size, anchor.size):
+            rows[-1].append(s)
+        else:
+            rows.append([s])
+    return rows
+
+
+def page_segments(runs: list[Run], page: int) -> list[Segment]:
+    """The segments of a page, top to bottom and left to right."""
+    if not runs:
+        return []
+    ordered = sorted(runs, key=lambda r: r.top + r.bottom)
+    bands: list[list[Run]] = []
+    band: list[Run] = [ordered[0]]
+    center = ordered[0].top + ordered[0].bottom  # twice the centre, like the sort key
+    tolerance = 0.7 * ordered[0].size  # (twice) a third of an em either way is one baseline
+    for run in ordered[1:]:
+        doubled = run.top + run.bottom
+        if doubled - center <= tolerance:
+            band.append(run)
+        else:
+            bands.append(band)
+            band = [run]
+            center = doubled
+            tolerance = 0.7 * run.size
+    bands.append(band)
+    segments: list[Segment] = []
+    for band in bands:
+        band.sort(key=lambda r: r.xs0[0])
+        pieces: list[Run] = [band[0]]
+        for run in band[1:]:
+            last = pieces[-1]
+            size = min(last.size, run.size)
+            gap = run.xs0[0] - last.xs1[-1]
+            same_line = abs((run.top + run.bottom) - (last.top + last.bottom)) <= 0.9 * size
+            if -0.5 * size <= gap <= RUN_GAP * size and same_line:
+                pieces.append(run)
+            else:
+                segments.append(_segment(pieces, page))
+                pieces = [run]
+        segments.append(_segment(pieces, page))
+    segments.sort(key=lambda s: (round(s.top), s.xs0[0]))
+    return segments
+
+
+def _segment(runs: list[Run], page: int) -> Segment:
+    if len(runs) == 1:
+        r = runs[0]
+        return Segment(r.text, r.xs0, r.xs1, r.top, r.bottom, r.size, r.bold, page)
+    text: list[str] = []
+    xs0: list[float] = []
+    xs1: list[float] = []
+    for index, run in enumerate(runs):
+        if index:
+            gap = run.xs0[0] - xs1[-1]
+            left, right = text[-1][-1], run.text[0]
+            wide = _CJK_WORD_GAP if is_cjk(left) and is_cjk(right) else _WORD_GAP
+            if gap > wide * min(run.size, runs[index - 1].size) and left != " " and right != " ":
+                text.append(" ")
+                xs0.append(xs1[-1])
+                xs1.append(run.xs0[0])
+        text.append(run.text)
+        xs0.extend(run.xs0)
+        xs1.extend(run.xs1)
+    weights: dict[float, int] = {}
+    bold = 0
+    for run in runs:
+        weights[run.size] = weights.get(run.size, 0) + len(run.text)
+        bold += len(run.text) if run.bold else 0
+    return Segment(
+        text="".join(text),
+        xs0=xs0,
+        xs1=xs1,
+        top=min(r.top for r in runs),
+        bottom=max(r.bottom for r in runs),
+        size=max(weights, key=weights.__getitem__),
+        bold=bold * 2 > len(xs0),
+        page=page,
+    )
