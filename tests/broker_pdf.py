@@ -74,6 +74,11 @@ class NoteSpec:
     traditional: bool = False
     metadata_title: str | None = None  # what the file's Title says (None: the note's title)
     shaded_sidebar: bool = True
+    first_line_indent: bool = False  # body paragraphs start two characters in
+    justify: bool = False  # body text set flush left and right
+    bullets: bool = False  # the first page's points are bulleted (●) with a hanging indent
+    banner_date: bool = True  # the banner prints the date (otherwise only the file name has it)
+    page_numbers: str = "plain"  # "plain": 3; "of": 第 3 页 共 12 页
 
 
 @dataclass
@@ -193,16 +198,19 @@ class _Words:
 # --- reportlab plumbing -------------------------------------------------------------------
 
 
-def _styles(font: str):
-    from reportlab.lib.enums import TA_RIGHT
+def _styles(font: str, spec: NoteSpec):
+    from reportlab.lib.enums import TA_JUSTIFY, TA_LEFT, TA_RIGHT
     from reportlab.lib.styles import ParagraphStyle
 
     def style(name: str, size: float, leading: float, **kw) -> ParagraphStyle:
         return ParagraphStyle(name, fontName=font, fontSize=size, leading=leading, wordWrap="CJK", **kw)
 
+    align = TA_JUSTIFY if spec.justify else TA_LEFT
+    indent = 20 if spec.first_line_indent else 0
     return {
-        "body": style("body", 10, 16, spaceAfter=7),
-        "lead": style("lead", 10, 16, spaceAfter=7),
+        "body": style("body", 10, 16, spaceAfter=7, alignment=align, firstLineIndent=indent),
+        "lead": style("lead", 10, 16, spaceAfter=7, alignment=align),
+        "bullet": style("bullet", 10, 16, spaceAfter=5, leftIndent=12, bulletIndent=0, bulletFontName=font),
         "title": style("title", 18, 24, spaceAfter=6),
         "banner": style("banner", 13, 16),
         "h1": style("h1", 13, 18, spaceBefore=8, spaceAfter=6),
@@ -337,14 +345,15 @@ class _Note:
         pdfmetrics.registerFont(UnicodeCIDFont(self.font))
         self.rng = random.Random(spec.seed)
         self.words = _Words(self.rng, spec.day.year)
-        self.styles = _styles(self.font)
+        self.styles = _styles(self.font, spec)
         self.figure = 0
+        self.expected_pages = 0  # known after a first build, for "第 3 页 共 12 页"
         if spec.traditional:
             import opencc
 
             self._converter = opencc.OpenCC("s2hk")
         self.truth = NoteTruth(
-            title=self.t(spec.title),
+            title=self.t(f"{spec.stock_name}（{spec.stock_code}）：{spec.title}"),
             broker=spec.broker,
             date=spec.day.isoformat(),
             analysts=[a.name for a in spec.analysts],  # converted below for traditional notes
@@ -358,13 +367,13 @@ class _Note:
         return self._converter.convert(text) if self.spec.traditional else text
 
     # ---- flowables that also record what a reader should find ----
-    def para(self, text: str, style: str = "body", record: list[str] | None = None):
+    def para(self, text: str, style: str = "body", record: list[str] | None = None, bullet: str | None = None):
         from reportlab.platypus import Paragraph
 
         text = self.t(text)
         if record is not None:
-            record.append(text)
-        return Paragraph(escape(text), self.styles[style])
+            record.append(text)  # a bullet is layout, not part of what a reader should give back
+        return Paragraph(escape(text), self.styles[style], bulletText=bullet)
 
     def heading(self, text: str, style: str = "h1", record: bool = True):
         flowable = self.para(text, style, self.truth.headings if record else None)
@@ -460,7 +469,11 @@ class _Note:
             out.append(self.title_flowable())
         out.append(self.heading("投资要点"))
         for lead in self.rng.sample(_LEADS, 3):
-            out.append(self.para(f"{lead}：{self.words.paragraph((2, 3))}", record=self.truth.paragraphs))
+            text = f"{lead}：{self.words.paragraph((2, 3))}"
+            if spec.bullets:
+                out.append(self.para(text, "bullet", self.truth.paragraphs, bullet="●"))
+            else:
+                out.append(self.para(text, record=self.truth.paragraphs))
         rows = []
         for item in _ITEMS[:5]:
             rows.append([item, *self.words.figures_row(5, 100 if "%" in item or "EPS" in item else 3000)])
@@ -470,9 +483,7 @@ class _Note:
         return out
 
     def title_flowable(self):
-        return self.heading(
-            f"{self.spec.stock_name}（{self.spec.stock_code}）：{self.spec.title}", "title", False
-        )
+        return self.heading(self.truth.title, "title", False)
 
     # ---- later pages ----
     def body_flowables(self) -> list:
@@ -584,7 +595,7 @@ class _Note:
         canvas.drawRightString(
             PAGE_W - MARGIN,
             PAGE_H - 40,
-            self.t(f"公司研究/首次覆盖  {spec.day.year}年{spec.day.month:02d}月{spec.day.day:02d}日"),
+            self.t("公司研究/首次覆盖" + (f"  {spec.day.year}年{spec.day.month:02d}月{spec.day.day:02d}日" if spec.banner_date else "")),
         )
         canvas.setStrokeColor(colors.HexColor("#1f4e8c"))
         canvas.line(MARGIN, PAGE_H - 46, PAGE_W - MARGIN, PAGE_H - 46)
@@ -612,7 +623,8 @@ class _Note:
         canvas.line(MARGIN, PAGE_H - 42, PAGE_W - MARGIN, PAGE_H - 42)
         canvas.setFont(self.font, 7.5)
         canvas.drawString(MARGIN, 30, self.t("免责声明和披露以及分析师声明是报告的一部分，请务必一起阅读。"))
-        canvas.drawRightString(PAGE_W - MARGIN, 30, str(doc.page))
+        number = str(doc.page) if spec.page_numbers == "plain" else f"第 {doc.page} 页 共 {self.expected_pages} 页"
+        canvas.drawRightString(PAGE_W - MARGIN, 30, self.t(number))
         canvas.restoreState()
 
     # ---- geometry of page 1 ----
@@ -628,7 +640,7 @@ class _Note:
     def first_top(self) -> float:
         return 56 + (70 if self.spec.title_span == "full" else 0)
 
-    def build(self, path: Path) -> NoteTruth:
+    def _build(self, path: Path) -> NoteTruth:
         from reportlab.platypus import BaseDocTemplate, Frame, NextPageTemplate, PageTemplate, Table
 
         spec = self.spec
@@ -694,6 +706,12 @@ class _Note:
         self.truth.pages = doc.page
         return self.truth
 
+    def build(self, path: Path) -> NoteTruth:
+        if self.spec.page_numbers == "of":
+            # The footer names the page count, known only once the note is laid out.
+            self.expected_pages = _Note(self.spec)._build(path).pages
+        return self._build(path)
+
 
 def write_note(path: Path, spec: NoteSpec | None = None) -> NoteTruth:
     """Write one broker-shaped note to `path`; returns what a reader should find in it."""
@@ -739,6 +757,11 @@ def note_specs(count: int, body_pages: int = 25, seed: int = 0) -> list[NoteSpec
                 body_pages=body_pages,
                 traditional=n % 5 == 4,
                 metadata_title=("ppt", "Report", None)[n % 3],
+                first_line_indent=n % 3 == 1,
+                justify=n % 4 == 1,
+                bullets=n % 3 == 2,
+                banner_date=n % 5 != 1,
+                page_numbers="of" if n % 2 else "plain",
             )
         )
     return specs
@@ -803,7 +826,7 @@ def score_reading(document, truth: NoteTruth) -> ReadingScore:
         if got != want:
             errors.append(f"{name}: got {got!r}, want {want!r}")
     title = hints.title if hints else None
-    if not title or _squeeze(truth.title) not in _squeeze(title):
+    if title != truth.title:
         errors.append(f"title: got {title!r}, want {truth.title!r}")
     return ReadingScore(
         paragraphs=len(truth.paragraphs),

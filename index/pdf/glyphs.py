@@ -1,14 +1,15 @@
-"""The text of a PDF page as runs of characters with their boxes, read with pypdfium2.
+"""The text of a PDF page as runs of words with their boxes, read with pypdfium2.
 
-PDFium has parsed the page's content stream by the time its text page exists; asking it for each
+PDFium has parsed the page's content stream by the time its text page exists; asking it for a
 character's box costs a microsecond or so, where pdfminer (pdfplumber) re-parses every vector path of
 every chart in Python. Everything else the reader knows about a page's layout is derived from these
 boxes: no other pass over the page's objects is made.
 
-Characters are grouped as they are read into runs: neighbours on one baseline in one font, with no
-gap wider than a word space. A run keeps each character's horizontal extent, so tables and word
-widths can still be measured, but later steps handle tens of runs a page instead of thousands of
-characters.
+PDFium's text has a space wherever it saw a gap and a line break wherever the baseline moved, so
+the text between them (a "piece": a word, a figure, a stretch of Chinese) needs only the boxes of its
+first and last characters. Pieces are grouped as they are read into runs: neighbours on one baseline
+in one font, no gap wider than a word space. Later steps handle a page's tens of runs, each knowing
+where its pieces start and end, instead of its thousands of characters.
 
 Coordinates are points from the top-left corner of the page as read (y grows downwards); a page
 whose text runs sideways (a landscape table on a portrait page) is turned so its text reads across.
@@ -27,14 +28,17 @@ import pypdfium2.raw as pdfium_c
 
 __all__ = ["Page", "PdfFile", "PdfOpenError", "Run", "is_cjk", "open_pdf"]
 
-_BOLD_NAME = ("bold", "black", "heavy", "semibold", "demibold", "-bd", "hei", "黑")
-_WHITESPACE = frozenset((0x20, 0x09, 0x0A, 0x0D, 0xA0, 0x3000, 0x2002, 0x2003, 0x2009, 0x200B, 0xFEFF))
+# Font names that say bold. 黑体 (SimHei, Heiti) is the bold face of Chinese typesetting, but
+# Microsoft YaHei is a common body font: only its Bold is bold.
+_BOLD_NAME = ("bold", "black", "heavy", "semibold", "demibold", "-bd", "simhei", "heiti", "黑体", "黑體")
 # A gap wider than this (in ems) ends a run: wider than any space between words, narrower than the
 # gutter between two columns or the padding of table cells.
 RUN_GAP = 0.8
 # Between Latin words PDFs leave about a quarter em; between Chinese characters nothing.
-_WORD_GAP = 0.2
-_CJK_WORD_GAP = 0.5
+WORD_GAP = 0.2
+CJK_WORD_GAP = 0.5
+_PIECE = re.compile(r"[^\s\x00-\x1f\ufffd\ufffe\ue000-\uf8ff]+")
+_UNMAPPED = re.compile(r"[\ufffd\ufffe\ue000-\uf8ff]")
 
 
 def is_cjk(ch: str) -> bool:
@@ -45,21 +49,15 @@ def is_cjk(ch: str) -> bool:
 @dataclass(slots=True)
 class Run:
     text: str  # with a space wherever the PDF wrote or left room for one between Latin words
-    xs0: list[float]  # left edge of each character of `text` (a space spans the gap it stands for)
-    xs1: list[float]  # right edge of each character
+    starts: list[int]  # where in `text` each piece begins (pieces hold no spaces)
+    xs0: list[float]  # left edge of each piece
+    xs1: list[float]  # right edge of each piece
     top: float
     bottom: float
     size: float  # font size in points
     bold: bool
-    angle: int = 0
-
-    @property
-    def x0(self) -> float:
-        return self.xs0[0]
-
-    @property
-    def x1(self) -> float:
-        return self.xs1[-1]
+    angle: int
+    first_width: float  # width of the first character
 
 
 @dataclass
@@ -140,87 +138,64 @@ def _font_of(textpage, index: int, buffer) -> _Font:
     return _Font(size if size > 0 else 10.0, bold, angle)
 
 
-# Pieces of the text PDFium returns between the whitespace it writes or generates (it puts a space
-# at a gap and a line break where the baseline moves): a word, or a stretch of Chinese text.
-_PIECE = re.compile(r"[^\s\x00-\x1f\ufffd\ufffe\ue000-\uf8ff]+")
-_LATIN = re.compile(r"[A-Za-z]")
-_UNMAPPED = re.compile(r"[\ufffd\ufffe\ue000-\uf8ff]")
-
-
-class _RunBuilder:
-    """Collects pieces into runs: same font, one baseline, no gap wider than a word space."""
+class _Runs:
+    """Pieces collected into runs as they are read."""
 
     def __init__(self) -> None:
         self.runs: list[Run] = []
-        self.text: list[str] = []
+        self.parts: list[str] = []
+        self.starts: list[int] = []
         self.xs0: list[float] = []
         self.xs1: list[float] = []
-        self.top = self.bottom = self.center = 0.0
+        self.length = 0
+        self.top = self.bottom = self.center = self.first_width = 0.0
         self.font: _Font | None = None
 
     def flush(self) -> None:
-        if self.text and self.font is not None:
-            font = self.font
+        font = self.font
+        if self.parts and font is not None:
+            text = "".join(self.parts)
             self.runs.append(
-                Run(
-                    "".join(self.text),
-                    self.xs0,
-                    self.xs1,
-                    self.top,
-                    self.bottom,
-                    font.size,
-                    font.bold,
-                    font.angle,
-                )
-            )
-        self.text, self.xs0, self.xs1 = [], [], []
+                Run(text, self.starts, self.xs0, self.xs1, self.top, self.bottom, font.size, font.bold, font.angle, self.first_width)
+            )  # fmt: skip
+        self.parts, self.starts, self.xs0, self.xs1, self.length = [], [], [], [], 0
 
-    def breaks(self, font: _Font, x0: float, center: float) -> bool:
-        """Whether a piece starting at x0 on a line centred at `center` starts a new run."""
-        if not self.text:
-            return True
+    def add(self, font: _Font, piece: str, x0: float, x1: float, top: float, bottom: float, first_width: float, spaced: bool) -> None:  # fmt: skip
         size = font.size
-        gap = x0 - self.xs1[-1]
-        return (
-            font is not self.font
-            or gap > RUN_GAP * size
-            or gap < -0.5 * size
-            or abs(center - self.center) > 0.6 * size
-        )
-
-    def add(
-        self,
-        font: _Font,
-        piece: str,
-        xs0: list[float],
-        xs1: list[float],
-        top: float,
-        bottom: float,
-        spaced: bool,
-    ) -> None:
         center = top + bottom
-        if self.breaks(font, xs0[0], center):
-            self.flush()
-            self.top, self.bottom, self.center, self.font = top, bottom, center, font
-        else:
-            gap = xs0[0] - self.xs1[-1]
-            both_cjk = piece[0] >= "\u2e80" and self.text[-1][-1] >= "\u2e80"
-            if (gap > _CJK_WORD_GAP * font.size) if both_cjk else (spaced or gap > _WORD_GAP * font.size):
-                self.text.append(" ")
-                self.xs0.append(self.xs1[-1])
-                self.xs1.append(xs0[0])
-            self.top = min(self.top, top)
-            self.bottom = max(self.bottom, bottom)
-        self.text.append(piece)
-        self.xs0.extend(xs0)
-        self.xs1.extend(xs1)
+        if self.parts and font is self.font:
+            gap = x0 - self.xs1[-1]
+            if -0.5 * size <= gap <= RUN_GAP * size and abs(center - self.center) <= 0.6 * size:
+                cjk = piece[0] >= "\u2e80" and self.parts[-1][-1] >= "\u2e80"
+                if (gap > CJK_WORD_GAP * size) if cjk else (spaced or gap > WORD_GAP * size):
+                    self.parts.append(" ")
+                    self.length += 1
+                self.starts.append(self.length)
+                self.xs0.append(x0)
+                self.xs1.append(x1)
+                self.parts.append(piece)
+                self.length += len(piece)
+                if top < self.top:
+                    self.top = top
+                if bottom > self.bottom:
+                    self.bottom = bottom
+                return
+        self.flush()
+        self.font, self.top, self.bottom, self.center, self.first_width = (
+            font,
+            top,
+            bottom,
+            center,
+            first_width,
+        )
+        self.parts, self.starts, self.xs0, self.xs1, self.length = [piece], [0], [x0], [x1], len(piece)
 
 
 def _read_page(page, number: int) -> Page:
     left, bottom_edge, right, top_edge = page.get_bbox()
     width, height = right - left, top_edge - bottom_edge
     textpage = page.get_textpage()
-    builder = _RunBuilder()
+    runs = _Runs()
     chars = unmapped = 0
     try:
         raw = textpage.raw
@@ -235,23 +210,13 @@ def _read_page(page, number: int) -> Page:
         get_box = pdfium_c.FPDFText_GetLooseCharBox
         buffer = ctypes.create_string_buffer(128)
         font: _Font | None = None
-        fonts: dict[tuple[float, bool, int], _Font] = {}  # one object per font, so runs compare them fast
+        fonts: dict[tuple[float, bool, int], _Font] = {}  # one object per font: runs compare them fast
         last_height = -1.0
+        frame = (left, top_edge, width, height)
 
-        def box(index: int, font: _Font) -> tuple[float, float, float, float]:
+        def box(index: int) -> tuple[float, float, float, float]:
             get_box(raw, index, rect_ref)
-            if font.angle == 0:
-                x0, x1, top, bottom = (
-                    rect.left - left,
-                    rect.right - left,
-                    top_edge - rect.top,
-                    top_edge - rect.bottom,
-                )
-            else:
-                x0, x1, top, bottom = _turned(font.angle, rect, left, top_edge, width, height)
-            if bottom - top < 0.3 * font.size:  # fonts with no usable ascent/descent
-                top, bottom = bottom - 0.85 * font.size, bottom + 0.15 * font.size
-            return x0, x1, top, bottom
+            return _placed(rect, font, frame)
 
         for match in _PIECE.finditer(text):
             start, end = match.span()
@@ -266,85 +231,79 @@ def _read_page(page, number: int) -> Page:
             if font.angle == -1:
                 continue
             chars += end - start
+            size = font.size
+            x0, x1, top, bottom = _placed(rect, font, frame)
             spaced = start > 0 and text[start - 1] in " \u3000\xa0"
-            for sub_start, sub_end, xs0, xs1, top, bottom in _piece_boxes(box, font, text, start, end):
-                builder.add(font, text[sub_start:sub_end], xs0, xs1, top, bottom, spaced or sub_start > start)
-        builder.flush()
+            if end - start == 1:
+                runs.add(font, text[start:end], x0, x1, top, bottom, x1 - x0, spaced)
+                continue
+            # Within a piece PDFium saw no gap: the last box closes it. A long piece whose step is
+            # not its first character's width has its middle checked; where the boxes disagree
+            # (text drawn twice over itself, a gutter with no space) every box is read.
+            lx0, lx1, ltop, lbottom = box(end - 1)
+            step = (lx0 - x0) / (end - start - 1)
+            trusted = -0.1 * size < step < 2.2 * size and abs((ltop + lbottom) - (top + bottom)) < 0.6 * size
+            if trusted and end - start >= 12 and abs(step - (x1 - x0)) > 0.15 * size:
+                middle = (end - start) // 2
+                mx0, _, mtop, mbottom = box(start + middle)
+                trusted = (
+                    abs(mx0 - (x0 + step * middle)) < 2 * size
+                    and abs((mtop + mbottom) - (top + bottom)) < 0.6 * size
+                )
+            if trusted:
+                runs.add(
+                    font, text[start:end], x0, lx1, min(top, ltop), max(bottom, lbottom), x1 - x0, spaced
+                )
+                continue
+            for sub_start, sub_end, sx0, sx1, stop, sbottom, first in _split_piece(
+                box, text, start, end, size
+            ):
+                runs.add(
+                    font, text[sub_start:sub_end], sx0, sx1, stop, sbottom, first, spaced or sub_start > start
+                )
+        runs.flush()
     finally:
         textpage.close()
-    runs, width, height = _upright(builder.runs, width, height)
-    return Page(number, width, height, _drop_overprint(runs), chars, unmapped)
+    kept, width, height = _upright(runs.runs, width, height)
+    return Page(number, width, height, _drop_overprint(kept), chars, unmapped)
 
 
-def _piece_boxes(
-    box, font: _Font, text: str, start: int, end: int
-) -> list[tuple[int, int, list[float], list[float], float, float]]:
-    """The characters of a piece with their extents, cut where a gap separates them.
-
-    PDFium writes a space where it sees a gap, but not always between Latin words set with
-    positioning instead of spaces; so a piece with Latin letters has every box read. In a piece of
-    Chinese text and figures the first and last boxes place the others (evenly spaced); a long
-    piece whose step is not its characters' width gets a box in the middle checked, and where that
-    disagrees every box is read (text drawn twice over itself, a gutter left without a space)."""
-    size = font.size
-    count = end - start
-    x0, x1, top, bottom = box(start, font)
-    if count == 1:
-        return [(start, end, [x0], [x1], top, bottom)]
-    if not _LATIN.search(text, start, end):
-        lx0, lx1, ltop, lbottom = box(end - 1, font)
-        step = (lx0 - x0) / (count - 1)
-        trusted = -0.1 * size < step < 2.2 * size and abs((ltop + lbottom) - (top + bottom)) < 0.6 * size
-        if trusted and count >= 8 and abs(step - (x1 - x0)) > 0.15 * size:
-            middle = start + count // 2
-            mx0, _, mtop, mbottom = box(middle, font)
-            trusted = (
-                abs(mx0 - (x0 + step * (count // 2))) < 2 * size
-                and abs((mtop + mbottom) - (top + bottom)) < 0.6 * size
-            )
-        if trusted:
-            xs0 = [x0 + step * k for k in range(count)]
-            xs1 = xs0[1:] + [lx1]
-            return [(start, end, xs0, xs1, min(top, ltop), max(bottom, lbottom))]
-    pieces = []
-    current: list = [(x0, x1, top, bottom, start)]
-    for index in range(start + 1, end):
-        cx0, cx1, ctop, cbottom = box(index, font)
-        gap = cx0 - current[-1][1]
-        word_gap = _CJK_WORD_GAP if text[index] >= "\u2e80" and text[index - 1] >= "\u2e80" else _WORD_GAP
-        if (
-            gap > word_gap * size
-            or gap < -0.5 * size
-            or abs((ctop + cbottom) - (current[0][2] + current[0][3])) > 0.6 * size
-        ):
-            pieces.append(_sub_piece(current))
-            current = []
-        current.append((cx0, cx1, ctop, cbottom, index))
-    pieces.append(_sub_piece(current))
-    return pieces
-
-
-def _sub_piece(chars: list) -> tuple[int, int, list[float], list[float], float, float]:
-    return (
-        chars[0][4],
-        chars[-1][4] + 1,
-        [c[0] for c in chars],
-        [c[1] for c in chars],
-        min(c[2] for c in chars),
-        max(c[3] for c in chars),
-    )
-
-
-def _turned(
-    angle: int, rect, left: float, top_edge: float, width: float, height: float
-) -> tuple[float, float, float, float]:
-    """A sideways character's box in the frame where its text reads left to right."""
+def _placed(rect, font: _Font, frame: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A character box (PDF coordinates) as (x0, x1, top, bottom) on the page as read."""
+    left, top_edge, width, height = frame
     x0, x1, top, bottom = rect.left - left, rect.right - left, top_edge - rect.top, top_edge - rect.bottom
+    angle = font.angle
     if angle == 90:  # runs bottom-to-top, the next line to the right: (x, y) -> (H - y, x)
-        return height - bottom, height - top, x0, x1
-    if angle == 270:  # runs top-to-bottom, the next line to the left: (x, y) -> (y, W - x)
-        return top, bottom, width - x1, width - x0
-    return width - x1, width - x0, height - bottom, height - top  # upside down
+        x0, x1, top, bottom = height - bottom, height - top, x0, x1
+    elif angle == 270:  # runs top-to-bottom, the next line to the left: (x, y) -> (y, W - x)
+        x0, x1, top, bottom = top, bottom, width - x1, width - x0
+    elif angle == 180:
+        x0, x1, top, bottom = width - x1, width - x0, height - bottom, height - top
+    if bottom - top < 0.3 * font.size:  # fonts with no usable ascent/descent
+        top, bottom = bottom - 0.85 * font.size, bottom + 0.15 * font.size
+    return x0, x1, top, bottom
+
+
+def _split_piece(box, text: str, start: int, end: int, size: float) -> list[tuple]:
+    """A piece whose boxes disagree with even spacing, read box by box and cut at its gaps:
+    (start, end, x0, x1, top, bottom, first character's width) of each part."""
+    parts: list[tuple] = []
+    first = box(start)
+    part = [start, first[0], first[1], first[2], first[3], first[1] - first[0]]
+    previous_x1, center = first[1], first[2] + first[3]
+    for index in range(start + 1, end):
+        x0, x1, top, bottom = box(index)
+        gap = x0 - previous_x1
+        word_gap = CJK_WORD_GAP if text[index] >= "\u2e80" and text[index - 1] >= "\u2e80" else WORD_GAP
+        if gap > word_gap * size or gap < -0.5 * size or abs(top + bottom - center) > 0.6 * size:
+            parts.append((part[0], index, part[1], part[2], part[3], part[4], part[5]))
+            part = [index, x0, x1, top, bottom, x1 - x0]
+            center = top + bottom
+        else:
+            part[2], part[3], part[4] = x1, min(part[3], top), max(part[4], bottom)
+        previous_x1 = x1
+    parts.append((part[0], end, part[1], part[2], part[3], part[4], part[5]))
+    return parts
 
 
 def _upright(runs: list[Run], width: float, height: float) -> tuple[list[Run], float, float]:
@@ -365,29 +324,18 @@ def _upright(runs: list[Run], width: float, height: float) -> tuple[list[Run], f
 def _drop_overprint(runs: list[Run]) -> list[Run]:
     """Text drawn twice a fraction of a point apart is how many PDFs make Chinese text bold; the
     second copy is dropped and the first marked bold."""
-    seen: dict[tuple[str, int, int], Run] = {}
-    texts: set[str] = set()
+    by_text: dict[str, list[Run]] = {}
     kept: list[Run] = []
     for run in runs:
-        key_x, key_y = round(run.xs0[0] / 2), round(run.top / 2)
-        twin = None
-        if run.text in texts:
-            for dx in (0, -1, 1):
-                for dy in (0, -1, 1):
-                    candidate = seen.get((run.text, key_x + dx, key_y + dy))
-                    if (
-                        candidate is not None
-                        and abs(candidate.xs0[0] - run.xs0[0]) < 1.5
-                        and abs(candidate.top - run.top) < 1.5
-                    ):
-                        twin = candidate
-                        break
-                if twin is not None:
-                    break
-        if twin is not None:
-            twin.bold = True
-            continue
-        texts.add(run.text)
-        seen[(run.text, key_x, key_y)] = run
+        same = by_text.get(run.text)
+        if same is None:
+            by_text[run.text] = [run]
+        else:
+            x0, top = run.xs0[0], run.top
+            twin = next((c for c in same if abs(c.xs0[0] - x0) < 1.5 and abs(c.top - top) < 1.5), None)
+            if twin is not None:
+                twin.bold = True
+                continue
+            same.append(run)
         kept.append(run)
     return kept

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import re
-import statistics
 from collections import Counter
 from dataclasses import dataclass
 
@@ -77,9 +76,19 @@ def drop_running_lines(
         counts.update({(_key(s.text), int(s.top < height / 2)) for s in edge})
     pages_with_text = sum(1 for segments in pages if segments) or 1
     running = {key for key, n in counts.items() if n >= 2 and n * 2.5 >= pages_with_text}
+    # Anywhere on the page, the same text at the same place on most pages is a watermark or a
+    # page decoration ("仅供机构投资者使用"), not the report's text.
+    placed: Counter[tuple[str, int, int]] = Counter()
+    for segments in pages:
+        placed.update({(s.text, round(s.x0 / 8), round(s.top / 8)) for s in segments})
+    stamped = {key for key, n in placed.items() if n >= 3 and n * 2 >= pages_with_text}
     kept_pages, dropped_pages = [], []
     for segments, edge, height in zip(pages, candidates, heights, strict=True):
-        drop = set()
+        drop = (
+            {id(s) for s in segments if (s.text, round(s.x0 / 8), round(s.top / 8)) in stamped}
+            if stamped
+            else set()
+        )
         for s in edge:
             key = _key(s.text)
             if (key, int(s.top < height / 2)) in running or _PAGE_NUMBER.match(key):
@@ -112,13 +121,10 @@ def split_sidebar(
         return segments, []
     by_top = sorted(body, key=lambda s: s.top)
     best: tuple[float, float, float, float] | None = None  # (stretch height, x, start, end)
-    x = left + 0.15 * span
-    step = 2.0
-    while x < right - 0.15 * span:
+    for x in _gutter_candidates(body, left + 0.15 * span, right - 0.15 * span):
         stretch = _longest_uncrossed(by_top, x)
         if stretch and (best is None or stretch[0] > best[0] + 0.5):
             best = (stretch[0], x, stretch[1], stretch[2])
-        x += step
     if best is None or best[0] < 0.33 * text_height:
         return segments, []
     _, gutter, start, end = best
@@ -149,6 +155,33 @@ def split_sidebar(
     if len(beside_text) < 3:
         return segments, []
     return main, side
+
+
+def _gutter_candidates(segments: list[Segment], low: float, high: float, step: float = 2.0) -> list[float]:
+    """Where a gutter may run: the x positions (every `step` points) crossed by fewest segments,
+    each the middle of a stretch of such positions."""
+    bins = int((high - low) / step) + 1
+    if bins <= 0:
+        return []
+    crossing = [0] * bins
+    for s in segments:
+        first = max(0, int((s.x0 - low) / step) + 1)
+        last = min(bins - 1, int((s.x1 - low) / step))
+        for index in range(first, last + 1):
+            crossing[index] += 1
+    fewest = min(crossing)
+    candidates: list[float] = []
+    index = 0
+    while index < bins:
+        if crossing[index] <= fewest + 2:
+            end = index
+            while end + 1 < bins and crossing[end + 1] <= fewest + 2:
+                end += 1
+            candidates.append(low + step * (index + end) / 2)
+            index = end + 1
+        else:
+            index += 1
+    return candidates
 
 
 def _longest_uncrossed(by_top: list[Segment], x: float) -> tuple[float, float, float] | None:
@@ -189,11 +222,10 @@ def read_order(segments: list[Segment]) -> list[Placed | TableRegion]:
 
 
 def _cut(segments: list[Segment], left: float, right: float, out: list, depth: int) -> None:
-    if len(segments) == 1 or depth > 60:
-        for s in sorted(segments, key=lambda s: (s.top, s.x0)):
-            out.append(Placed(s, left, right))
+    if len(segments) == 1:
+        out.append(Placed(segments[0], left, right))
         return
-    parts = _columns(segments)
+    parts = _columns(segments) if depth <= 60 else [segments]
     if len(parts) > 1:
         if _is_table(segments, parts):
             _emit_table(segments, left, right, out)
@@ -201,13 +233,16 @@ def _cut(segments: list[Segment], left: float, right: float, out: list, depth: i
         for part in parts:
             _cut(part, min(s.x0 for s in part), max(s.x1 for s in part), out, depth + 1)
         return
-    bands = _bands(segments)
+    bands = _bands(segments) if depth <= 60 else [segments]
     if len(bands) == 1:
         for s in sorted(segments, key=lambda s: (s.top, s.x0)):
             out.append(Placed(s, left, right))
         return
     for band in bands:
-        _cut(band, left, right, out, depth + 1)
+        if len(band) == 1:
+            out.append(Placed(band[0], left, right))
+        else:
+            _cut(band, left, right, out, depth + 1)
 
 
 def _emit_table(segments: list[Segment], left: float, right: float, out: list) -> None:
@@ -227,8 +262,8 @@ def _emit_table(segments: list[Segment], left: float, right: float, out: list) -
 def _columns(segments: list[Segment]) -> list[list[Segment]]:
     """The segments split at every vertical gutter that no segment crosses."""
     ordered = sorted(segments, key=lambda s: s.x0)
-    size = statistics.median_low(s.size for s in segments)
-    minimum = max(4.0, 0.8 * size)
+    sizes = sorted(s.size for s in segments)
+    minimum = max(4.0, 0.8 * sizes[len(sizes) // 2])
     parts: list[list[Segment]] = [[ordered[0]]]
     reach = ordered[0].x1
     for s in ordered[1:]:

@@ -8,12 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.pdf.glyphs import RUN_GAP, Run, is_cjk
+from index.pdf.glyphs import CJK_WORD_GAP, RUN_GAP, WORD_GAP, Run, is_cjk
 
 __all__ = ["Segment", "baseline_rows", "is_numeric_token", "page_segments"]
 
-_WORD_GAP = 0.2
-_CJK_WORD_GAP = 0.5
 _NUMERIC_TOKEN = re.compile(
     r"^[-+−–(（]?[¥$€]?[\d,，.]*\d[\d,.]*[%x倍]?[)）]?$|^(19|20)\d{2}[AEFHQ]?\d?[AEF]?$|^[-—–]+$|^n\.?[am]\.?$",
     re.I,
@@ -28,13 +26,15 @@ def is_numeric_token(text: str) -> bool:
 @dataclass(slots=True)
 class Segment:
     text: str
-    xs0: list[float]  # left edge of each character of `text`
-    xs1: list[float]
+    starts: list[int]  # where in `text` each piece begins (pieces hold no spaces)
+    xs0: list[float]  # left edge of each piece
+    xs1: list[float]  # right edge of each piece
     top: float
     bottom: float
     size: float  # the font size of most of its characters
     bold: bool  # most of its characters are bold
     page: int
+    first_width: float  # width of its first character
     x0: float = 0.0  # set from xs0, xs1, top and bottom
     x1: float = 0.0
     center: float = 0.0
@@ -42,42 +42,32 @@ class Segment:
 
     def __post_init__(self) -> None:
         self.x0 = self.xs0[0]
-        self.x1 = self.xs1[-1]
+        self.x1 = max(self.xs1)
         self.center = (self.top + self.bottom) / 2
 
     def tokens(self) -> list[tuple[str, float, float]]:
         """(text, x0, x1) of its words and figures: the pieces between spaces."""
-        if self._tokens is not None:
-            return self._tokens
-        if " " not in self.text:
-            self._tokens = [(self.text, self.x0, self.x1)]
-            return self._tokens
-        out: list[tuple[str, float, float]] = []
-        start = 0
-        text = self.text
-        for index, ch in enumerate(text):
-            if ch == " ":
-                if index > start:
-                    out.append((text[start:index], self.xs0[start], self.xs1[index - 1]))
-                start = index + 1
-        if start < len(text):
-            out.append((text[start:], self.xs0[start], self.xs1[-1]))
-        self._tokens = out
-        return out
+        if self._tokens is None:
+            out: list[tuple[str, float, float]] = []
+            text, starts = self.text, self.starts
+            for index, start in enumerate(starts):
+                stop = starts[index + 1] if index + 1 < len(starts) else len(text)
+                piece = text[start:stop].rstrip(" ")
+                if out and start > 0 and text[start - 1] != " ":
+                    joined, x0, _ = out[-1]
+                    out[-1] = (joined + piece, x0, self.xs1[index])
+                else:
+                    out.append((piece, self.xs0[index], self.xs1[index]))
+            self._tokens = out
+        return self._tokens
 
     def first_word_width(self) -> float:
         """Width of its first word (or first Chinese character): would it have fitted at the end of
         the line above?"""
-        text = self.text
-        end = 0
-        while (
-            end + 1 < len(text)
-            and text[end + 1] != " "
-            and not is_cjk(text[end])
-            and not is_cjk(text[end + 1])
-        ):
-            end += 1
-        return self.xs1[end] - self.xs0[0]
+        if is_cjk(self.text[0]):
+            return self.first_width
+        first = self.tokens()[0]
+        return first[2] - first[1]
 
 
 def baseline_rows(segments: list[Segment]) -> list[list[Segment]]:
@@ -134,34 +124,38 @@ def page_segments(runs: list[Run], page: int) -> list[Segment]:
 def _segment(runs: list[Run], page: int) -> Segment:
     if len(runs) == 1:
         r = runs[0]
-        return Segment(r.text, r.xs0, r.xs1, r.top, r.bottom, r.size, r.bold, page)
-    text: list[str] = []
+        return Segment(r.text, r.starts, r.xs0, r.xs1, r.top, r.bottom, r.size, r.bold, page, r.first_width)
+    parts: list[str] = []
+    starts: list[int] = []
     xs0: list[float] = []
     xs1: list[float] = []
+    length = 0
     for index, run in enumerate(runs):
         if index:
             gap = run.xs0[0] - xs1[-1]
-            left, right = text[-1][-1], run.text[0]
-            wide = _CJK_WORD_GAP if is_cjk(left) and is_cjk(right) else _WORD_GAP
-            if gap > wide * min(run.size, runs[index - 1].size) and left != " " and right != " ":
-                text.append(" ")
-                xs0.append(xs1[-1])
-                xs1.append(run.xs0[0])
-        text.append(run.text)
+            wide = CJK_WORD_GAP if is_cjk(parts[-1][-1]) and is_cjk(run.text[0]) else WORD_GAP
+            if gap > wide * min(run.size, runs[index - 1].size):
+                parts.append(" ")
+                length += 1
+        starts.extend(length + start for start in run.starts)
         xs0.extend(run.xs0)
         xs1.extend(run.xs1)
+        parts.append(run.text)
+        length += len(run.text)
     weights: dict[float, int] = {}
     bold = 0
     for run in runs:
         weights[run.size] = weights.get(run.size, 0) + len(run.text)
         bold += len(run.text) if run.bold else 0
     return Segment(
-        text="".join(text),
+        text="".join(parts),
+        starts=starts,
         xs0=xs0,
         xs1=xs1,
         top=min(r.top for r in runs),
         bottom=max(r.bottom for r in runs),
         size=max(weights, key=weights.__getitem__),
-        bold=bold * 2 > len(xs0),
+        bold=bold * 2 > length,
         page=page,
+        first_width=runs[0].first_width,
     )

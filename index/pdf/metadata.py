@@ -41,6 +41,10 @@ _SAC = re.compile(r"(?<![A-Za-z0-9])(S\d{4})\d{8,9}(?!\d)", re.I)
 _EMAIL = re.compile(
     r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)*?([A-Za-z0-9-]+)\.(com|cn|net|hk)(\.cn|\.hk)?\b", re.I
 )
+_LEGAL_NAME_EN = re.compile(
+    r"\b((?:[A-Z][\w&.\-]*\s+){0,5}?(?:Securities|Research|Capital|International)(?:\s+\(Hong Kong\))?"
+    r"\s+(?:Co\.,?\s*)?(?:Limited|Ltd\.?|Company|Inc\.?))"
+)
 _LEGAL_NAME = re.compile(
     r"([\u4e00-\u9fff]{2,12}?(证券|證券|资产管理|資產管理|国际|國際)(股份有限公司|有限责任公司|有限責任公司|有限公司))"
 )
@@ -49,6 +53,15 @@ _INSTITUTE = re.compile(
 )
 _DATE_CN = re.compile(r"(20\d{2}|19\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _DATE_NUM = re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{1,2})(?!\d)")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_DATE_EN = re.compile(
+    r"\b(?:(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+((?:19|20)\d{2})|([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+((?:19|20)\d{2}))\b"
+)
 _DATE_COMPACT = re.compile(r"(?<!\d)(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 _DATE_LABEL = re.compile(
     r"(发布|發佈|发表|報告|报告|出版|撰写)?(日期|时间|時間)\s*[:：]?\s*$|(日期|时间|時間)\s*[:：]"
@@ -137,17 +150,22 @@ def _broker(evidence: Evidence, lexicon: Lexicon) -> str | None:
     domains = {m.group(2).lower() for line in front + evidence.disclaimer for m in _EMAIL.finditer(line)}
     for domain in domains:
         vote(_canonical(lexicon, _EMAIL_DOMAINS.get(domain) or domain), 3)
-    legal = Counter(m.group(1) for line in evidence.disclaimer for m in _LEGAL_NAME.finditer(line))
+    legal = Counter(
+        m.group(1)
+        for line in evidence.disclaimer
+        for pattern in (_LEGAL_NAME, _LEGAL_NAME_EN)
+        for m in pattern.finditer(line)
+    )
     for name, count in legal.most_common(3):
         vote(lexicon.canonical_broker(name), 2 + min(count, 3))
-    for line in evidence.sources + evidence.running + evidence.banner:
+    # Institutes signing chart sources and running lines: the same line on every page counts
+    # once, with a little more for each repeat.
+    lines = Counter(evidence.sources + evidence.running)
+    for line in evidence.banner:
+        lines.setdefault(line, 1)
+    for line, count in lines.items():
         for name in _institutes(line, lexicon):
-            vote(name, 1.5)
-    signed = Counter(
-        name for line in evidence.sources + evidence.running for name in _institutes(line, lexicon)
-    )
-    for name, count in signed.items():
-        vote(name, min(count, 4) * 0.5)
+            vote(name, 1.5 + min(count, 4) * 0.5)
     for line in front[:12]:
         for name in lexicon.broker_mentions(line):
             vote(name, 0.5)
@@ -194,6 +212,16 @@ def find_dates(text: str) -> list[str]:
         iso = _to_iso(match.group(1), match.group(3), match.group(4))
         if iso:
             found.append((match.start(), iso))
+    for match in _DATE_EN.finditer(text):  # 7 April 2024, April 7, 2024 (Hong Kong notes in English)
+        day, month, year = (
+            (match.group(1), match.group(2), match.group(3))
+            if match.group(1)
+            else (match.group(5), match.group(4), match.group(6))
+        )
+        number = _MONTHS.get(month.lower()[:3])
+        iso = _to_iso(year, str(number), day) if number else None
+        if iso:
+            found.append((match.start(), iso))
     return [iso for _, iso in sorted(found)]
 
 
@@ -235,7 +263,7 @@ def plausible_title(text: str) -> bool:
     """A title a person wrote: some Chinese, or a few words of English; not a tool's placeholder
     ("ppt", "Report", "Microsoft Word - 1.docx") nor a category label (证券研究报告)."""
     text = text.strip()
-    if not text or _BANNER_WORDS.match(text):
+    if not text or _BANNER_WORDS.match(search_form(text)):
         return False
     if re.search(
         r"^(microsoft (word|powerpoint|excel)|untitled|document\d*$|.*\.(docx?|pptx?|pdf|wps)$)", text, re.I

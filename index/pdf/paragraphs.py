@@ -40,6 +40,8 @@ _DISCLAIMER_HEADING = re.compile(
     r"disclaimer|important disclosures?|analyst certification|disclosure appendix)",
     re.I,
 )
+# A table of contents line: a title, dot leaders, a page number ("1. 行业概况 ........ 3").
+_CONTENTS_LINE = re.compile(r"([.…·．。]\s*){4,}\s*\d{1,3}$")
 _FIGURE_ONLY = re.compile(r"^[\d\s,.%+\-−–—/:()（）年月日季度QHEA×x]*$")
 
 
@@ -176,7 +178,7 @@ def _attach_captions(stream: list[Line | Table], sources: list[str]) -> list[Lin
             sources.append(item.text)
             in_figure = None
             continue
-        if CAPTION.match(item.text) and len(item.text) <= 80:
+        if CAPTION.match(item.text) and len(item.text) <= 80 and not _CONTENTS_LINE.search(item.text):
             in_figure = item
             out.append(item)
             continue
@@ -190,6 +192,8 @@ def _attach_captions(stream: list[Line | Table], sources: list[str]) -> list[Lin
                 continue  # a tick label, a legend, an axis title
         if _FIGURE_ONLY.match(item.text) and len(item.text) < 40:
             continue  # figures with no words: chart ticks, a stray page number
+        if _CONTENTS_LINE.search(item.text):
+            continue  # the table of contents and the list of figures point at the text; they are not it
         out.append(item)
     return out
 
