@@ -23,7 +23,9 @@ Test and benchmark helper only: nothing in bot/ or index/ imports it.
 
 from __future__ import annotations
 
+import os
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -79,6 +81,12 @@ class NoteSpec:
     bullets: bool = False  # the first page's points are bulleted (●) with a hanging indent
     banner_date: bool = True  # the banner prints the date (otherwise only the file name has it)
     page_numbers: str = "plain"  # "plain": 3; "of": 第 3 页 共 12 页
+    # Figures and Latin words set in their own (embedded TrueType) font, as Word does: "Vera" or
+    # "VeraBd" (bundled with reportlab). Every line then switches fonts, and glyph heights, often.
+    latin_font: str | None = None
+    # A TrueType/TTC Chinese font file to embed instead of the CID fonts (none is bundled with
+    # reportlab; e.g. wqy-microhei.ttc where the system has it).
+    cjk_font_file: str | None = None
 
 
 @dataclass
@@ -341,8 +349,18 @@ class _Note:
         from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 
         self.spec = spec
-        self.font = "MSung-Light" if spec.traditional else "STSong-Light"
-        pdfmetrics.registerFont(UnicodeCIDFont(self.font))
+        if spec.cjk_font_file:  # an embedded TrueType Chinese font, as real notes carry
+            from reportlab.pdfbase.ttfonts import TTFont
+
+            self.font = Path(spec.cjk_font_file).stem
+            pdfmetrics.registerFont(TTFont(self.font, spec.cjk_font_file, subfontIndex=0))
+        else:  # reportlab's Adobe CID fonts: not embedded, but PDFium maps them to Unicode
+            self.font = "MSung-Light" if spec.traditional else "STSong-Light"
+            pdfmetrics.registerFont(UnicodeCIDFont(self.font))
+        if spec.latin_font:
+            from reportlab.pdfbase.ttfonts import TTFont
+
+            pdfmetrics.registerFont(TTFont(spec.latin_font, f"{spec.latin_font}.ttf"))
         self.rng = random.Random(spec.seed)
         self.words = _Words(self.rng, spec.day.year)
         self.styles = _styles(self.font, spec)
@@ -367,13 +385,24 @@ class _Note:
         return self._converter.convert(text) if self.spec.traditional else text
 
     # ---- flowables that also record what a reader should find ----
-    def para(self, text: str, style: str = "body", record: list[str] | None = None, bullet: str | None = None):
+    def para(
+        self, text: str, style: str = "body", record: list[str] | None = None, bullet: str | None = None
+    ):
         from reportlab.platypus import Paragraph
 
         text = self.t(text)
         if record is not None:
             record.append(text)  # a bullet is layout, not part of what a reader should give back
-        return Paragraph(escape(text), self.styles[style], bulletText=bullet)
+        markup = escape(text)
+        if self.spec.latin_font:
+            # Word sets figures and Latin words in a Latin font inside Chinese text: every line
+            # switches fonts (and glyph heights) several times.
+            markup = re.sub(
+                r"[A-Za-z0-9.,%/+\-]+",
+                lambda m: f'<font name="{self.spec.latin_font}">{m.group(0)}</font>',
+                markup,
+            )
+        return Paragraph(markup, self.styles[style], bulletText=bullet)
 
     def heading(self, text: str, style: str = "h1", record: bool = True):
         flowable = self.para(text, style, self.truth.headings if record else None)
@@ -595,7 +624,14 @@ class _Note:
         canvas.drawRightString(
             PAGE_W - MARGIN,
             PAGE_H - 40,
-            self.t("公司研究/首次覆盖" + (f"  {spec.day.year}年{spec.day.month:02d}月{spec.day.day:02d}日" if spec.banner_date else "")),
+            self.t(
+                "公司研究/首次覆盖"
+                + (
+                    f"  {spec.day.year}年{spec.day.month:02d}月{spec.day.day:02d}日"
+                    if spec.banner_date
+                    else ""
+                )
+            ),
         )
         canvas.setStrokeColor(colors.HexColor("#1f4e8c"))
         canvas.line(MARGIN, PAGE_H - 46, PAGE_W - MARGIN, PAGE_H - 46)
@@ -623,7 +659,9 @@ class _Note:
         canvas.line(MARGIN, PAGE_H - 42, PAGE_W - MARGIN, PAGE_H - 42)
         canvas.setFont(self.font, 7.5)
         canvas.drawString(MARGIN, 30, self.t("免责声明和披露以及分析师声明是报告的一部分，请务必一起阅读。"))
-        number = str(doc.page) if spec.page_numbers == "plain" else f"第 {doc.page} 页 共 {self.expected_pages} 页"
+        number = (
+            str(doc.page) if spec.page_numbers == "plain" else f"第 {doc.page} 页 共 {self.expected_pages} 页"
+        )
         canvas.drawRightString(PAGE_W - MARGIN, 30, self.t(number))
         canvas.restoreState()
 
@@ -729,9 +767,35 @@ _BROKERS = (
 _NAMES = ("张伟", "李娜", "王芳", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周婷", "吴昊")
 
 
-def note_specs(count: int, body_pages: int = 25, seed: int = 0) -> list[NoteSpec]:
+def find_cjk_font() -> str | None:
+    """A Chinese TrueType font: YANBAO_TEST_CJK_FONT, or one installed on this machine (WenQuanYi,
+    Noto CJK, ...), if any."""
+    named = os.environ.get("YANBAO_TEST_CJK_FONT")
+    if named and Path(named).is_file():
+        return named
+    for folder in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"):
+        if folder.is_dir():
+            for pattern in (
+                "wqy-*.tt[cf]",
+                "NotoSansCJK*.tt[cf]",
+                "NotoSerifCJK*.tt[cf]",
+                "*[Ss]ong*.tt[cf]",
+            ):
+                found = sorted(folder.rglob(pattern))
+                if found:
+                    return str(found[0])
+    return None
+
+
+def note_specs(
+    count: int, body_pages: int = 25, seed: int = 0, cjk_font_file: str | None = None
+) -> list[NoteSpec]:
     """`count` varied notes (brokers, sidebar side, layout-table first pages, traditional script,
-    placeholder metadata titles) of about `body_pages` + 3 pages each, deterministic by seed."""
+    placeholder metadata titles, bullets, indents, justification) of about `body_pages` + 3 pages
+    each, deterministic by seed. With `cjk_font_file` the Chinese font is embedded and figures and
+    Latin words are set in an embedded Latin font on every other note, as Word does; without one,
+    PDFium drops a few characters where reportlab's unembedded CID fonts meet another font, so
+    Latin fonts are left out."""
     rng = random.Random(seed)
     specs = []
     for n in range(count):
@@ -762,6 +826,8 @@ def note_specs(count: int, body_pages: int = 25, seed: int = 0) -> list[NoteSpec
                 bullets=n % 3 == 2,
                 banner_date=n % 5 != 1,
                 page_numbers="of" if n % 2 else "plain",
+                latin_font="Vera" if cjk_font_file and n % 2 == 0 and n % 5 != 4 else None,
+                cjk_font_file=cjk_font_file if not n % 5 == 4 else None,  # traditional notes keep MSung
             )
         )
     return specs

@@ -38,6 +38,7 @@ RUN_GAP = 0.8
 WORD_GAP = 0.2
 CJK_WORD_GAP = 0.5
 _PIECE = re.compile(r"[^\s\x00-\x1f\ufffd\ufffe\ue000-\uf8ff]+")
+_CJK = re.compile(r"[\u2e80-\U0002ffff]")
 _UNMAPPED = re.compile(r"[\ufffd\ufffe\ue000-\uf8ff]")
 
 
@@ -211,8 +212,18 @@ def _read_page(page, number: int) -> Page:
         buffer = ctypes.create_string_buffer(128)
         font: _Font | None = None
         fonts: dict[tuple[float, bool, int], _Font] = {}  # one object per font: runs compare them fast
-        last_height = -1.0
+        # Size, boldness and direction belong to the font; a glyph's height (its font's ascent and
+        # descent at its size) tells fonts apart, so PDFium is asked once for each height seen.
+        by_height: dict[int, _Font] = {}
         frame = (left, top_edge, width, height)
+
+        def font_at(index: int, glyph_height: float) -> _Font:
+            key = round(glyph_height * 20)
+            found = by_height.get(key)
+            if found is None:
+                found = _font_of(raw, index, buffer)
+                found = by_height[key] = fonts.setdefault((found.size, found.bold, found.angle), found)
+            return found
 
         def box(index: int) -> tuple[float, float, float, float]:
             get_box(raw, index, rect_ref)
@@ -222,12 +233,7 @@ def _read_page(page, number: int) -> Page:
             start, end = match.span()
             get_box(raw, start, rect_ref)
             glyph_height = rect.top - rect.bottom
-            # Size, boldness and direction belong to the font: ask again only when the glyph height
-            # (the font's ascent and descent at its size) says the font changed.
-            if font is None or abs(glyph_height - last_height) > 0.05 * last_height:
-                found = _font_of(raw, start, buffer)
-                font = fonts.setdefault((found.size, found.bold, found.angle), found)
-                last_height = glyph_height
+            font = font_at(start, glyph_height)
             if font.angle == -1:
                 continue
             chars += end - start
@@ -240,6 +246,14 @@ def _read_page(page, number: int) -> Page:
             # Within a piece PDFium saw no gap: the last box closes it. A long piece whose step is
             # not its first character's width has its middle checked; where the boxes disagree
             # (text drawn twice over itself, a gutter with no space) every box is read.
+            if text[start] < "\u2e80":
+                # "2023年末，公司…": figures in a Latin font lead a stretch of Chinese text, whose
+                # font (and weight) is the piece's.
+                chinese = _CJK.search(text, start, end)
+                if chinese is not None:
+                    get_box(raw, chinese.start(), rect_ref)
+                    if rect.top - rect.bottom != glyph_height:
+                        font = font_at(chinese.start(), rect.top - rect.bottom)
             lx0, lx1, ltop, lbottom = box(end - 1)
             step = (lx0 - x0) / (end - start - 1)
             trusted = -0.1 * size < step < 2.2 * size and abs((ltop + lbottom) - (top + bottom)) < 0.6 * size

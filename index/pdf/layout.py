@@ -138,7 +138,7 @@ def split_sidebar(
     main: list[Segment] = []
     for s in segments:
         beside = s.bottom > start - 2 and s.top < end + 2
-        on_side = s.x1 <= gutter if narrow_left else s.x0 >= gutter
+        on_side = not _crosses(s, gutter) and (s.x0 + s.x1 < 2 * gutter) == narrow_left
         (side if beside and on_side else main).append(s)
     if len(side) < 3:
         return segments, []
@@ -184,6 +184,12 @@ def _gutter_candidates(segments: list[Segment], low: float, high: float, step: f
     return candidates
 
 
+def _crosses(s: Segment, x: float) -> bool:
+    """Whether a segment runs across x, rather than overhanging it by a few points (a chart's last
+    tick label poking past the edge of a sidebar cell)."""
+    return min(x - s.x0, s.x1 - x) > max(3.0, 0.15 * (s.x1 - s.x0))
+
+
 def _longest_uncrossed(by_top: list[Segment], x: float) -> tuple[float, float, float] | None:
     """(height, top, bottom) of the longest vertical stretch where no segment crosses x and there is
     text on both sides of it."""
@@ -198,7 +204,7 @@ def _longest_uncrossed(by_top: list[Segment], x: float) -> tuple[float, float, f
             best = (end - start, start, end)
 
     for s in by_top:
-        if s.x0 < x < s.x1:
+        if _crosses(s, x):
             close()
             start, sides[:] = None, [False, False]
             continue
@@ -206,7 +212,7 @@ def _longest_uncrossed(by_top: list[Segment], x: float) -> tuple[float, float, f
             start, end = s.top, s.bottom
         else:
             end = max(end, s.bottom)
-        sides[int(s.x0 >= x)] = True
+        sides[int(s.x0 + s.x1 >= 2 * x)] = True
     close()
     return best
 
@@ -323,4 +329,4 @@ def _is_table(segments: list[Segment], parts: list[list[Segment]]) -> bool:
     # A data table's rows are labelled; rows of bare figures side by side are the tick labels of
     # charts side by side.
     labelled = sum(1 for row in shared if any(_WORDS.search(s.text) for s in row))
-    return labelled * 2 >= len(shared)
+    return labelled >= 2 and labelled * 2 >= len(shared)

@@ -111,6 +111,8 @@ def page_segments(runs: list[Run], page: int) -> list[Segment]:
             size = min(last.size, run.size)
             gap = run.xs0[0] - last.xs1[-1]
             same_line = abs((run.top + run.bottom) - (last.top + last.bottom)) <= 0.9 * size
+            if gap < -0.5 * size and same_line and _overprints(run, pieces):
+                continue
             if -0.5 * size <= gap <= RUN_GAP * size and same_line:
                 pieces.append(run)
             else:
@@ -119,6 +121,17 @@ def page_segments(runs: list[Run], page: int) -> list[Segment]:
         segments.append(_segment(pieces, page))
     segments.sort(key=lambda s: (round(s.top), s.xs0[0]))
     return segments
+
+
+def _overprints(run: Run, pieces: list[Run]) -> bool:
+    """Whether `run` lies over text already read and repeats it: a second copy drawn a fraction of a
+    point off the first to make it look bold, cut into different pieces than the first (fonts
+    switch at figures). Printed text never overlaps other text, so an overlap that repeats is one."""
+    if run.text in "".join(piece.text for piece in pieces):
+        for piece in pieces:
+            piece.bold = True
+        return True
+    return False
 
 
 def _segment(runs: list[Run], page: int) -> Segment:

@@ -42,6 +42,8 @@ _DISCLAIMER_HEADING = re.compile(
 )
 # A table of contents line: a title, dot leaders, a page number ("1. 行业概况 ........ 3").
 _CONTENTS_LINE = re.compile(r"([.…·．。]\s*){4,}\s*\d{1,3}$")
+_TABLE_TITLE = re.compile(r"预测|估值|财务|指标|数据|摘要|对比|比较|一览|明细|預測|估值|財務|數據|表$")
+_BULLET = re.compile(r"^[•●■◆▪►▶❖◇○◎□➢➤√✓·]\s*")
 _FIGURE_ONLY = re.compile(r"^[\d\s,.%+\-−–—/:()（）年月日季度QHEA×x]*$")
 
 
@@ -161,7 +163,7 @@ def _is_header_for(line: Line, run: list[Placed]) -> bool:
 # --- figures, captions, sources -------------------------------------------------------------
 
 
-def _attach_captions(stream: list[Line | Table], sources: list[str]) -> list[Line | Table]:
+def _attach_captions(stream: list[Line | Table], sources: list[str], body_size: float) -> list[Line | Table]:
     """Give tables their caption and units; drop what is inside a figure (between a caption and its
     source line: tick labels, legends) and the source lines themselves."""
     out: list[Line | Table] = []
@@ -169,7 +171,7 @@ def _attach_captions(stream: list[Line | Table], sources: list[str]) -> list[Lin
     for item in stream:
         if isinstance(item, Table):
             in_figure = None
-            caption, units = _caption_before(out, item)
+            caption, units = _caption_before(out, item, body_size)
             item.caption = item.caption or caption
             item.units = item.units or units
             out.append(item)
@@ -198,7 +200,7 @@ def _attach_captions(stream: list[Line | Table], sources: list[str]) -> list[Lin
     return out
 
 
-def _caption_before(out: list[Line | Table], table: Table) -> tuple[str | None, str | None]:
+def _caption_before(out: list[Line | Table], table: Table, body_size: float) -> tuple[str | None, str | None]:
     """The caption and units printed just above a table (taken out of the text)."""
     caption = units = None
     while out and isinstance(out[-1], Line):
@@ -210,7 +212,7 @@ def _caption_before(out: list[Line | Table], table: Table) -> tuple[str | None, 
             units = line.text
             out.pop()
             continue
-        if CAPTION.match(line.text) or (caption is None and _is_title_like(line)):
+        if CAPTION.match(line.text) or (caption is None and _is_title_like(line, body_size)):
             caption = line.text
             out.pop()
         break
@@ -220,8 +222,12 @@ def _caption_before(out: list[Line | Table], table: Table) -> tuple[str | None, 
     return caption, units
 
 
-def _is_title_like(line: Line) -> bool:
-    return len(line.text) <= 40 and not line.text.endswith(("。", "，", ",", "；")) and not _is_prose(line)
+def _is_title_like(line: Line, body_size: float) -> bool:
+    """A table's title printed without a number ("盈利预测与估值"): short, set apart by its size or
+    weight, and no sentence's end (the last line of a paragraph above a table is none)."""
+    if len(line.text) > 30 or line.text.endswith(tuple("。，,；;.!?！？")) or _is_prose(line):
+        return False
+    return line.bold or abs(line.size - body_size) > 0.5 or bool(_TABLE_TITLE.search(line.text))
 
 
 def _is_prose(line: Line) -> bool:
@@ -310,8 +316,9 @@ def _column_edges(lines: list[Line]) -> None:
             line.right = min(line.right, max(right, line.x0 + 1))
 
 
-def _starts_paragraph(previous: Line, line: Line, metrics: _Metrics) -> bool:
-    """Whether `line` begins a new paragraph rather than continuing `previous` after a wrap."""
+def _starts_paragraph(previous: Line, line: Line, metrics: _Metrics, first: Line | None = None) -> bool:
+    """Whether `line` begins a new paragraph rather than continuing `previous` after a wrap;
+    `first` is the first line of the paragraph `previous` belongs to."""
     em = max(line.size, 1.0)
     if abs(line.size - previous.size) > 0.15 * em:
         return True  # a heading, a caption, a footnote
@@ -320,6 +327,8 @@ def _starts_paragraph(previous: Line, line: Line, metrics: _Metrics) -> bool:
         # sometimes drawn twice, so its boldness says nothing.
         return True
     indented = line.x0 > line.left + 0.8 * em
+    if indented and first is not None and _LIST_MARKER.match(first.text) and line.x0 <= first.x0 + 3 * em:
+        indented = False  # the hanging indent of a bulleted or numbered point
     ends_sentence = previous.text.endswith(_SENTENCE_END)
     # A wrapped line stops early only when the next word would not fit; if it would have fitted,
     # the line above was the last of its paragraph (or a heading).
@@ -376,7 +385,14 @@ def _disclaimer_start(streams: list[list[Line | Table]]) -> tuple[int, int] | No
 
 def assemble(pages: list[PageItems]) -> Assembled:
     result = Assembled()
-    streams = [_attach_captions(_page_stream(page), result.sources) for page in pages]
+    page_streams = [_page_stream(page) for page in pages]
+    sizes: Counter[float] = Counter()
+    for stream in page_streams:
+        for item in stream:
+            if isinstance(item, Line):
+                sizes[item.size] += len(item.text)
+    body_size = sizes.most_common(1)[0][0] if sizes else 10.0
+    streams = [_attach_captions(stream, result.sources, body_size) for stream in page_streams]
     _join_continued_tables(streams)
     start = _disclaimer_start(streams)
     if start is not None:
@@ -398,6 +414,7 @@ def assemble(pages: list[PageItems]) -> Assembled:
             text = ""
             for line in current:
                 text = _join_wrapped(text, line.text)
+            text = _BULLET.sub("", text)  # a bullet is layout: "● 业绩符合预期：…" is cited without it
             result.blocks.append(Block(text, current[0].page, _kind(current, text, metrics)))
             current.clear()
 
@@ -408,7 +425,9 @@ def assemble(pages: list[PageItems]) -> Assembled:
                 result.tables.append(item)
                 result.blocks.extend(_table_blocks(item))
                 continue
-            if current and (_starts_paragraph(current[-1], item, metrics) or CAPTION.match(item.text)):
+            if current and (
+                _starts_paragraph(current[-1], item, metrics, current[0]) or CAPTION.match(item.text)
+            ):
                 flush()
             current.append(item)
             if CAPTION.match(item.text):

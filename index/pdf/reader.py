@@ -49,6 +49,7 @@ def read_pdf(data: bytes, path: Path) -> Document:
     evidence.running = [s.text for dropped in running for s in dropped]
     laid_out: list[PageItems] = []
     aside: list[Block] = []
+    title: list[Segment] = []
     for index, (segments, page) in enumerate(zip(pages, pdf.pages, strict=True)):
         if index == 0:
             segments, banner, title = _front_matter(segments, page.height)
@@ -56,7 +57,11 @@ def read_pdf(data: bytes, path: Path) -> Document:
             evidence.title_lines = [s.text for s in title]
             aside.extend(Block(s.text, page=page.number) for s in banner)
         if index == 0 or (index == 1 and pdf.pages[0].chars < _COVER_GLYPHS):
-            segments, side = split_sidebar(segments, page.width, page.height)
+            # The title may run across the page and wrap onto the sidebar's side: it is not sidebar.
+            heading = [s for s in segments if any(s is t for t in title)] if index == 0 else []
+            rest = [s for s in segments if not any(s is t for t in heading)]
+            segments, side = split_sidebar(rest, page.width, page.height)
+            segments = heading + segments
             side_lines = [item.segment for item in read_order(side) if isinstance(item, Placed)]
             aside.extend(Block(s.text, page=page.number) for s in side_lines)
             if index == 0:
@@ -99,11 +104,11 @@ def _front_matter(
         from index.pdf.metadata import plausible_title
 
         candidates = sorted((s for s in upper if abs(s.size - largest) < 0.5), key=lambda s: (s.top, s.x0))
-        # A numbered section heading (一、行业动向) on a note with no title is not its title.
-        candidates = [
-            s for s in candidates if (plausible_title(s.text) and not SECTION.match(s.text)) or title
-        ]
+        # The title starts at the first line that reads like one (a numbered section heading,
+        # 一、行业动向, on a note with no title is not its title) and takes the lines it wraps onto.
         for s in candidates:
+            if not title and not (plausible_title(s.text) and not SECTION.match(s.text)):
+                continue
             if title and s.top - title[-1].bottom > 1.2 * largest:
                 break
             title.append(s)

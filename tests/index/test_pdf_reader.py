@@ -14,7 +14,7 @@ from index.clean import clean_reprint_boilerplate
 from index.describe import describe_report
 from index.lexicon import Lexicon
 from index.readers import read_bytes, read_document
-from tests.broker_pdf import NoteSpec, score_reading, write_note
+from tests.broker_pdf import NoteSpec, find_cjk_font, score_reading, write_note
 
 
 def note(tmp_path_factory, name: str, **spec) -> tuple[Path, object]:
@@ -86,7 +86,7 @@ def test_every_data_table_row_carries_its_caption(fixture, request):
 
 
 def test_a_table_chunk_can_be_found_by_year_and_item(sidebar_left):
-    """"2024E 归母净利润": the year is in the header, the item in a row, the units in the caption
+    """ "2024E 归母净利润": the year is in the header, the item in a row, the units in the caption
     line; every chunk of the forecast table holds all three."""
     path, _ = sidebar_left
     document = read_document(path)
@@ -154,7 +154,9 @@ def test_a_placeholder_pdf_title_does_not_replace_the_heading(sidebar_left):
     document = read_document(path)
     assert document.title_hint == truth.title
     cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
-    description = describe_report(document.blocks, cleaned, Lexicon.load(), document.title_hint, document.hints)
+    description = describe_report(
+        document.blocks, cleaned, Lexicon.load(), document.title_hint, document.hints
+    )
     assert description.title == truth.title
     assert (description.broker, description.date, description.kind) == ("华泰证券", "2024-04-07", "company")
 
@@ -183,3 +185,58 @@ def test_chinese_text_is_extracted_from_the_cid_font():
     page.save()
     text = pdfium.PdfDocument(out.getvalue())[0].get_textpage().get_text_range()
     assert "归母净利润同比增长12.5%" in text
+
+
+def test_a_title_overprinted_run_by_run_reads_once(tmp_path):
+    """The trap of real note 13 ("行業拐點或行業拐點或已顯現,迎接已顯現,迎接AIAI"): each run of a bold
+    title drawn twice, 0.4 pt apart, one run after another, with a Latin word in its own font."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    pdfmetrics.registerFont(TTFont("Vera", "Vera.ttf"))
+    path = tmp_path / "overprint.pdf"
+    page = canvas.Canvas(str(path))
+    x = 72.0
+    for text, font in (
+        ("行业拐点或", "STSong-Light"),
+        ("已显现，迎接", "STSong-Light"),
+        ("AI", "Vera"),
+        ("时代晨曦", "STSong-Light"),
+    ):
+        for offset in (0, 0.4):
+            page.setFont(font, 20)
+            page.drawString(x + offset, 720, text)
+        x += pdfmetrics.stringWidth(text, font, 20)
+    page.setFont("STSong-Light", 10)
+    page.drawString(72, 680, "2024年行业不利因素尽数释放，业绩步入低位有望迎来拐点。")
+    page.showPage()
+    page.save()
+    document = read_document(path)
+    assert [(b.kind, b.text) for b in document.blocks] == [
+        ("heading", "行业拐点或已显现，迎接AI时代晨曦"),
+        ("text", "2024年行业不利因素尽数释放，业绩步入低位有望迎来拐点。"),
+    ]
+    assert document.hints.title == "行业拐点或已显现，迎接AI时代晨曦"
+
+
+CJK_FONT = find_cjk_font()
+
+
+@pytest.mark.skipif(
+    CJK_FONT is None, reason="no Chinese TrueType font on this machine (e.g. fonts-wqy-microhei)"
+)
+def test_embedded_fonts_with_figures_in_a_latin_font(tmp_path):
+    """As Word writes them: an embedded Chinese font, and figures and Latin words in an embedded
+    Latin font, so lines switch fonts (and glyph heights) every few characters."""
+    for number, layout in enumerate(({}, {"sidebar": "right", "first_page": "table", "justify": True})):
+        path = tmp_path / f"embedded{number}.pdf"
+        truth = write_note(
+            path,
+            NoteSpec(body_pages=3, seed=11 + number, cjk_font_file=CJK_FONT, latin_font="Vera", **layout),
+        )
+        score = score_reading(read_document(path), truth)
+        assert (score.missing, score.sidebar_leaks, score.metadata_errors) == ([], [], [])
+        assert score.tables_with_caption == score.tables
