@@ -229,16 +229,25 @@ def _read_page(page, number: int) -> Page:
             get_box(raw, index, rect_ref)
             return _placed(rect, font, frame)
 
+        last_height = -1.0
         for match in _PIECE.finditer(text):
             start, end = match.span()
             get_box(raw, start, rect_ref)
-            glyph_height = rect.top - rect.bottom
-            font = font_at(start, glyph_height)
-            if font.angle == -1:
-                continue
+            r_left, r_right, r_top, r_bottom = rect.left, rect.right, rect.top, rect.bottom
+            glyph_height = r_top - r_bottom
+            if glyph_height != last_height:
+                font = font_at(start, glyph_height)
+                last_height = glyph_height
+            if font.angle:
+                if font.angle == -1:
+                    continue
+                x0, x1, top, bottom = _placed(rect, font, frame)
+            else:
+                x0, x1, top, bottom = r_left - left, r_right - left, top_edge - r_top, top_edge - r_bottom
+                if glyph_height < 0.3 * font.size:  # fonts with no usable ascent/descent
+                    top, bottom = bottom - 0.85 * font.size, bottom + 0.15 * font.size
             chars += end - start
             size = font.size
-            x0, x1, top, bottom = _placed(rect, font, frame)
             spaced = start > 0 and text[start - 1] in " \u3000\xa0"
             if end - start == 1:
                 runs.add(font, text[start:end], x0, x1, top, bottom, x1 - x0, spaced)
@@ -254,6 +263,7 @@ def _read_page(page, number: int) -> Page:
                     get_box(raw, chinese.start(), rect_ref)
                     if rect.top - rect.bottom != glyph_height:
                         font = font_at(chinese.start(), rect.top - rect.bottom)
+                        last_height = -1.0
             lx0, lx1, ltop, lbottom = box(end - 1)
             step = (lx0 - x0) / (end - start - 1)
             trusted = -0.1 * size < step < 2.2 * size and abs((ltop + lbottom) - (top + bottom)) < 0.6 * size
