@@ -241,8 +241,9 @@ def _cut(segments: list[Segment], left: float, right: float, out: list, depth: i
         return
     bands = _bands(segments) if depth <= 60 else [segments]
     if len(bands) == 1:
-        for s in sorted(segments, key=lambda s: (s.top, s.x0)):
-            out.append(Placed(s, left, right))
+        # Segments that overlap vertically and cannot be cut apart: read them line by line.
+        for row in baseline_rows(segments):
+            out.extend(Placed(s, left, right) for s in sorted(row, key=lambda s: s.x0))
         return
     for band in bands:
         if len(band) == 1:
@@ -320,8 +321,14 @@ def _is_table(segments: list[Segment], parts: list[list[Segment]]) -> bool:
         return False
     part_of = {id(s): index for index, part in enumerate(parts) for s in part}
     rows = baseline_rows(segments)
-    shared = [row for row in rows if len({part_of[id(s)] for s in row}) >= 2]
-    if len(shared) < 2 or len(shared) < 0.6 * len(rows):
+    spread = [len({part_of[id(s)] for s in row}) >= 2 for row in rows]
+    shared = [row for row, wide in zip(rows, spread, strict=True) if wide]
+    if len(shared) < 2:
+        return False
+    # Between its first and last row of cells (a caption above and a source line below don't
+    # count), most rows of a table have cells on both sides of its gutters.
+    first, last = spread.index(True), len(spread) - 1 - spread[::-1].index(True)
+    if len(shared) < 0.6 * (last - first + 1):
         return False
     labels = sum(1 for row in shared if all(_CAPTION.match(s.text) or _SOURCE.match(s.text) for s in row))
     if labels * 2 >= len(shared):

@@ -111,6 +111,11 @@ def page_segments(runs: list[Run], page: int) -> list[Segment]:
             size = min(last.size, run.size)
             gap = run.xs0[0] - last.xs1[-1]
             same_line = abs((run.top + run.bottom) - (last.top + last.bottom)) <= 0.9 * size
+            if not same_line and run.top < last.bottom and last.top < run.bottom:
+                # A superscript or subscript (a footnote mark, 10⁶): smaller, short, raised or
+                # lowered within the line's height. It belongs to the line.
+                small = run if run.size < last.size else last
+                same_line = small.size <= 0.85 * max(run.size, last.size) and len(small.text) <= 4
             if gap < -0.5 * size and same_line and _overprints(run, pieces):
                 continue
             if -0.5 * size <= gap <= RUN_GAP * size and same_line:

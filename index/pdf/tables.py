@@ -76,9 +76,10 @@ def is_tabular_line(segment: Segment) -> bool:
 
 def build_tables(segments: list[Segment]) -> list[Table]:
     """One table, or several side by side (a label column in the middle starts a new table)."""
-    rows = [
-        sorted((c for s in row for c in _cells(s)), key=lambda c: c[1]) for row in baseline_rows(segments)
-    ]
+    clusters = baseline_rows(segments)
+    rows = [sorted((c for s in row for c in _cells(s)), key=lambda c: c[1]) for row in clusters]
+    # where each row sits, and how tall its text is: wrapped labels are told apart by them
+    places = [(sum(s.center for s in row) / len(row), max(s.size for s in row)) for row in clusters]
     columns = _columns(rows)
     starts = [a for a, _ in columns]
     grid: list[list[str]] = []
@@ -93,12 +94,55 @@ def build_tables(segments: list[Segment]) -> list[Table]:
     bottom = max(s.bottom for s in segments)
     tables = []
     for start, end in _side_by_side(grid, columns):
-        part = [row[start:end] for row in grid]
-        part = [row for row in part if any(row)]
+        part = [
+            (row[start:end], place) for row, place in zip(grid, places, strict=True) if any(row[start:end])
+        ]
         left, right = columns[start][0], columns[end - 1][1]
-        for rows_of_one in _stacked(part):
+        for rows_of_one in _stacked(_join_wrapped_labels(part)):
             tables.append(Table(rows_of_one, _header_rows(rows_of_one), page, top, bottom, left, right))
     return tables
+
+
+def _join_wrapped_labels(rows: list[tuple[list[str], tuple[float, float]]]) -> list[list[str]]:
+    """A row label that wraps ("归属于母公司" / "股东的净利润") leaves rows holding only a piece of it
+    just above and below the row of its figures (set vertically centred on the label): the pieces
+    join that row's label. Lines of one cell sit closer than the rows of a table."""
+
+    def label_only(cells: list[str]) -> bool:
+        return bool(cells[0]) and not any(cells[1:])
+
+    def near(a: int, b: int) -> bool:
+        (center_a, size_a), (center_b, size_b) = rows[a][1], rows[b][1]
+        return abs(center_a - center_b) < 1.4 * max(size_a, size_b)
+
+    out: list[list[str]] = []
+    taken: set[int] = set()
+    for index, (cells, _) in enumerate(rows):
+        if index in taken:
+            continue
+        cells = list(cells)
+        if len(cells) > 1 and any(cells[1:]):
+            before = [] if not out or index == 0 or index - 1 in taken else [index - 1]
+            if (
+                before
+                and label_only(rows[index - 1][0])
+                and near(index - 1, index)
+                and out[-1] == rows[index - 1][0]
+            ):
+                cells[0] = out.pop()[0] + cells[0]
+            after = index + 1
+            if after < len(rows) and label_only(rows[after][0]) and near(index, after):
+                # only if the row after is not itself the start of the next label (its own figures follow close)
+                if not (
+                    after + 1 < len(rows)
+                    and any(rows[after + 1][0][1:])
+                    and near(after, after + 1)
+                    and not rows[after + 1][0][0]
+                ):
+                    cells[0] += rows[after][0][0]
+                    taken.add(after)
+        out.append(cells)
+    return out
 
 
 def _columns(rows: list[list[tuple[str, float, float]]]) -> list[tuple[float, float]]:

@@ -240,3 +240,48 @@ def test_embedded_fonts_with_figures_in_a_latin_font(tmp_path):
         score = score_reading(read_document(path), truth)
         assert (score.missing, score.sidebar_leaks, score.metadata_errors) == ([], [], [])
         assert score.tables_with_caption == score.tables
+
+
+def test_a_row_label_wrapped_in_its_cell_stays_with_its_figures(tmp_path):
+    """A ruled forecast table whose label column wraps "归属于母公司股东的净利润" over three lines,
+    the figures centred on the middle one: one row, with its caption and header."""
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    cell = ParagraphStyle("cell", fontName="STSong-Light", fontSize=8, leading=10, wordWrap="CJK")
+    body = ParagraphStyle("body", fontName="STSong-Light", fontSize=10, leading=16, wordWrap="CJK")
+    rows = [
+        ["会计年度", "2023A", "2024E", "2025E"],
+        [Paragraph("营业收入", cell), "1,234.5", "1,456.7", "1,678.9"],
+        [Paragraph("归属于母公司股东的净利润", cell), "234.5", "256.7", "278.9"],
+        [Paragraph("每股收益", cell), "0.45", "0.51", "0.58"],
+    ]
+    table = Table(rows, colWidths=[50, 60, 60, 60])
+    table.setStyle(
+        [
+            ("FONTNAME", (0, 0), (-1, -1), "STSong-Light"),
+            ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("LINEABOVE", (0, 0), (-1, 0), 0.8, "black"),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.4, "black"),
+            ("LINEBELOW", (0, -1), (-1, -1), 0.8, "black"),
+        ]
+    )
+    path = tmp_path / "forecast.pdf"
+    SimpleDocTemplate(str(path)).build(
+        [
+            Paragraph("图表3：盈利预测（单位：百万元）", body),
+            table,
+            Paragraph("资料来源：Wind，华泰研究预测", body),
+        ]
+    )
+    rows_read = [(b.text, b.context) for b in read_document(path).blocks if b.kind == "table_row"]
+    context = "图表3：盈利预测（单位：百万元）\n会计年度 | 2023A | 2024E | 2025E"
+    assert rows_read == [
+        ("营业收入 | 1,234.5 | 1,456.7 | 1,678.9", context),
+        ("归属于母公司股东的净利润 | 234.5 | 256.7 | 278.9", context),
+        ("每股收益 | 0.45 | 0.51 | 0.58", context),
+    ]
