@@ -62,6 +62,7 @@ _MONTHS = {
 _DATE_EN = re.compile(
     r"\b(?:(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+((?:19|20)\d{2})|([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+((?:19|20)\d{2}))\b"
 )
+_BARE_DATE = re.compile(r"^((发布|報告|报告)?(日期|时间)\s*[:：]?\s*)?[\d\s年月日./-]+$")
 _DATE_COMPACT = re.compile(r"(?<!\d)(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 _DATE_LABEL = re.compile(
     r"(发布|發佈|发表|報告|报告|出版|撰写)?(日期|时间|時間)\s*[:：]?\s*$|(日期|时间|時間)\s*[:：]"
@@ -139,10 +140,14 @@ def _broker(evidence: Evidence, lexicon: Lexicon) -> str | None:
         if name:
             votes[name] += weight
 
+    # "20240407-华泰证券-中信证券(600030)-….pdf": the first broker named is the author; a later one
+    # may be the covered company.
     stem = evidence.file_name.rsplit(".", 1)[0]
-    for piece in _FILE_BROKER_SPLIT.split(stem):
-        if 2 <= len(piece) <= 12:
-            vote(lexicon.canonical_broker(piece), 6)
+    named = [
+        lexicon.canonical_broker(piece) for piece in _FILE_BROKER_SPLIT.split(stem) if 2 <= len(piece) <= 12
+    ]
+    for order, name in enumerate(n for n in named if n):
+        vote(name, 6 if order == 0 else 2)
     front = evidence.banner + evidence.sidebar + evidence.first_page[:40]
     codes = {m.group(0).upper(): m.group(1).upper() for line in front for m in _SAC.finditer(line)}
     for prefix in codes.values():
@@ -242,13 +247,24 @@ def _date(evidence: Evidence) -> str | None:
             dates = find_dates(line) or (find_dates(lines[index + 1]) if index + 1 < len(lines) else [])
             if dates:
                 return dates[0]
-    for line in evidence.banner:
+    # The banner, then the title area (what the first page prints above its first paragraph).
+    title_area = []
+    for line in evidence.first_page:
+        if len(line) >= 40:
+            break
+        title_area.append(line)
+    for line in evidence.banner + title_area:
         dates = find_dates(line)
-        if dates:
+        if dates and "《" not in line:
             return dates[0]
     from_file = _file_date(evidence.file_name)
     if from_file:
         return from_file
+    # A date alone on a line of the sidebar; not the ticks of its price chart (many dates) nor a
+    # related report's (《…》 2024.03.01).
+    bare = [d for line in evidence.sidebar if (d := find_dates(line)) and _BARE_DATE.match(line.strip())]
+    if len(bare) == 1:
+        return bare[0][0]
     for line in evidence.running:
         dates = find_dates(line)
         if dates:
