@@ -107,8 +107,10 @@ def split_sidebar(
     segments: list[Segment], width: float, height: float
 ) -> tuple[list[Segment], list[Segment]]:
     """(main segments, sidebar segments) of a first page. The sidebar is the narrow side of the
-    vertical gutter that runs uninterrupted for the longest stretch of the page, if that stretch is
-    over a third of the page's text and the narrow side is at most two fifths of its width."""
+    vertical gutter that runs uncrossed, with text on both sides, for the most of the page: over a
+    third of the page's text, with the narrow side at most two fifths of its width. A table or a
+    title across the page may interrupt it; the sidebar is what lies on its narrow side in every
+    uncrossed stretch."""
     body = [s for s in segments if s.text.strip()]
     if len(body) < 6:
         return segments, []
@@ -120,26 +122,41 @@ def split_sidebar(
     if span < 0.4 * width or text_height <= 0:
         return segments, []
     by_top = sorted(body, key=lambda s: s.top)
-    best: tuple[float, float, float, float] | None = None  # (stretch height, x, start, end)
+    best: tuple[float, float, list[tuple[float, float, bool, bool]]] | None = None  # (height, x, stretches)
     for x in _gutter_candidates(body, left + 0.15 * span, right - 0.15 * span):
-        stretch = _longest_uncrossed(by_top, x)
-        if stretch and (best is None or stretch[0] > best[0] + 0.5):
-            best = (stretch[0], x, stretch[1], stretch[2])
+        stretches = _uncrossed_stretches(by_top, x)
+        both = sum(bottom - top for top, bottom, on_left, on_right in stretches if on_left and on_right)
+        if both and (best is None or both > best[0] + 0.5):
+            best = (both, x, stretches)
     if best is None or best[0] < 0.33 * text_height:
         return segments, []
-    _, gutter, start, end = best
+    _, gutter, stretches = best
     narrow_left = gutter - left < right - gutter
     narrow = (gutter - left) if narrow_left else (right - gutter)
     if narrow > 0.42 * span:
         return segments, []
-    # Centre the cut in the whitespace of the gutter; everything wholly on the narrow side, beside
-    # the uncrossed stretch, is sidebar.
+
+    def beside(s: Segment, spans: list[tuple[float, float]]) -> bool:
+        return any(s.bottom > top - 2 and s.top < bottom + 2 for top, bottom in spans)
+
+    two_sided = [(top, bottom) for top, bottom, on_left, on_right in stretches if on_left and on_right]
+    one_sided = [
+        (top, bottom)
+        for top, bottom, on_left, on_right in stretches
+        if (on_left, on_right) == (narrow_left, not narrow_left)
+    ]
     side: list[Segment] = []
     main: list[Segment] = []
     for s in segments:
-        beside = s.bottom > start - 2 and s.top < end + 2
         on_side = not _crosses(s, gutter) and (s.x0 + s.x1 < 2 * gutter) == narrow_left
-        (side if beside and on_side else main).append(s)
+        (side if on_side and beside(s, two_sided) else main).append(s)
+    # Stretches with text on the narrow side only (the sidebar running on above or below the main
+    # text) are sidebar too when they hold no running text.
+    for top, bottom in one_sided:
+        alone = [s for s in main if s.bottom > top - 2 and s.top < bottom + 2 and not _crosses(s, gutter)]
+        if alone and all(len(s.text) < 40 for s in alone):
+            side.extend(alone)
+            main = [s for s in main if not any(s is a for a in alone)]
     if len(side) < 3:
         return segments, []
     # The sidebar stands beside the main text: running prose on the wide side (two figures side
@@ -147,10 +164,7 @@ def split_sidebar(
     beside_text = [
         s
         for s in main
-        if s.bottom > start
-        and s.top < end
-        and len(s.text) >= 15
-        and (s.x0 >= gutter if narrow_left else s.x1 <= gutter)
+        if beside(s, two_sided) and len(s.text) >= 15 and (s.x0 >= gutter if narrow_left else s.x1 <= gutter)
     ]
     if len(beside_text) < 3:
         return segments, []
@@ -190,31 +204,27 @@ def _crosses(s: Segment, x: float) -> bool:
     return min(x - s.x0, s.x1 - x) > max(3.0, 0.15 * (s.x1 - s.x0))
 
 
-def _longest_uncrossed(by_top: list[Segment], x: float) -> tuple[float, float, float] | None:
-    """(height, top, bottom) of the longest vertical stretch where no segment crosses x and there is
-    text on both sides of it."""
-    best: tuple[float, float, float] | None = None
+def _uncrossed_stretches(by_top: list[Segment], x: float) -> list[tuple[float, float, bool, bool]]:
+    """(top, bottom, text left of x, text right of x) of each vertical stretch where no segment
+    crosses x, top to bottom."""
+    out: list[tuple[float, float, bool, bool]] = []
     start: float | None = None
     end = 0.0
     sides = [False, False]
-
-    def close() -> None:
-        nonlocal best
-        if start is not None and sides[0] and sides[1] and (best is None or end - start > best[0]):
-            best = (end - start, start, end)
-
     for s in by_top:
         if _crosses(s, x):
-            close()
-            start, sides[:] = None, [False, False]
+            if start is not None:
+                out.append((start, end, sides[0], sides[1]))
+            start, sides = None, [False, False]
             continue
         if start is None:
             start, end = s.top, s.bottom
         else:
             end = max(end, s.bottom)
         sides[int(s.x0 + s.x1 >= 2 * x)] = True
-    close()
-    return best
+    if start is not None:
+        out.append((start, end, sides[0], sides[1]))
+    return out
 
 
 # --- reading order --------------------------------------------------------------------------
