@@ -210,7 +210,7 @@ def _read_page(page, number: int) -> Page:
         rect_ref = ctypes.byref(rect)
         get_box = pdfium_c.FPDFText_GetLooseCharBox
         buffer = ctypes.create_string_buffer(128)
-        font: _Font | None = None
+        font = _Font(10.0, False, 0)  # replaced at the first piece: no glyph has height -1
         fonts: dict[tuple[float, bool, int], _Font] = {}  # one object per font: runs compare them fast
         # Size, boldness and direction belong to the font; a glyph's height (its font's ascent and
         # descent at its size) tells fonts apart, so PDFium is asked once for each height seen.

@@ -134,11 +134,11 @@ def report_hints(evidence: Evidence, lexicon: Lexicon | None = None) -> ReportHi
 
 
 def _broker(evidence: Evidence, lexicon: Lexicon) -> str | None:
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = {}
 
     def vote(name: str | None, weight: float) -> None:
         if name:
-            votes[name] += weight
+            votes[name] = votes.get(name, 0.0) + weight
 
     # "20240407-华泰证券-中信证券(600030)-….pdf": the first broker named is the author; a later one
     # may be the covered company.
@@ -176,7 +176,7 @@ def _broker(evidence: Evidence, lexicon: Lexicon) -> str | None:
             vote(name, 0.5)
     if not votes:
         return None
-    return votes.most_common(1)[0][0]
+    return max(votes, key=votes.__getitem__)
 
 
 def _canonical(lexicon: Lexicon, name: str) -> str | None:

@@ -109,29 +109,30 @@ def _line(placed: Placed) -> Line:
 
 def _page_stream(page: PageItems) -> list[Line | Table]:
     """A page's lines and tables in reading order; runs of table-like lines become tables."""
-    stream: list[Line | Table | Placed] = []
-    for item in page.items:
-        if isinstance(item, TableRegion):
-            stream.extend(build_tables(item.segments))
+    stream: list[Table | Placed] = []
+    for piece in page.items:
+        if isinstance(piece, TableRegion):
+            stream.extend(build_tables(piece.segments))
         else:
-            stream.append(item)
+            stream.append(piece)
     out: list[Line | Table] = []
     index = 0
     while index < len(stream):
         item = stream[index]
-        if not isinstance(item, Placed):
+        if isinstance(item, Table):
             out.append(item)
             index += 1
             continue
         run = [item]
         if is_tabular_line(item.segment):
-            while (
-                index + len(run) < len(stream)
-                and isinstance(stream[index + len(run)], Placed)
-                and is_tabular_line(stream[index + len(run)].segment)
-                and _same_column(stream[index + len(run)], run[-1])
-            ):
-                run.append(stream[index + len(run)])
+            for following in stream[index + 1 :]:
+                if not (
+                    isinstance(following, Placed)
+                    and is_tabular_line(following.segment)
+                    and _same_column(following, run[-1])
+                ):
+                    break
+                run.append(following)
         if len(run) >= 2:
             # The line above a run of figures that names its columns (会计年度 2023A 2024E) is its header.
             segments = [p.segment for p in run]
