@@ -87,6 +87,7 @@ class NoteSpec:
     # A TrueType/TTC Chinese font file to embed instead of the CID fonts (none is bundled with
     # reportlab; e.g. wqy-microhei.ttc where the system has it).
     cjk_font_file: str | None = None
+    disclaimer_headings: bool = True  # the disclaimer pages open with 分析师声明, 一般声明, …
 
 
 @dataclass
@@ -589,16 +590,20 @@ class _Note:
         from reportlab.platypus import PageBreak, Table
 
         spec, d = self.spec, self.truth.disclaimer
-        out = [PageBreak(), self.heading("分析师声明", record=False)]
+
+        def heading(text: str) -> list:
+            return [self.heading(text, record=False)] if spec.disclaimer_headings else []
+
+        out = [PageBreak(), *heading("分析师声明")]
         names = "、".join(a.name for a in spec.analysts)
         out.append(self.para(f"本人，{names}，兹证明本报告所表达的观点准确地反映了分析师对标的证券或发行人的个人意见；"
                              "彼以往、现在或未来并无就其研究报告所提供的具体建议或所表述的意见直接或间接收取任何报酬。", "disclaimer", d))  # fmt: skip
-        out.append(self.heading("一般声明及披露", record=False))
+        out += heading("一般声明及披露")
         for _ in range(4):
             out.append(self.para(f"本报告由{spec.company}（已具备中国证监会批准的证券投资咨询业务资格，以下简称“本公司”）制作。"
                                  "本报告所载资料是仅供接收人的严格保密资料。本报告仅供本公司及其客户和其关联机构使用。"
                                  "本公司不因接收人收到本报告而视其为客户。" + self.words.sentence(), "disclaimer", d))  # fmt: skip
-        out.append(self.heading("投资评级说明", record=False))
+        out += heading("投资评级说明")
         grid = Table(
             [[self.t(a), self.t(b)] for a, b in (
                 ("行业评级", "增持：预计行业股票指数超越基准"), ("", "中性：预计行业股票指数基本与基准持平"),

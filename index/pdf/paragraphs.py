@@ -33,7 +33,7 @@ _UNITS = re.compile(r"^\s*[(（]?\s*(单位|單位|币种|幣種|unit)\s*[:：]"
 _NOTE = re.compile(r"^\s*(注|備註|备注|note)\s*[:：\d]", re.I)
 # Where the disclaimer pages begin: from such a heading on, nothing is the report's own text.
 _DISCLAIMER_HEADING = re.compile(
-    r"^[【\[]?\s*(免责声明|免責聲明|免责条款|免責條款|分析师声明|分析師聲明|分析师承诺|分析師承諾|一般声明|一般聲明|"
+    r"^[【\[]?\s*(证券分析师声明|證券分析師聲明|研究员声明|免责声明|免責聲明|免责条款|免責條款|分析师声明|分析師聲明|分析师承诺|分析師承諾|一般声明|一般聲明|"
     r"重要声明|重要聲明|法律声明|法律聲明|特别声明|特別聲明|信息披露|披露声明|声明与承诺|"
     r"(投资|投資|股票|行业|行業)?评级(说明|体系|標準|标准)|(投资|投資)?評級(說明|體系|標準)|"
     r"证券分析师承诺|證券分析師承諾|分析师介绍|分析师简介|作者简介|研究团队简介|"
@@ -44,6 +44,12 @@ _DISCLAIMER_HEADING = re.compile(
 _CONTENTS_LINE = re.compile(r"([.…·．。]\s*){4,}\s*\d{1,3}$")
 _TABLE_TITLE = re.compile(r"预测|估值|财务|指标|数据|摘要|对比|比较|一览|明细|預測|估值|財務|數據|表$")
 _BULLET = re.compile(r"^[•●■◆▪►▶❖◇○◎□➢➤√✓·]\s*")
+# What legal text is made of: the pages after the report, when they carry no heading we know.
+_LEGAL_WORDS = re.compile(
+    r"本公司|本报告|本報告|投资者|投資者|证券投资咨询|證券投資諮詢|免责|免責|不构成|不構成|法律责任|法律責任|"
+    r"版权|版權|授权|授權|评级|評級|执业资格|執業資格|this report|disclaimer|investors?\b",
+    re.I,
+)
 _FIGURE_ONLY = re.compile(r"^[\d\s,.%+\-−–—/:()（）年月日季度QHEA×x]*$")
 
 
@@ -370,7 +376,8 @@ def _kind(lines: list[Line], text: str, metrics: _Metrics) -> str:
 
 
 def _disclaimer_start(streams: list[list[Line | Table]]) -> tuple[int, int] | None:
-    """(page index, item index) of the heading where the disclaimer pages begin."""
+    """(page index, item index) where the disclaimer pages begin: at a disclaimer heading, or else
+    at the first of the last pages that read as legal text throughout."""
     pages = len(streams)
     for page_index, stream in enumerate(streams):
         if page_index == 0 and pages > 1:
@@ -381,7 +388,14 @@ def _disclaimer_start(streams: list[list[Line | Table]]) -> tuple[int, int] | No
                 # never starts it in its first half (that is a reference to it, e.g. in a summary).
                 if page_index + 1 >= pages / 2 or pages <= 2:
                     return page_index, item_index
-    return None
+    start = None
+    for page_index in range(pages - 1, 0, -1):
+        lines = [item.text for item in streams[page_index] if isinstance(item, Line)]
+        legal = sum(len(text) for text in lines if _LEGAL_WORDS.search(text))
+        if not lines or legal < 0.5 * sum(len(text) for text in lines):
+            break
+        start = (page_index, 0)
+    return start
 
 
 def assemble(pages: list[PageItems]) -> Assembled:

@@ -98,20 +98,23 @@ def _front_matter(
         return segments, [], []
     body_size = statistics.median_low(s.size for s in segments)
     upper = [s for s in segments if s.top < 0.45 * height]
-    largest = max((s.size for s in upper), default=0.0)
     title: list[Segment] = []
-    if largest >= 1.25 * body_size:
-        from index.pdf.metadata import plausible_title
+    from index.pdf.metadata import plausible_title
 
-        candidates = sorted((s for s in upper if abs(s.size - largest) < 0.5), key=lambda s: (s.top, s.x0))
+    # The largest text that reads like a title: a stock's name and code printed larger still
+    # ("英维克(002837)") or the rating in the sidebar (买入) is not, so the next size down is tried.
+    for size in sorted({round(s.size, 1) for s in upper if s.size >= 1.25 * body_size}, reverse=True):
+        candidates = sorted((s for s in upper if abs(s.size - size) < 0.5), key=lambda s: (s.top, s.x0))
         # The title starts at the first line that reads like one (a numbered section heading,
         # 一、行业动向, on a note with no title is not its title) and takes the lines it wraps onto.
         for s in candidates:
             if not title and not (plausible_title(s.text) and not SECTION.match(s.text)):
                 continue
-            if title and s.top - title[-1].bottom > 1.2 * largest:
+            if title and s.top - title[-1].bottom > 1.2 * size:
                 break
             title.append(s)
+        if title:
+            break
     # The banner is small print above the title; with no title found, only the page's top edge.
     title_top = title[0].top if title else 0.08 * height
     banner = [

@@ -131,6 +131,15 @@ def test_disclaimer_pages_are_set_aside(sidebar_left):
     assert any("以下简称“本公司”" in line for line in document.disclaimer)
 
 
+def test_disclaimer_pages_without_a_heading_are_set_aside(tmp_path):
+    path = tmp_path / "no-headings.pdf"
+    truth = write_note(path, NoteSpec(body_pages=2, seed=9, disclaimer_headings=False))
+    document = read_document(path)
+    text = "\n".join(block.text for block in document.blocks)
+    assert "以下简称“本公司”" not in text and "兹证明" not in text
+    assert score_reading(document, truth).missing == []
+
+
 def test_text_drawn_twice_for_bold_is_read_once(sidebar_left):
     path, truth = sidebar_left
     document = read_document(path)
