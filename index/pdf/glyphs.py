@@ -99,10 +99,12 @@ def open_pdf(data: bytes) -> PdfFile:
         except Exception:  # a broken Info dictionary is no reason to lose the text
             metadata = {}
         pages = []
+        # Fonts by glyph height, for the whole document: a note sets the same few fonts on every page.
+        fonts: dict[int, _Font] = {}
         for index in range(len(document)):
             page = document[index]
             try:
-                pages.append(_read_page(page, index + 1))
+                pages.append(_read_page(page, index + 1, fonts))
             finally:
                 page.close()
         return PdfFile(pages=pages, metadata=metadata)
@@ -192,7 +194,7 @@ class _Runs:
         self.parts, self.starts, self.xs0, self.xs1, self.length = [piece], [0], [x0], [x1], len(piece)
 
 
-def _read_page(page, number: int) -> Page:
+def _read_page(page, number: int, by_height: dict[int, _Font]) -> Page:
     left, bottom_edge, right, top_edge = page.get_bbox()
     width, height = right - left, top_edge - bottom_edge
     textpage = page.get_textpage()
@@ -211,10 +213,10 @@ def _read_page(page, number: int) -> Page:
         get_box = pdfium_c.FPDFText_GetLooseCharBox
         buffer = ctypes.create_string_buffer(128)
         font = _Font(10.0, False, 0)  # replaced at the first piece: no glyph has height -1
-        fonts: dict[tuple[float, bool, int], _Font] = {}  # one object per font: runs compare them fast
         # Size, boldness and direction belong to the font; a glyph's height (its font's ascent and
-        # descent at its size) tells fonts apart, so PDFium is asked once for each height seen.
-        by_height: dict[int, _Font] = {}
+        # descent at its size) tells fonts apart, so PDFium is asked once for each height seen, and
+        # one object stands for each font, so runs compare fonts fast.
+        fonts = {(f.size, f.bold, f.angle): f for f in by_height.values()}
         frame = (left, top_edge, width, height)
 
         def font_at(index: int, glyph_height: float) -> _Font:

@@ -78,17 +78,21 @@ def drop_running_lines(
     running = {key for key, n in counts.items() if n >= 2 and n * 2.5 >= pages_with_text}
     # Anywhere on the page, the same text at the same place on most pages is a watermark or a
     # page decoration ("仅供机构投资者使用"), not the report's text.
+    texts: Counter[str] = Counter()
+    for segments in pages:
+        texts.update({s.text for s in segments})
+    often = {text for text, n in texts.items() if n >= 3 and n * 2 >= pages_with_text}
     placed: Counter[tuple[str, int, int]] = Counter()
     for segments in pages:
-        placed.update({(s.text, round(s.x0 / 8), round(s.top / 8)) for s in segments})
+        placed.update({(s.text, round(s.x0 / 8), round(s.top / 8)) for s in segments if s.text in often})
     stamped = {key for key, n in placed.items() if n >= 3 and n * 2 >= pages_with_text}
     kept_pages, dropped_pages = [], []
     for segments, edge, height in zip(pages, candidates, heights, strict=True):
-        drop = (
-            {id(s) for s in segments if (s.text, round(s.x0 / 8), round(s.top / 8)) in stamped}
-            if stamped
-            else set()
-        )
+        drop = {
+            id(s)
+            for s in segments
+            if s.text in often and (s.text, round(s.x0 / 8), round(s.top / 8)) in stamped
+        }
         for s in edge:
             key = _key(s.text)
             if (key, int(s.top < height / 2)) in running or _PAGE_NUMBER.match(key):
@@ -288,7 +292,8 @@ def _columns(segments: list[Segment]) -> list[list[Segment]]:
             parts.append([s])
         else:
             parts[-1].append(s)
-        reach = max(reach, s.x1)
+        if s.x1 > reach:
+            reach = s.x1
     return parts
 
 
@@ -306,7 +311,8 @@ def _bands(segments: list[Segment]) -> list[list[Segment]]:
             gaps.append(s.top - reach)
         else:
             groups[-1].append(s)
-        reach = max(reach, s.bottom)
+        if s.bottom > reach:
+            reach = s.bottom
     if len(groups) == 1:
         return groups
     widest = max(gaps)
