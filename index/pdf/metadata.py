@@ -315,7 +315,9 @@ def _analysts(lines: list[str]) -> list[str]:
     for index, line in enumerate(lines):
         form = line.strip()
         labelled = re.search(
-            r"(分析师|分析師|研究员|研究員|联系人|聯繫人)\s*[:：]?\s*([\u4e00-\u9fff·、,，\s]{2,30})", form
+            # "分析师：张三、李四", "研究员 王五": the label, then a colon or a space (not "分析师认为")
+            r"(分析师|分析師|研究员|研究員|联系人|聯繫人)(?:\s*[:：]\s*|\s+)([\u4e00-\u9fff·、,，\s]{2,30})",
+            form,
         )
         if labelled:
             for piece in re.split(r"[、,，\s]+", labelled.group(2)):
