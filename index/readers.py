@@ -106,33 +106,6 @@ def _read(data: bytes, path: Path) -> Document:
 # --- shared text helpers -------------------------------------------------------------------
 
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
-# A line ending like this closes a sentence; Chinese reports wrap lines anywhere else.
-_SENTENCE_END = tuple('。！？；：!?;:…”」』"')
-# "一、" "（一）" "1、" "1)" "2." "•": the start of a numbered point or list item.
-_LIST_MARKER = re.compile(
-    r"^([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[、)）]|\d{1,2}\.(?!\d)|[•●■◆▪·-]\s*)"
-)
-_CHINESE_SECTION = re.compile(
-    r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十\d]+[章节節部分])"
-)
-
-
-def _join_wrapped(left: str, right: str) -> str:
-    """Join two pieces of one paragraph broken by a line wrap: no space inside Chinese text,
-    one space between Latin words ("revenue" / "growth")."""
-    if not left or not right:
-        return left + right
-    core = left.rstrip(",.;:!?%)\"'")
-    if (
-        left[-1] != "-"
-        and core
-        and core[-1].isascii()
-        and core[-1].isalnum()
-        and right[0].isascii()
-        and right[0].isalnum()
-    ):
-        return f"{left} {right}"
-    return left + right
 
 
 def _collapse_inline(text: str) -> str:

@@ -4,11 +4,12 @@ sidebar and banner kept apart, and hints about the report (broker, date, title, 
 from __future__ import annotations
 
 import gc
+import logging
 import statistics
 from pathlib import Path
 
 from index.errors import ReadError
-from index.pdf.glyphs import PdfOpenError, open_pdf
+from index.pdf.glyphs import PdfFile, PdfOpenError, open_pdf
 from index.pdf.layout import Placed, drop_running_lines, read_order, split_sidebar
 from index.pdf.lines import Segment, page_segments
 from index.pdf.metadata import Evidence, report_hints
@@ -16,6 +17,8 @@ from index.pdf.paragraphs import SECTION, PageItems, assemble
 from index.readers import Block, Document
 
 __all__ = ["read_pdf"]
+
+log = logging.getLogger("yanbao.pdf")
 
 # The sidebar is looked for on the first page only (the second when the first is a cover):
 # later pages of a note are one column wide, or hold figures side by side.
@@ -54,6 +57,17 @@ def _read_pdf(data: bytes, path: Path) -> Document:
     if unmapped > 0.3 * (glyph_count + unmapped):
         raise ReadError(path, "no usable text layer (fonts without a Unicode map; OCR it first)")
 
+    try:
+        return _laid_out(pdf, path)
+    except ReadError:
+        raise
+    except Exception:
+        # A layout this reader has not met must not cost the report its text: read it line by line.
+        log.exception("PDF layout failed; reading line by line", extra={"path": str(path)})
+        return _line_by_line(pdf, path)
+
+
+def _laid_out(pdf: PdfFile, path: Path) -> Document:
     pages = [page_segments(page.runs, page.number) for page in pdf.pages]
     heights = [page.height for page in pdf.pages]
     pages, running = drop_running_lines(pages, heights)
@@ -100,6 +114,19 @@ def _read_pdf(data: bytes, path: Path) -> Document:
         disclaimer=assembled.disclaimer,
         hints=hints,
     )
+
+
+def _line_by_line(pdf: PdfFile, path: Path) -> Document:
+    blocks = [
+        Block(segment.text, page=page.number)
+        for page in pdf.pages
+        for segment in page_segments(page.runs, page.number)
+        if segment.text.strip()
+    ]
+    if not blocks:
+        raise ReadError(path, "no text layer (scanned PDF? OCR it first)")
+    hints = report_hints(Evidence(file_name=path.name, metadata=pdf.metadata))
+    return Document(path=path, blocks=blocks, title_hint=hints.title, pages=len(pdf.pages), hints=hints)
 
 
 def _front_matter(
