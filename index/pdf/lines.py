@@ -18,6 +18,10 @@ _NUMERIC_TOKEN = re.compile(
 )
 
 
+# A list marker standing alone before its item: •, ●, ■, ➢, -, 1., (1), 一、
+_MARKER = re.compile(r"^([•●■◆▪►▶❖◇○◎□➢➤√✓·\-*]|\d{1,2}[.)、]|[(（]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}、)$")
+
+
 def is_numeric_token(text: str) -> bool:
     """A figure as tables print them: 1,327.50  -12.5%  (3.2)  2024E  --  n.a."""
     return bool(_NUMERIC_TOKEN.match(text))
@@ -118,7 +122,9 @@ def page_segments(runs: list[Run], page: int) -> list[Segment]:
                 same_line = small.size <= 0.85 * max(run.size, last.size) and len(small.text) <= 4
             if gap < -0.5 * size and same_line and _overprints(run, pieces):
                 continue
-            if -0.5 * size <= gap <= RUN_GAP * size and same_line:
+            marker = len(pieces) == 1 and _MARKER.match(last.text) is not None and gap <= 4 * size
+            if same_line and (-0.5 * size <= gap <= RUN_GAP * size or marker):
+                # (a bullet or a number set apart from its item's text starts that text's line)
                 pieces.append(run)
             else:
                 segments.append(_segment(pieces, page))

@@ -17,7 +17,7 @@ from index.pdf.tables import Table, build_tables, is_tabular_line
 
 __all__ = ["Assembled", "Line", "PageItems", "assemble"]
 
-_SENTENCE_END = tuple('。！？；：!?;:…”」』"')
+_SENTENCE_END = tuple('。！？；：.!?;:…”」』"')
 _LIST_MARKER = re.compile(
     r"^([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[、)）]|\d{1,2}\.(?!\d)|[•●■◆▪·►▶❖□√✓-]\s*)"
 )
@@ -356,11 +356,12 @@ def _starts_paragraph(previous: Line, line: Line, metrics: _Metrics, first: Line
 
 def _join_wrapped(left: str, right: str) -> str:
     """Two pieces of one paragraph broken by a line wrap: no space inside Chinese text, one space
-    between Latin words, none after a hyphen that split a word."""
+    between Latin words ("Notation One" / "(ASN.1"), none after a hyphen or a slash that split a
+    word, none before closing punctuation."""
     if not left or not right:
         return left + right
-    core = left.rstrip(",.;:!?%)\"'")
-    if core and core[-1].isascii() and core[-1].isalnum() and right[0].isascii() and right[0].isalnum():
+    last, first = left[-1], right[0]
+    if last.isascii() and first.isascii() and last not in "-/+([{" and first not in ".,;:!?)]}%":
         return f"{left} {right}"
     return left + right
 
@@ -430,6 +431,9 @@ def assemble(pages: list[PageItems]) -> Assembled:
             for line in current:
                 text = _join_wrapped(text, line.text)
             text = _BULLET.sub("", text)  # a bullet is layout: "● 业绩符合预期：…" is cited without it
+            if not text:
+                current.clear()
+                return
             result.blocks.append(Block(text, current[0].page, _kind(current, text, metrics)))
             current.clear()
 
