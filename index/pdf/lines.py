@@ -19,7 +19,9 @@ _NUMERIC_TOKEN = re.compile(
 
 
 # A list marker standing alone before its item: •, ●, ■, ➢, -, 1., (1), 一、
-_MARKER = re.compile(r"^([•●■◆▪►▶❖◇○◎□➢➤√✓·\-*]|\d{1,2}[.)、]|[(（]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}、)$")
+_MARKER = re.compile(
+    r"^([•●■◆▪►▶❖◇○◎□➢➤√✓·\-*]|\d{1,2}[.)、]|[(（]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}、)$"
+)
 
 
 def is_numeric_token(text: str) -> bool:
