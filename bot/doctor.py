@@ -46,18 +46,18 @@ def diagnose(settings: Settings) -> dict:
     started = time.perf_counter()
     ok, library = _check(lambda: Library(settings))
     report["load_seconds"] = round(time.perf_counter() - started, 2)
-    if ok:
+    if isinstance(library, Library):
         report["index"] = library.status()
         library.refresh()
         report["index"] = library.status()
     else:
         report["index"] = {"error": library}
-    ok_state, state = _check(lambda: open_state(settings))
+    _, state = _check(lambda: open_state(settings))
     report["state"] = {
         "backend": redact_url(settings.redis_url)
         if settings.redis_url
         else str(settings.state_dir / "state.sqlite3"),
-        "reachable": bool(ok_state and state.ping()),
+        "reachable": not isinstance(state, str) and state.ping(),
     }
     if settings.llm_configured:
         ok_llm, detail = probe_llm(settings)

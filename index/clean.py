@@ -245,14 +245,15 @@ def _is_repeat(fp: str, kept: _Kept, heading: bool) -> bool:
         return True
     if heading or len(fp) < 12:
         return False
-    shingles = _shingles(fp) if len(fp) >= 40 else None
+    shingles: set[str] | None = None  # made only when a candidate is long enough to compare
     for i in kept.candidates(fp):
         other = kept.fps[i]
         if len(other) >= len(fp) and fp in other:
             return True  # everything it says is said already
         if len(other) >= 0.8 * len(fp) and other in fp and _adds_no_facts(fp, other):
             return True
-        if shingles and len(other) >= 40 and 0.85 <= len(other) / len(fp) <= 1.18:
+        if len(fp) >= 40 and len(other) >= 40 and 0.85 <= len(other) / len(fp) <= 1.18:
+            shingles = shingles or _shingles(fp)
             other_shingles = kept.shingles_of(i)
             overlap = len(shingles & other_shingles) / len(shingles | other_shingles)
             if overlap >= 0.85 and _adds_no_facts(fp, other):

@@ -176,7 +176,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if values[attr] <= 0:  # type: ignore[operator]
                 raise SettingsError(f"{env_name}={value!r}: must be greater than 0")
         elif attr in ("admins", "report_dirs"):
-            items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[union-attr]
+            items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[attr-defined]
             if attr == "report_dirs":
                 values[attr] = tuple(Path(i).expanduser() for i in items)
             else:
