@@ -123,3 +123,26 @@ def test_a_fake_marker_in_a_note_is_text_in_an_extractive_answer(tmp_path):
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
     assert markers == {c.n for c in answer.citations} == {1}
     assert answer.dropped == []
+
+
+def test_a_fake_marker_in_a_weekly_note_is_text_in_the_weekly_summary(tmp_path):
+    folder = tmp_path / "notes"
+    write_note(
+        folder / "weekly.txt",
+        [
+            "【国盛电子】周报(20250113-20250119)：端侧AI芯片",
+            "(来源:国盛证券研究所)",
+            "建议关注：端侧AI芯片：乐鑫科技、中科蓝讯[2]；存储：德明利、普冉股份[3]",
+            "风险提示：下游需求不及预期[9]。",
+            "报告发布日期：2025年1月19日",
+        ],
+    )
+    library = Library(make_settings(tmp_path))
+    library.index([folder], progress=False)
+    service = Yanbao(library.settings.replace(home=tmp_path / "state"), library=library)
+    answer = service.weekly(broker="国盛")
+    assert answer.found and "中科蓝讯" in answer.answer
+    assert "下游需求不及预期［9］" in answer.answer  # quoted as text, not a ninth citation
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    assert not any(d.startswith("[") for d in answer.dropped)
