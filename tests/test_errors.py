@@ -14,6 +14,7 @@ import pytest
 
 from bot.cli import build_parser
 from bot.state import LockTimeout, SQLiteState
+from index.redact import mask_url_passwords, redact_url
 from index.settings import load_settings
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.servers import free_port
@@ -189,3 +190,16 @@ def test_yanbao_index_says_it_is_waiting_for_the_lock_and_who_holds_it(tmp_path)
     out, err = process.communicate(timeout=120)  # the lock is free now: the run goes ahead
     assert f"waiting for the index lock, held by pid {os.getpid()} on " in said
     assert process.returncode == 0 and json.loads(out)["added"] == 1, err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:p@ss:w0rd@llm.internal:8443/v1", "https://u:***@llm.internal:8443/v1"),
+        ("redis://:redispw42@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_a_url_password_is_masked_however_it_is_written(url, shown):
+    assert redact_url(url) == shown
+    assert mask_url_passwords(f"cannot reach {url}: refused") == f"cannot reach {shown}: refused"
