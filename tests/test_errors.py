@@ -13,12 +13,15 @@ import time
 import pytest
 
 from bot.cli import build_parser
+from bot.doctor import diagnose
+from bot.service import Yanbao
 from bot.state import LockTimeout, SQLiteState
+from index.library import Library
 from index.redact import mask_url_passwords, redact_url
 from index.settings import load_settings
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.servers import free_port
-from tests.helpers import YANBAO, cli_env, copy_notes, json_out, run_yanbao, write_note
+from tests.helpers import YANBAO, cli_env, json_out, make_settings, note_paths, run_yanbao, write_note
 
 PASSWORDS = ("chromapw42", "llmpw4242", "redispw42")
 
@@ -93,8 +96,9 @@ def test_doctor_shows_a_working_llm_key_as_working(tmp_path):
             "YANBAO_LLM_MODEL": "fake-model",
             "YANBAO_LLM_API_KEY": "the-right-key",
         }
-        report = json_out(run_yanbao(["doctor", "--json"], tmp_path / "home", timeout=120, **env))
+        report = diagnose(load_settings(cli_env(tmp_path / "home", **env)))
     assert report["llm"]["reachable"] is True and report["llm"]["detail"] == "HTTP 200"
+    assert report["ok"] is True
 
 
 def test_settings_dumps_mask_url_passwords():
@@ -123,19 +127,20 @@ def test_the_serve_command_refuses_a_bad_port_before_starting(tmp_path):
     assert result.returncode == 2 and "99999 is not a port" in result.stderr
 
 
-def test_since_understands_a_compact_date_and_refuses_a_wrong_one(tmp_path):
-    folder = tmp_path / "reports"
-    copy_notes(folder)
-    home = tmp_path / "home"
-    assert run_yanbao(["index", str(folder), "--json"], home).returncode == 0
-    compact = json_out(
-        run_yanbao(["ask", "--json", "--since", "20250110", "端側AI芯片推薦了哪些公司?"], home)
-    )
+def test_since_understands_a_compact_date_and_refuses_a_wrong_one(tmp_path, capsys):
+    args = build_parser().parse_args(["ask", "--since", "20250110", "--until", "2025/1/31", "端側AI芯片"])
+    assert (args.since, args.until) == ("2025-01-10", "2025-01-31")
+    library = Library(make_settings(tmp_path))
+    library.index(note_paths(), progress=False)
+    service = Yanbao(library.settings.replace(home=tmp_path / "state"), library=library)
+    answer = service.ask("端側AI芯片推薦了哪些公司?", since=args.since)
     # the weekly of 2025-01-13 answers; the strategy note of 2025-01-06 is before the date
-    assert compact["found"] is True and {c["date"] for c in compact["citations"]} == {"2025-01-13"}
-    later = json_out(run_yanbao(["ask", "--json", "--since", "20250201", "端側AI芯片推薦了哪些公司?"], home))
-    assert later["found"] is False  # the date is read, not ignored: nothing is that new
-    wrong = run_yanbao(["ask", "--json", "--since", "2025-13-01", "端側AI芯片"], home)
+    assert answer.found and {c.date for c in answer.citations} == {"2025-01-13"}
+    assert not service.ask(
+        "端側AI芯片推薦了哪些公司?",
+        since=build_parser().parse_args(["ask", "--since", "20250201", "q"]).since,
+    ).found  # the date is read, not ignored
+    wrong = run_yanbao(["ask", "--json", "--since", "2025-13-01", "端側AI芯片"], tmp_path / "home")
     assert wrong.returncode == 2 and "is not a date" in wrong.stderr and wrong.stdout == ""
 
 
