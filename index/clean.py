@@ -4,6 +4,7 @@ apart, repeated paragraphs collapsed. Paragraph text is never rewritten."""
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 
 from index.normalize import search_form
@@ -169,12 +170,13 @@ def _shingles(fp: str, size: int = 4) -> set[str]:
     return {fp[i : i + size] for i in range(max(1, len(fp) - size + 1))}
 
 
-# Candidate repeats are found through anchors: the ANCHOR-character pieces of a fingerprint whose hash
-# falls on one in ANCHOR_STEP. The same piece is an anchor wherever it occurs, so a paragraph
-# contained in another shares all its anchors with it, and near-copies share most: each paragraph is
-# compared with the few earlier ones that share its anchors, never with all of them (a 60 MB note of
-# 200,000 paragraphs is not 4·10¹⁰ comparisons). An anchor in more than MAX_POSTING paragraphs is
-# boilerplate and finds nothing useful.
+# Candidate repeats are found through anchors, chosen by winnowing (Schleimer et al., the MOSS
+# algorithm): of every ANCHOR_STEP consecutive ANCHOR-character pieces of a fingerprint, the one with
+# the smallest stable hash is an anchor. Any text of ANCHOR + ANCHOR_STEP - 1 characters that two
+# paragraphs share gives both the same anchor, so a paragraph contained in another is always found,
+# and near-copies share most anchors: each paragraph is compared with the few earlier ones that share
+# its anchors, never with all of them (a 60 MB note of 200,000 paragraphs is not 4·10¹⁰
+# comparisons). An anchor in more than MAX_POSTING paragraphs is boilerplate and finds nothing useful.
 ANCHOR = 8
 ANCHOR_STEP = 4
 MAX_POSTING = 64
@@ -217,7 +219,11 @@ class _Kept:
 
 
 def _anchors(fp: str) -> set[int]:
-    return {h for i in range(len(fp) - ANCHOR + 1) if (h := hash(fp[i : i + ANCHOR])) % ANCHOR_STEP == 0}
+    # zlib.crc32, not hash(): str hashes change from one process to the next
+    hashes = [zlib.crc32(fp[i : i + ANCHOR].encode()) for i in range(len(fp) - ANCHOR + 1)]
+    if len(hashes) <= ANCHOR_STEP:
+        return set(hashes)
+    return {min(hashes[i : i + ANCHOR_STEP]) for i in range(len(hashes) - ANCHOR_STEP + 1)}
 
 
 def collapse_repeated_paragraphs(paragraphs: list[Paragraph]) -> tuple[list[Paragraph], int]:
