@@ -8,20 +8,13 @@ answer it), "must_include": [...], "lang", "kind"}.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
 from bot.service import Yanbao
-from index.normalize import search_form
-
-_SPACE = re.compile(r"\s+")
-
-
-def fold(text: str) -> str:
-    return _SPACE.sub("", search_form(text or ""))
+from index.text import compact_form as fold  # the scorer compares what index/text.py folds
 
 
 def load_items(path: Path) -> list[dict]:

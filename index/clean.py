@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from index.normalize import search_form
+from index.text import fingerprint, has_sentence_punctuation, search_form
 
 # Patterns run on the search form (simplified, half-width, lower-case) of one line.
 _CHROME = [
@@ -66,8 +66,6 @@ _DISCLAIMER_START = [
         r"^投资评级(说明|体系)",
     )
 ]
-_PUNCT_OR_SPACE = re.compile(r"[\s\W_]+")
-_SENTENCE_END = re.compile(r"[。！？!?；;]")
 
 
 @dataclass
@@ -103,7 +101,7 @@ def starts_disclaimer(text: str) -> bool:
 def looks_like_heading(text: str) -> bool:
     """Short lines without sentence punctuation: 【行情回顾】, 行業動向:, 一、…, 1)…, 市場整體行情."""
     stripped = text.strip()
-    if len(stripped) > 60 or _SENTENCE_END.search(stripped):
+    if len(stripped) > 60 or has_sentence_punctuation(stripped):
         return False
     if re.match(
         r"^(【.+】|[一二三四五六七八九十]+、|\d{1,2}[)）.、]|第[一二三四五六七八九十]+[章节部分])", stripped
@@ -143,11 +141,7 @@ def clean_reprint_boilerplate(blocks: list, title_hint: str | None = None) -> Cl
 
 def _is_tag_line(text: str) -> bool:
     parts = text.split()
-    return len(parts) >= 3 and all(len(p) <= 6 for p in parts) and not _SENTENCE_END.search(text)
-
-
-def _fingerprint(text: str) -> str:
-    return _PUNCT_OR_SPACE.sub("", search_form(text))
+    return len(parts) >= 3 and all(len(p) <= 6 for p in parts) and not has_sentence_punctuation(text)
 
 
 def _shingles(fp: str, size: int = 4) -> set[str]:
@@ -164,7 +158,7 @@ def collapse_repeated_paragraphs(paragraphs: list[Paragraph]) -> tuple[list[Para
     kept_shingles: list[set[str]] = []
     duplicates = 0
     for para in paragraphs:
-        fp = _fingerprint(para.text)
+        fp = fingerprint(para.text)
         if not fp:
             continue
         if _is_repeat(fp, kept_fps, kept_shingles, para.kind == "heading"):

@@ -1,4 +1,4 @@
-"""Search forms of text: simplified Chinese, width-folded, lower-cased, and jieba tokens.
+"""jieba tokens of the search form (index/text.py folds text; this module re-exports its fold).
 
 What users see is always the text as written; these forms are only for matching.
 """
@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from functools import cache
 from pathlib import Path
 
 import jieba
-import opencc
+
+from index.text import search_form, to_simplified
+
+__all__ = ["Tokenizer", "default_tokenizer", "has_cjk", "is_traditional", "search_form", "to_simplified"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -24,17 +26,6 @@ _STOPWORDS = frozenset(
 )
 _TOKEN_KEEP = re.compile(r"[\w\u4e00-\u9fff%.+-]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-
-_t2s = opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    return _t2s.convert(text)
-
-
-def search_form(text: str) -> str:
-    """Simplified, NFKC-folded (full-width → half-width), lower-cased."""
-    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
 
 
 def has_cjk(text: str) -> bool:

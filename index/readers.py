@@ -16,6 +16,7 @@ from pathlib import Path
 
 from index.encoding import decode_text
 from index.errors import ReadError
+from index.text import closes_line
 
 __all__ = ["SUPPORTED_SUFFIXES", "Block", "Document", "ReadError", "read_bytes", "read_document"]
 
@@ -79,8 +80,6 @@ def _read(data: bytes, path: Path) -> Document:
 # --- shared text helpers -------------------------------------------------------------------
 
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
-# A line ending like this closes a sentence; Chinese reports wrap lines anywhere else.
-_SENTENCE_END = tuple('。！？；：!?;:…”」』"')
 # "一、" "（一）" "1、" "1)" "2." "•": the start of a numbered point or list item.
 _LIST_MARKER = re.compile(
     r"^([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[、)）]|\d{1,2}\.(?!\d)|[•●■◆▪·-]\s*)"
@@ -678,7 +677,7 @@ def _starts_paragraph(previous: _Line, line: _Line, layout: _Layout) -> bool:
     left = layout.left.get(line.page, line.x0)
     right = layout.right.get(previous.page, previous.x1)
     indented = line.x0 > left + 0.8 * em
-    ends_sentence = previous.text.endswith(_SENTENCE_END)
+    ends_sentence = closes_line(previous.text)  # Chinese reports wrap lines anywhere else
     # A wrapped line stops early only when the next word would not fit; if it would have fit,
     # the line above was the last of its paragraph (or a heading).
     if right - previous.x1 > max(line.first_word + em, 3 * em):

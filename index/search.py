@@ -4,7 +4,6 @@ fuse, optionally rerank, and return typed Hits with every retriever's score."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,17 +13,17 @@ from index.concepts import coverage, question_concepts
 from index.embedding import Embedder
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
-from index.normalize import Tokenizer, search_form
+from index.normalize import Tokenizer
 from index.query import QueryPlan, parse_query
 from index.records import Hit, Report
 from index.store import Store
+from index.text import fingerprint, search_form
 
 log = logging.getLogger("yanbao.search")
 
 RRF_K = 60
 CANDIDATES = 50
 COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl (see benchmarks/README.md)
-_FINGERPRINT = re.compile(r"[\s\W_]+")
 
 
 @dataclass
@@ -220,10 +219,10 @@ class Searcher:
                 continue
             chunk, report = found
             # the same paragraph from a repeated block or a re-issued report appears once
-            fingerprint = _FINGERPRINT.sub("", search_form(chunk.text))
-            if fingerprint in seen:
+            printed = fingerprint(chunk.text)
+            if printed in seen:
                 continue
-            seen.add(fingerprint)
+            seen.add(printed)
             scores = {"fused": score}
             if cid in lexical_rank:
                 scores["bm25"], scores["rank_bm25"] = lexical_rank[cid][1], float(lexical_rank[cid][0])

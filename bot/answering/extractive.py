@@ -13,13 +13,13 @@ from datetime import date
 
 from bot.answer import Answer, Citation
 from bot.answering.verify import renumber, verify_answer
-from index.chunking import split_sentences
 from index.concepts import Concept, coverage, question_concepts, topical
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import default_tokenizer, search_form
 from index.records import Hit, Report
 from index.search import SearchResult
+from index.text import sentences as split_sentences
 
 MIN_COVERAGE = 0.6  # share of the question's topical concepts a passage must contain (2 of 2, 2 of 3)
 SECOND_QUOTE_MARGIN = 0.15  # a second passage is quoted too when it answers almost as well

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from bot.answer import Citation
 from index.lexicon import Lexicon
 from index.normalize import search_form
+from index.text import sentences
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # Numbers that carry meaning: decimals, percentages, and anything of two digits or more.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?%?")
-# Chinese sentence ends, newlines, and an English full stop followed by a space (not 4.27).
-_SENTENCE_END = re.compile(r"[。！？!?]+|\n|\.(?=\s|$)")
 _SPACES = re.compile(r"[\s,，]")
 
 
@@ -28,16 +27,6 @@ class Verified:
     text: str
     cited: list[int] = field(default_factory=list)  # marker numbers still in the text, in order
     dropped: list[str] = field(default_factory=list)
-
-
-def _sentences(text: str) -> list[str]:
-    out, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        out.append(text[start : match.end()])
-        start = match.end()
-    if start < len(text):
-        out.append(text[start:])
-    return out
 
 
 def _numbers(text: str) -> list[str]:
@@ -88,7 +77,7 @@ def verify_answer(text: str, citations: list[Citation], lexicon: Lexicon) -> Ver
 
     text = MARKER.sub(check_marker, text)
     kept: list[str] = []
-    for sentence in _sentences(text):
+    for sentence in sentences(text):  # the sentences extractive answers quote (index/text.py)
         if not sentence.strip():
             kept.append(sentence)
             continue

@@ -14,9 +14,9 @@ from bot.answering.extractive import RECOMMEND_PREFIX, _header, _recommendation_
 from bot.answering.generative import numbered_context
 from bot.answering.verify import renumber, verify_answer
 from bot.llm import LLMClient, LLMError
-from index.chunking import split_sentences
 from index.normalize import search_form
 from index.records import Chunk, Report
+from index.text import sentences
 from prompts import render
 
 log = logging.getLogger("yanbao.weekly")
@@ -57,7 +57,7 @@ def latest_weeklies(reports: list[Report], broker: str | None, sector: str | Non
 
 def _first_sentences(text: str, limit: int = 160) -> str:
     out = ""
-    for sentence in split_sentences(text) or [text]:
+    for sentence in sentences(text) or [text]:
         if out and len(out) + len(sentence) > limit:
             break
         out += sentence
