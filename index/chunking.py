@@ -16,6 +16,9 @@ from index.text import clauses, phrases, search_form, sentences
 
 MAX_CHARS = 360  # a long paragraph is split into sentence runs of about this size
 MIN_CHARS = 60  # shorter paragraphs are merged with their neighbours in the same section
+LISTING_RUN = 3  # item-like heading lines in a row that make a listing
+LISTING_ITEM_CHARS = 12
+_CAPTION = re.compile(r"^[图表圖]\s*\d")
 
 _LEADING_LABEL = re.compile(r"^([\u4e00-\u9fff]{2,8})[:：]")
 
@@ -60,6 +63,7 @@ def chunk_paragraphs(paragraphs: list[Paragraph]) -> list[ChunkText]:
     chunks: list[ChunkText] = []
     section: str | None = None
     pending: list[Paragraph] = []
+    paragraphs = _listings_as_text(paragraphs)
 
     def flush() -> None:
         if pending:
@@ -95,6 +99,27 @@ def chunk_paragraphs(paragraphs: list[Paragraph]) -> list[ChunkText]:
             flush()
     flush()
     return chunks
+
+
+def _listings_as_text(paragraphs: list[Paragraph]) -> list[Paragraph]:
+    """Three or more item-like heading lines in a row (long enough to say something, not figure
+    or table captions) are a listing — a digest's 本期内容, a contents page — not nested sections:
+    they become text, so what they say is searchable instead of lost."""
+    out = list(paragraphs)
+    i = 0
+    while i < len(out):
+        j = i
+        while j < len(out) and out[j].kind == "heading" and _is_listing_item(out[j].text):
+            j += 1
+        if j - i >= LISTING_RUN:
+            for n in range(i, j):
+                out[n] = Paragraph(text=out[n].text, page=out[n].page, kind="text")
+        i = max(j, i + 1)
+    return out
+
+
+def _is_listing_item(text: str) -> bool:
+    return len(text.strip()) >= LISTING_ITEM_CHARS and not _CAPTION.match(text.strip())
 
 
 def search_text_for(chunk: ChunkText) -> str:

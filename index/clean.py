@@ -51,6 +51,10 @@ _META = [
         r"^s\d{12,13}$",  # a bare SAC registration code: S0760523050002
         r"^(报告)?发布(日期|时间)[:：]",
         r"^(数据|资料)来源[:：]",
+        # a scraper's front matter: metadata of the page, never the report's text
+        r"^(url|title|source|author|published|date|标题|题目|作者|链接|原文链接|网址)\s*[:：]",
+        r"^(报告)?日期[:：]",
+        r"^[\u4e00-\u9fff]{2,8}(证券|研究所|研究)\s*[·•]\s*20\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?$",  # dateline
     )
 ]
 # Where the disclaimer starts: from here on nothing is report content.

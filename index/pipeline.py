@@ -27,7 +27,7 @@ from index.summary import Failure, IndexSummary
 log = logging.getLogger("yanbao.index")
 
 # Bump when cleaning, describing or chunking changes, so every report is re-indexed once.
-PIPELINE_VERSION = "2"  # 2: long paragraphs split between sentences, not at ；
+PIPELINE_VERSION = "2"  # 2: long paragraphs split between sentences, not at ；; listings kept as text
 
 
 class UsageError(ValueError):
@@ -84,7 +84,14 @@ class Indexer:
         cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
         if not cleaned.paragraphs:
             raise ReadError(path, "no report text found (only site chrome or disclaimer)")
-        desc = describe_report(document.blocks, cleaned, self.lexicon, document.title_hint)
+        desc = describe_report(
+            document.blocks,
+            cleaned,
+            self.lexicon,
+            document.title_hint,
+            date_hint=document.date_hint,
+            file_name=path.name,
+        )
         pieces = chunk_paragraphs(cleaned.paragraphs)
         report_id = report_id_for(source)
         chunks: list[Chunk] = []

@@ -71,7 +71,7 @@ def _key_chunks(chunks: list[Chunk], lexicon) -> dict[str, list[Chunk]]:
     for chunk in chunks:
         section = search_form(chunk.section or "")
         text = chunk.text.strip()
-        if RECOMMEND_PREFIX.match(text) and _recommendation_segments(text, lexicon):
+        if RECOMMEND_PREFIX.match(text) and _recommendation_segments(text, lexicon, True):
             parts["recommendations"].append(chunk)
         elif _RISK.search(section) or _RISK.match(search_form(text)):
             if not parts["risks"]:
@@ -127,7 +127,7 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
                 )
                 lines.append(f"  {thesis} {cite(report, chunk)}")
         for chunk in parts["recommendations"][:2]:
-            segments = _recommendation_segments(chunk.text, lexicon)
+            segments = _recommendation_segments(chunk.text, lexicon, True)
             listed = "; ".join(
                 f"{label}: {'、'.join(names)}" if label else "、".join(names) for label, names, _ in segments
             )

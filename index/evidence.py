@@ -1,0 +1,84 @@
+"""Which sentences of a retrieved paragraph support the question: the evidence an answer quotes.
+
+A paragraph supports a question by the share of the question's concepts it holds (index/concepts.py),
+its report title and section heading counting too (a company note says "公司" where the question
+names 英维克; a digest names the company only in the item's heading). Within it, each sentence
+(index/text.py) is scored by its own words first, the title and heading breaking ties, and — when
+the question asks "how much" — by holding a figure. A sentence longer than a quote is shortened to
+the run of clauses (then phrases) from the first to the last that holds a concept, extended to the
+next figure when it has none, so a two-figure answer keeps both figures.
+"""
+
+from __future__ import annotations
+
+import re
+
+from index.concepts import Concept, coverage, topical
+from index.query import QueryPlan
+from index.records import Evidence, Hit
+from index.text import clauses, phrases, search_form, sentences
+
+MAX_QUOTE = 160  # characters: longer sentences are shortened to the clauses that answer
+MAX_EVIDENCE = 3  # sentences kept per hit
+FIGURE = re.compile(
+    r"\d(?:\.\d+)?\s*(?:%|％|倍|个百分点|個百分點|bp|pct|[万萬亿億千百]|元|美元|港元|点|點|gb|tb|gw|mw|kw|gwh|只|部|颗|顆|台|辆|輛|家|个|個|nm|t\b)",
+    re.I,
+)
+_DIGIT = re.compile(r"\d")
+
+
+def context_form(hit: Hit) -> str:
+    """What a paragraph is about beyond its own words: its report's title and its section heading."""
+    return search_form(f"{hit.report.title}\n{hit.chunk.section or ''}")
+
+
+def paragraph_support(hit: Hit, concepts: list[Concept]) -> float:
+    return coverage(concepts, context_form(hit) + "\n" + search_form(hit.chunk.text))
+
+
+def find_evidence(hit: Hit, concepts: list[Concept], plan: QueryPlan) -> list[Evidence]:
+    """The hit's sentences that support the question, best first (at most MAX_EVIDENCE)."""
+    context = context_form(hit)
+    topics = topical(concepts)
+    found: list[Evidence] = []
+    for sentence in sentences(hit.chunk.text) or [hit.chunk.text]:
+        text = sentence.strip()
+        if len(text) < 2:
+            continue
+        if len(text) > MAX_QUOTE:
+            text = _shorten(text, topics, plan.wants_figure)
+        own_form = search_form(text)
+        own = coverage(concepts, own_form)
+        support = coverage(concepts, context + "\n" + own_form)
+        figure = bool(FIGURE.search(text))
+        score = own + 0.5 * support
+        if plan.wants_figure:
+            score += 0.25 if figure else (0.1 if _DIGIT.search(text) else 0.0)
+        found.append(Evidence(text=text, support=support, own=own, figure=figure, score=score))
+    found.sort(key=lambda e: e.score, reverse=True)  # stable: reading order breaks ties
+    return found[:MAX_EVIDENCE]
+
+
+def _shorten(sentence: str, topics: list[Concept], wants_figure: bool) -> str:
+    """The run of clauses (or, if still too long, phrases) that holds the question's concepts."""
+    for split in (clauses, phrases):
+        units = split(sentence)
+        if len(units) < 2:
+            continue
+        hits = [i for i, u in enumerate(units) if any(t.present_in(search_form(u)) for t in topics)]
+        if not hits:
+            return sentence
+        first, last = min(hits), max(hits)
+        if wants_figure and not any(FIGURE.search(u) for u in units[first : last + 1]):
+            last = next((i for i in range(last + 1, len(units)) if FIGURE.search(units[i])), last)
+        # a figure-only phrase right after the run ("同比增长35.1%") belongs to it
+        while last + 1 < len(units) and not any(t.present_in(search_form(units[last + 1])) for t in topics):
+            nxt = units[last + 1]
+            if len(nxt) <= 24 and FIGURE.search(nxt) and len("".join(units[first : last + 2])) <= MAX_QUOTE:
+                last += 1
+            else:
+                break
+        picked = "".join(units[first : last + 1]).strip(" ,，;；、")
+        if len(picked) <= MAX_QUOTE * 1.5 or split is phrases:
+            return picked
+    return sentence
