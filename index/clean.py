@@ -161,9 +161,20 @@ def collapse_repeated_paragraphs(paragraphs: list[Paragraph]) -> tuple[list[Para
     kept_fps: list[str] = []
     kept_shingles: list[set[str]] = []
     duplicates = 0
-    for para in paragraphs:
+    # A digest lists its items first (本期内容: one heading-like line each) and then prints each item's
+    # heading again above its text: that second copy is the section of the text, not a repeat.
+    listed = {
+        fingerprint(para.text)
+        for para, after in zip(paragraphs, paragraphs[1:], strict=False)
+        if para.kind == "heading" and after.kind == "heading"
+    }
+    for n, para in enumerate(paragraphs):
         fp = fingerprint(para.text)
         if not fp:
+            continue
+        heads_text = para.kind == "heading" and n + 1 < len(paragraphs) and paragraphs[n + 1].kind != "heading"
+        if fp in listed and heads_text and fp in kept_fps:
+            kept.append(para)
             continue
         if _is_repeat(fp, kept_fps, kept_shingles, para.kind == "heading"):
             duplicates += 1

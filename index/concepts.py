@@ -21,7 +21,7 @@ GENERIC_ZH = frozenset(
     "周跟踪 最新 最近 本周 上周 本月 受益 受益标的 投资建议 说 认为 提到 提及 介绍 总结 一下 请问 情况 多 少 是否 有没有 "
     "推荐标的 哪家 券商 分析师 今年 去年 月 年 周 日 吗 呢 吧 啊 达到 预计 预期 会 将 是 有 为 了 的 中 里 在 "
     "哪 几 多少钱 什么样 预测 估计 大约 约 周观点 板块 行业 领域 方向 机会 怎么看 看法 一期 一篇 这份 这篇 该 发布 "
-    "策略 判断 对 哪天 哪一天 何时 什么时候 几号 时间 日期 出的".split()
+    "策略 判断 对 哪天 哪一天 何时 什么时候 几号 时间 日期 出的 多长时间 多久 多长 多大 怎么样".split()
 )
 GENERIC_EN = frozenset(
     "which what who whom how much many does do did is are was were be been stock stocks share shares company "
@@ -39,6 +39,26 @@ GENERIC_FORMS = GENERIC_ZH | frozenset(
     "报告发布日期 发布日期 发布时间".split()
 )
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
+PARTIAL_CREDIT = 0.5
+# jieba part-of-speech tags of words that never say what a question is about: pronoun, time word,
+# numeral, locative, particle, preposition, conjunction, adverb, modal, interjection, onomatopoeia,
+# measure word.
+_FUNCTION_TAGS = frozenset("rtmfupcdyeoq")
+# An English word no note contains (no glossary entry, not in the index) cannot match a Chinese
+# paragraph: it counts against coverage only a little ("capture", "according").
+UNKNOWN_ENGLISH = 0.1
+_YEAR = re.compile(r"20\d{2}")
+_YEAR_RANGE = re.compile(r"(20\d{2})\s*[-–—~至到]\s*(20\d{2}|\d{2})(?=\s*年|e|\b)")
+
+
+def _year_ranges(form: str) -> list[tuple[str, str]]:
+    out = []
+    for match in _YEAR_RANGE.finditer(form):
+        start, end = match.group(1), match.group(2)
+        end = start[:2] + end if len(end) == 2 else end
+        if start < end:
+            out.append((start, end))
+    return out
 
 
 @dataclass
@@ -50,9 +70,25 @@ class Concept:
     # it still counts against coverage, but half as much as a concept the notes could contain.
     weight: float = 1.0
     required: bool = False  # companies the question names
+    # Weaker evidence of the concept, worth PARTIAL_CREDIT: every part of one of these groups present
+    # ("字节链" asked, 字节 written; "bytedance chain" asked, 字节跳动 written).
+    parts: tuple[tuple[str, ...], ...] = ()
 
     def present_in(self, form: str) -> bool:
-        return any(f and f in form for f in self.forms)
+        if any(f and f in form for f in self.forms):
+            return True
+        # a year asked about is in a range the passage gives: "2024-2026年营业收入分别为…" holds 2025
+        if _YEAR.fullmatch(self.label):
+            return any(a <= self.label <= b for a, b in _year_ranges(form))
+        return False
+
+    def credit(self, form: str) -> float:
+        """1 when the passage holds the concept, PARTIAL_CREDIT when it holds all parts of it."""
+        if self.present_in(form):
+            return 1.0
+        if any(group and all(p in form for p in group) for group in self.parts):
+            return PARTIAL_CREDIT
+        return 0.0
 
 
 def question_concepts(
@@ -73,7 +109,8 @@ def question_concepts(
     for entry, s, e in lexicon.match_glossary(form):
         spans.append((s, e))
         forms = tuple(dict.fromkeys(search_form(t) for t in entry.chinese))
-        concepts.append(Concept(form[s:e], forms, all(f in GENERIC_FORMS for f in forms)))
+        parts = _phrase_parts(form[s:e], lexicon, tokenizer, forms)
+        concepts.append(Concept(form[s:e], forms, all(f in GENERIC_FORMS for f in forms), parts=parts))
     # A company the question names must be in the passage: CATL's target price is not 英维克's.
     for stock, s, e in lexicon.company_spans(form):
         spans.append((s, e))
@@ -94,19 +131,22 @@ def question_concepts(
                 continue
             spans.append(match.span())
             forms = tuple(dict.fromkeys((term_form, *(search_form(t) for t in entry.chinese))))
-            concepts.append(Concept(term_form, forms, all(f in GENERIC_FORMS for f in forms)))
+            generic = all(f in GENERIC_FORMS for f in forms)
+            concepts.append(Concept(term_form, forms, generic, parts=_word_parts(forms, tokenizer)))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
     rest = _blank(_mask_dates(form, today), spans)
-    for word in tokenizer.words(rest):
+    for word, tag in tokenizer.tagged_words(rest):
         if any(word in c.forms for c in concepts) or re.fullmatch(r"[a-z]", word):  # the s of "CATL's"
             continue
         if re.fullmatch(r"[a-z][a-z0-9.+\-]*", word):
             generic = word in GENERIC_EN or lexicon.canonical_broker(word) is not None
             unknown = vocabulary is not None and word not in vocabulary
-            concepts.append(Concept(word, (word,), generic, 0.25 if unknown else 1.0))
+            concepts.append(Concept(word, (word,), generic, UNKNOWN_ENGLISH if unknown else 1.0))
         elif len(word) >= 2 or word.isdigit():
-            generic = word in GENERIC_ZH or lexicon.canonical_broker(word) is not None
-            concepts.append(Concept(word, (word,), generic))
+            # pronouns, time words, numerals, particles… ask how, not about what (这家, 现在, 多少)
+            function_word = tag[:1] in _FUNCTION_TAGS and not word.isdigit()
+            generic = function_word or word in GENERIC_ZH or lexicon.canonical_broker(word) is not None
+            concepts.append(Concept(word, (word,), generic, parts=_word_parts((word,), tokenizer)))
     concepts = _merge(concepts)
     for concept in concepts:  # "周报", "weekly note": the kind of report is a filter, not a topic
         if all(f in GENERIC_FORMS for f in concept.forms):
@@ -114,6 +154,33 @@ def question_concepts(
     if idf is not None:
         _weigh_by_rarity(concepts, idf, tokenizer)
     return concepts
+
+
+def _word_parts(forms: tuple[str, ...], tokenizer: Tokenizer) -> tuple[tuple[str, ...], ...]:
+    """The parts of Chinese words that jieba knows as words of their own: 首付款 → (首付, 付款)."""
+    groups = []
+    for form in forms:
+        if not re.search(r"[\u4e00-\u9fff]", form) or len(form) < 3:
+            continue
+        parts = tuple(dict.fromkeys(t for t in tokenizer.tokens(form) if len(t) >= 2 and t != form))
+        if parts:
+            groups.append(parts)
+    return tuple(groups)
+
+
+def _phrase_parts(
+    phrase: str, lexicon: Lexicon, tokenizer: Tokenizer, forms: tuple[str, ...]
+) -> tuple[tuple[str, ...], ...]:
+    """For a glossary phrase of several English words, the glossary entries of its words
+    ("bytedance chain" → 字节跳动 | 字节), and the parts of its Chinese forms."""
+    groups: list[tuple[str, ...]] = []
+    words = phrase.split()
+    if len(words) > 1:
+        for word in words:
+            for entry, _, _ in lexicon.match_glossary(word):
+                groups.extend((search_form(t),) for t in entry.chinese if search_form(t) not in forms)
+    groups.extend(_word_parts(forms, tokenizer))
+    return tuple(dict.fromkeys(groups))
 
 
 def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
@@ -146,7 +213,7 @@ def _weigh_by_rarity(
     median = known[len(known) // 2]
     for concept, value in zip(concepts, values, strict=True):
         if value is None:
-            concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else 0.25
+            concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
         else:
             concept.weight = min(2.0, max(0.5, value / median))
 
@@ -178,4 +245,4 @@ def coverage(concepts: list[Concept], form: str) -> float:
         return 1.0
     if any(c.required and not c.present_in(form) for c in topics):
         return 0.0
-    return sum(c.weight for c in topics if c.present_in(form)) / sum(c.weight for c in topics)
+    return sum(c.weight * c.credit(form) for c in topics) / sum(c.weight for c in topics)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import re
 
 from index.concepts import Concept, coverage, topical
+from index.lexicon import Lexicon
 from index.query import QueryPlan
 from index.records import Evidence, Hit
 from index.text import clauses, phrases, search_form, sentences
 
 MAX_QUOTE = 160  # characters: longer sentences are shortened to the clauses that answer
 MAX_EVIDENCE = 3  # sentences kept per hit
+OWN_WEIGHT = 0.6  # a sentence's own words, against 0.5 for them with the title and heading
+FIGURE_FIT_WEIGHT = 0.6  # "how much": the question's words in the phrase that holds the figure
 FIGURE = re.compile(
     r"\d(?:\.\d+)?\s*(?:%|％|倍|个百分点|個百分點|bp|pct|[万萬亿億千百]|元|美元|港元|点|點|gb|tb|gw|mw|kw|gwh|只|部|颗|顆|台|辆|輛|家|个|個|nm|t\b)",
     re.I,
@@ -36,10 +39,17 @@ def paragraph_support(hit: Hit, concepts: list[Concept]) -> float:
     return coverage(concepts, context_form(hit) + "\n" + search_form(hit.chunk.text))
 
 
-def find_evidence(hit: Hit, concepts: list[Concept], plan: QueryPlan) -> list[Evidence]:
-    """The hit's sentences that support the question, best first (at most MAX_EVIDENCE)."""
+def find_evidence(
+    hit: Hit, concepts: list[Concept], plan: QueryPlan, lexicon: Lexicon | None = None
+) -> list[Evidence]:
+    """The hit's sentences that support the question, best first (at most MAX_EVIDENCE). A "how
+    much" question favours a sentence whose figure sits in a phrase with the question's words
+    ("HBM容量从192GB提升到288GB" over "GB300…72个GPU…HBM的容量扩大"); a "which stocks" question
+    favours a sentence that names several stocks."""
     context = context_form(hit)
     topics = topical(concepts)
+    # a company the heading or title names need not be repeated by the sentence ("公司…")
+    own_terms = [c for c in concepts if not (c.required and c.present_in(context))]
     found: list[Evidence] = []
     for sentence in sentences(hit.chunk.text) or [hit.chunk.text]:
         text = sentence.strip()
@@ -48,15 +58,27 @@ def find_evidence(hit: Hit, concepts: list[Concept], plan: QueryPlan) -> list[Ev
         if len(text) > MAX_QUOTE:
             text = _shorten(text, topics, plan.wants_figure)
         own_form = search_form(text)
-        own = coverage(concepts, own_form)
+        own = coverage(own_terms, own_form)
         support = coverage(concepts, context + "\n" + own_form)
         figure = bool(FIGURE.search(text))
-        score = own + 0.5 * support
+        score = OWN_WEIGHT * own + 0.5 * support
         if plan.wants_figure:
-            score += 0.25 if figure else (0.1 if _DIGIT.search(text) else 0.0)
+            score += 0.1 if figure else (0.05 if _DIGIT.search(text) else 0.0)
+            score += FIGURE_FIT_WEIGHT * _figure_fit(text, own_terms)
+        if plan.wants_list and lexicon is not None and len(lexicon.find_stocks(text)) >= 2:
+            score += 0.25
         found.append(Evidence(text=text, support=support, own=own, figure=figure, score=score))
     found.sort(key=lambda e: e.score, reverse=True)  # stable: reading order breaks ties
     return found[:MAX_EVIDENCE]
+
+
+def _figure_fit(sentence: str, concepts: list[Concept]) -> float:
+    """How much of the question the phrases holding a figure cover by themselves."""
+    best = 0.0
+    for phrase in phrases(sentence):
+        if FIGURE.search(phrase):
+            best = max(best, coverage(concepts, search_form(phrase)))
+    return best
 
 
 def _shorten(sentence: str, topics: list[Concept], wants_figure: bool) -> str:

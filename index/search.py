@@ -265,7 +265,7 @@ class Searcher:
         started = time.perf_counter()
         hits = hits[: max(k, EVIDENCE_DEPTH)]
         for hit in hits[:EVIDENCE_DEPTH]:
-            hit.evidence = find_evidence(hit, concepts, plan)
+            hit.evidence = find_evidence(hit, concepts, plan, self.lexicon)
         mark("evidence", started)
         return SearchResult(plan=plan, hits=hits[:k], reports=reports, concepts=concepts, timings=timings)
 
