@@ -35,7 +35,7 @@ GENERIC_EN = frozenset(
 )
 # Glossary words that only say "which stocks" or "went up": true of any recommendation or market line.
 GENERIC_FORMS = GENERIC_ZH | frozenset(
-    "建议关注 推荐 重点关注 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报 "
+    "建议关注 推荐 重点关注 看好 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报 "
     "报告发布日期 发布日期 发布时间".split()
 )
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
@@ -43,10 +43,15 @@ PARTIAL_CREDIT = 0.5
 # jieba part-of-speech tags of words that never say what a question is about: pronoun, time word,
 # numeral, locative, particle, preposition, conjunction, adverb, modal, interjection, onomatopoeia,
 # measure word.
-_FUNCTION_TAGS = frozenset("rtmfupcdyeoq")
+_FUNCTION_TAGS = frozenset(
+    "r rr rz rg t tg m mq f u uj ul uv uz ud ug p c d dg y e o q".split()
+)
 # An English word no note contains (no glossary entry, not in the index) cannot match a Chinese
 # paragraph: it counts against coverage only a little ("capture", "according").
 UNKNOWN_ENGLISH = 0.1
+# A Chinese word no note contains weighs most (its absence is usually why a question goes
+# unanswered), but not so much that one odd word outweighs two that a passage holds.
+UNKNOWN_CHINESE = 1.5
 _YEAR = re.compile(r"20\d{2}")
 _YEAR_RANGE = re.compile(r"(20\d{2})\s*[-–—~至到]\s*(20\d{2}|\d{2})(?=\s*年|e|\b)")
 
@@ -144,7 +149,7 @@ def question_concepts(
             concepts.append(Concept(word, (word,), generic, UNKNOWN_ENGLISH if unknown else 1.0))
         elif len(word) >= 2 or word.isdigit():
             # pronouns, time words, numerals, particles… ask how, not about what (这家, 现在, 多少)
-            function_word = tag[:1] in _FUNCTION_TAGS and not word.isdigit()
+            function_word = tag in _FUNCTION_TAGS and not word.isdigit()
             generic = function_word or word in GENERIC_ZH or lexicon.canonical_broker(word) is not None
             concepts.append(Concept(word, (word,), generic, parts=_word_parts((word,), tokenizer)))
     concepts = _merge(concepts)
@@ -213,7 +218,7 @@ def _weigh_by_rarity(
     median = known[len(known) // 2]
     for concept, value in zip(concepts, values, strict=True):
         if value is None:
-            concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
+            concept.weight = UNKNOWN_CHINESE if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
         else:
             concept.weight = min(2.0, max(0.5, value / median))
 

@@ -16,7 +16,7 @@ import re
 from index.concepts import Concept, coverage, topical
 from index.lexicon import Lexicon
 from index.query import QueryPlan
-from index.records import Evidence, Hit
+from index.records import Chunk, Evidence, Hit
 from index.text import clauses, phrases, search_form, sentences
 
 MAX_QUOTE = 160  # characters: longer sentences are shortened to the clauses that answer
@@ -30,13 +30,14 @@ FIGURE = re.compile(
 _DIGIT = re.compile(r"\d")
 
 
-def context_form(hit: Hit) -> str:
-    """What a paragraph is about beyond its own words: its report's title and its section heading."""
-    return search_form(f"{hit.report.title}\n{hit.chunk.section or ''}")
-
-
-def paragraph_support(hit: Hit, concepts: list[Concept]) -> float:
-    return coverage(concepts, context_form(hit) + "\n" + search_form(hit.chunk.text))
+def context_form(hit: Hit, before: Chunk | None = None) -> str:
+    """What a paragraph is about beyond its own words: its report's title, its section heading and,
+    when it continues the paragraph before it (same section, next in order), that paragraph — the
+    later piece of a long paragraph split in two keeps the topic its first piece names."""
+    parts = [hit.report.title, hit.chunk.section or ""]
+    if before is not None and before.section == hit.chunk.section:
+        parts.append(before.text)
+    return search_form("\n".join(parts))
 
 
 def find_evidence(
@@ -46,7 +47,7 @@ def find_evidence(
     much" question favours a sentence whose figure sits in a phrase with the question's words
     ("HBM容量从192GB提升到288GB" over "GB300…72个GPU…HBM的容量扩大"); a "which stocks" question
     favours a sentence that names several stocks."""
-    context = context_form(hit)
+    context = hit.context or context_form(hit)
     topics = topical(concepts)
     # a company the heading or title names need not be repeated by the sentence ("公司…")
     own_terms = [c for c in concepts if not (c.required and c.present_in(context))]

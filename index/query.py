@@ -112,7 +112,8 @@ def parse_query(question: str, today: Date, lexicon: Lexicon | None = None) -> Q
         terms=added,
         companies=[s.name for s in companies.values()],
         sectors=sector_list,
-        wants_list=wants_list(folded),
+        # "标的重合度是多少" asks for a figure, not a list of stocks; "哪些标的涨幅超过20%" asks for both
+        wants_list=wants_list(folded) and not (_QUANTITY.search(folded) and not _WHICH.search(folded)),
         asked=asked,
         wants_figure=bool(_QUANTITY.search(folded)),
         wants_publish_date=bool(_PUBLISH_DATE.search(folded)),
@@ -153,6 +154,7 @@ def strip_courtesy(question: str) -> str:
 
 # --- what kind of answer ----------------------------------------------------------------------------
 
+_WHICH = re.compile(r"哪些|哪几|哪家|列出|列举|\bwhich\b|\blist\b|\bname\b", re.I)
 _QUANTITY = re.compile(
     r"多少|几[个家倍成年月天颗只部]?|幾|how (?:much|many)|what (?:level|price|percentage|share)", re.I
 )

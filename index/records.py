@@ -78,6 +78,9 @@ class Hit:
     )  # e.g. {"bm25": 7.1, "dense": 0.62, "rank_bm25": 1, "coverage": 1.0, "prior": 0.5}
     evidence: list[Evidence] = field(default_factory=list)
     support: float = 0.0  # share of the question's concepts the paragraph (with title, heading) holds
+    # what the paragraph is about beyond its own words, in search form: its report's title, its
+    # section heading and, for the later piece of a long paragraph, the piece before it
+    context: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {

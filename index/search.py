@@ -25,7 +25,7 @@ from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import Tokenizer
 from index.query import QueryPlan, parse_query
-from index.records import Hit, Report
+from index.records import Chunk, Hit, Report
 from index.store import Store
 from index.text import fingerprint, search_form
 
@@ -285,11 +285,19 @@ class Searcher:
             return
         top = max(h.score for h in hits) or 1.0
         for hit in hits:
-            form = context_form(hit) + "\n" + search_form(hit.chunk.text)
+            hit.context = context_form(hit, self._chunk_before(hit))
+            form = hit.context + "\n" + search_form(hit.chunk.text)
             hit.support = hit.scores["coverage"] = coverage(concepts, form)
             hit.scores["prior"] = prior.get(hit.report.id, 0.0)
             hit.score = hit.score / top + COVERAGE_WEIGHT * hit.support + PRIOR_WEIGHT * hit.scores["prior"]
         hits.sort(key=lambda h: h.score, reverse=True)
+
+    def _chunk_before(self, hit: Hit) -> Chunk | None:
+        if hit.chunk.paragraph == 0:
+            return None
+        version = self.lexical.versions.get(hit.report.id, "")
+        found = self.lexical.chunk(Store.chunk_id(hit.report.id, version, hit.chunk.paragraph - 1))
+        return found[0] if found else None
 
     def _fuse(
         self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]
