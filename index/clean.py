@@ -172,7 +172,9 @@ def collapse_repeated_paragraphs(paragraphs: list[Paragraph]) -> tuple[list[Para
         fp = fingerprint(para.text)
         if not fp:
             continue
-        heads_text = para.kind == "heading" and n + 1 < len(paragraphs) and paragraphs[n + 1].kind != "heading"
+        heads_text = (
+            para.kind == "heading" and n + 1 < len(paragraphs) and paragraphs[n + 1].kind != "heading"
+        )
         if fp in listed and heads_text and fp in kept_fps:
             kept.append(para)
             continue

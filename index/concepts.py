@@ -43,9 +43,7 @@ PARTIAL_CREDIT = 0.5
 # jieba part-of-speech tags of words that never say what a question is about: pronoun, time word,
 # numeral, locative, particle, preposition, conjunction, adverb, modal, interjection, onomatopoeia,
 # measure word.
-_FUNCTION_TAGS = frozenset(
-    "r rr rz rg t tg m mq f u uj ul uv uz ud ug p c d dg y e o q".split()
-)
+_FUNCTION_TAGS = frozenset("r rr rz rg t tg m mq f u uj ul uv uz ud ug p c d dg y e o q".split())
 # An English word no note contains (no glossary entry, not in the index) cannot match a Chinese
 # paragraph: it counts against coverage only a little ("capture", "according").
 UNKNOWN_ENGLISH = 0.1
@@ -218,7 +216,9 @@ def _weigh_by_rarity(
     median = known[len(known) // 2]
     for concept, value in zip(concepts, values, strict=True):
         if value is None:
-            concept.weight = UNKNOWN_CHINESE if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
+            concept.weight = (
+                UNKNOWN_CHINESE if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
+            )
         else:
             concept.weight = min(2.0, max(0.5, value / median))
 

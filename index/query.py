@@ -156,7 +156,9 @@ def strip_courtesy(question: str) -> str:
 
 _WHICH = re.compile(r"哪些|哪几|哪家|列出|列举|\bwhich\b|\blist\b|\bname\b", re.I)
 _QUANTITY = re.compile(
-    r"多少|几[个家倍成年月天颗只部]?|幾|how (?:much|many)|what (?:level|price|percentage|share)", re.I
+    r"多少|几[个家倍成年月天颗只部]?|幾|收于|收在|how (?:much|many|far|high|low)|what (?:level|price|percentage|share)|"
+    r"\bwhere (?:did|does|do|will|is|was)\b.{0,60}\b(?:close|end|finish|stand|trade|settle)",
+    re.I,
 )
 _PUBLISH_DATE = re.compile(
     r"(?:哪天|哪一天|何时|什么时候|几号|幾號|日期).{0,4}(?:发布|發布|发表|發表|出的)|发布(?:日期|时间)|發布(?:日期|時間)|"
