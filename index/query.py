@@ -42,6 +42,7 @@ class QueryPlan:
     asked: str = ""  # the question as asked, courtesy words included
     wants_figure: bool = False  # "多少", "how much": answered by a number
     wants_publish_date: bool = False  # "when was this note published": answered by the report's date
+    wants_recommendation: bool = False  # "recommend", "推荐", "看好": answered by a recommendation
 
     def search_text(self) -> str:
         """The question followed by the added terms: one string for a lexical retriever."""
@@ -117,6 +118,7 @@ def parse_query(question: str, today: Date, lexicon: Lexicon | None = None) -> Q
         asked=asked,
         wants_figure=bool(_QUANTITY.search(folded)),
         wants_publish_date=bool(_PUBLISH_DATE.search(folded)),
+        wants_recommendation=bool(_RECOMMEND_WORDS.search(folded)),
     )
 
 
@@ -154,6 +156,10 @@ def strip_courtesy(question: str) -> str:
 
 # --- what kind of answer ----------------------------------------------------------------------------
 
+_RECOMMEND_WORDS = re.compile(
+    r"推荐|推薦|建议关注|建議關注|重点关注|看好|首选|增配|超配|\brecommend\w*|\bpicks?\b|\bfavou?r(?:s|ed|ite)?\b|\boverweight\b",
+    re.I,
+)
 _WHICH = re.compile(r"哪些|哪几|哪家|列出|列举|\bwhich\b|\blist\b|\bname\b", re.I)
 _QUANTITY = re.compile(
     r"多少|几[个家倍成年月天颗只部]?|幾|收于|收在|how (?:much|many|far|high|low)|what (?:level|price|percentage|share)|"

@@ -31,7 +31,7 @@ _RECOMMEND_VERBS = re.compile(
     r"(重[点點]推[荐薦]|建[议議]关注|建[議议]關注|推[荐薦]|首[选選]|看好|关注|關注)$"
 )
 # a verb that introduces a recommendation list inside a sentence ("…，建议关注比亚迪、赛力斯")
-_RECOMMENDS = re.compile(r"建议关注|重点推荐|推荐|首选|重点关注|关注标的|受益标的|建议配置|看好|关注")
+_RECOMMENDS = re.compile(r"建议|重点推荐|推荐|首选|重点关注|关注标的|受益标的|看好|关注|增配|超配")
 _RECOMMEND_SECTION = re.compile(r"建议关注|重点推荐|推荐|首选|重点关注|关注标的|受益标的|建议配置|看好|建议")
 
 
@@ -155,6 +155,9 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
         evidence = item.hit.evidence
         if plan.wants_figure:
             evidence = [e for e in evidence if re.search(r"\d", e.text)]
+        if plan.wants_recommendation and not is_recommendation(item.hit.chunk):
+            # "which … does X recommend" is answered by what a note recommends, not by a market fact
+            evidence = [e for e in evidence if _RECOMMENDS.search(search_form(e.text))]
         if evidence:
             options.append((item, evidence[0]))
     if not options:
