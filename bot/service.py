@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from bot import metrics
-from bot.answer import Answer
+from bot.answer import Answer, Citation
 from bot.answering.extractive import answer_extractively, not_found_answer
 from bot.answering.generative import answer_with_llm, rewrite_queries
 from bot.answering.weekly import summarize_weekly
@@ -94,9 +94,11 @@ class Yanbao:
         until: str | None = None,
         on_text: Callable[[str], None] | None = None,
         today: date | None = None,
+        hits: int = 0,
     ) -> Answer:
         """Answer a question. `conversation` (e.g. "slack:C123:1700000000.0001") keeps follow-up
-        context; `on_text` receives the growing answer text while an LLM streams."""
+        context; `on_text` receives the growing answer text while an LLM streams; `hits` > 0 adds
+        the top retrieved paragraphs to the answer (to score retrieval apart from answering)."""
         started = time.perf_counter()
         question, note = _trim(question)
         if not question:
@@ -110,7 +112,7 @@ class Yanbao:
         # one index call: the plan, the ranked hits and each hit's evidence sentences
         result = library.search(
             question,
-            k=SEARCH_DEPTH,
+            k=max(SEARCH_DEPTH, hits),
             broker=broker,
             since=since,
             until=until,
@@ -138,6 +140,11 @@ class Yanbao:
                 metrics.LLM_ERRORS.labels(reason="fallback").inc()
                 log.warning("LLM answer not used, extractive fallback", extra={"reason": attempt.problem})
         answer.note = note or answer.note
+        if hits > 0:
+            answer.hits = [
+                {**Citation.from_hit(n, hit).to_json(), "score": round(hit.score, 6)}
+                for n, hit in enumerate(result.hits[:hits], start=1)
+            ]
         if conversation:
             self.state.append_history(conversation, _turn(question, plan, answer).to_json())
         metrics.record_answer(answer.mode, answer.found)
