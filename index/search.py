@@ -33,16 +33,18 @@ log = logging.getLogger("yanbao.search")
 
 RRF_K = 60
 CANDIDATES = 50
-PREFERRED_CANDIDATES = 20  # extra candidates from the reports the prior favours
+PREFERRED_CANDIDATES = 50  # extra candidates from the reports the prior favours
 COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl + eval/wide.jsonl (see benchmarks/README.md)
 PRIOR_WEIGHT = 0.35  # likewise: a prior moves a passage past equally relevant ones, not past better ones
 EVIDENCE_DEPTH = 10  # hits whose sentences are scored (the answerer reads the first few)
 
 # How much each thing read from the question favours (or, contradicted, disfavours) a report.
 BROKER_MATCH, BROKER_OTHER = 1.0, -0.6
-DATE_MATCH, DATE_OTHER = 0.5, -0.25
+DATE_MATCH, DATE_OTHER = 1.0, -0.5  # times _date_strength: a week says more than a year
 KIND_MATCH = 0.3
-LATEST = 0.6  # the newest report (not after "today"); older ones get less the older they are
+# "latest": the newest report whose passages answer (not after "today") comes first among those that
+# answer; older ones get less the older they are
+LATEST, RECENT_SUPPORT = 2.0, 0.6
 FOLLOW_UP = 0.8  # the reports the previous answer cited
 
 
@@ -145,22 +147,16 @@ class Searcher:
                 elif r.broker is not None:
                     prior[r.id] += BROKER_OTHER
         if (plan.since or plan.until) and not plan.strict_dates:
+            strength = _date_strength(plan.since, plan.until)
             for r in reports:
                 if r.date or r.period:
-                    prior[r.id] += DATE_MATCH if _in_range(r, plan.since, plan.until) else DATE_OTHER
+                    prior[r.id] += strength * (
+                        DATE_MATCH if _in_range(r, plan.since, plan.until) else DATE_OTHER
+                    )
         if plan.kind:
             for r in reports:
                 if r.kind == plan.kind:
                     prior[r.id] += KIND_MATCH
-        if plan.prefer_latest:
-            pool = [r for r in reports if r.kind == plan.kind] if plan.kind else reports
-            if plan.broker:
-                pool = [r for r in pool if prior[r.id] > 0] or pool
-            dates = sorted({d for r in pool if (d := _end_date(r)) and d <= today.isoformat()}, reverse=True)
-            for r in pool:
-                d = _end_date(r)
-                if d in dates:
-                    prior[r.id] += LATEST / (1 + dates.index(d))
         for rid in follow or []:
             if rid in prior:
                 prior[rid] += FOLLOW_UP
@@ -242,14 +238,14 @@ class Searcher:
             started = time.perf_counter()
             query_text = plan.question if not plan.terms else f"{plan.question} {' '.join(plan.terms)}"
             vector = self.embedder.embed_query(search_form(query_text))
+            # the preferred reports are searched apart lexically only: a second, filtered nearest-
+            # neighbour query costs more than it finds (measured in benchmarks/bench_search.py)
             dense = self._dense(vector, CANDIDATES, sorted(allowed) if allowed is not None else None)
-            if preferred:
-                dense = _merge(dense, self._dense(vector, PREFERRED_CANDIDATES, sorted(preferred)))
             mark("retrieve_dense", started)
 
         started = time.perf_counter()
         hits = self._hits(self._fuse(lexical, dense), lexical, dense)
-        self._rank(hits, concepts, prior)
+        self._rank(hits, concepts, prior, plan, today)
         mark("fuse", started)
 
         if self.reranker is not None and hits:
@@ -277,7 +273,9 @@ class Searcher:
             (cid, s) for cid, s in raw if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
         ]
 
-    def _rank(self, hits: list[Hit], concepts: list[Concept], prior: dict[str, float]) -> None:
+    def _rank(
+        self, hits: list[Hit], concepts: list[Concept], prior: dict[str, float], plan: QueryPlan, today: date
+    ) -> None:
         """Fused rank, then how much of the question each passage covers as phrases (BM25 scores
         words one by one and favours short paragraphs; "申万通信指数" should beat a short paragraph
         about 申万计算机指数), then the report prior."""
@@ -288,7 +286,11 @@ class Searcher:
             hit.context = context_form(hit, self._chunk_before(hit))
             form = hit.context + "\n" + search_form(hit.chunk.text)
             hit.support = hit.scores["coverage"] = coverage(concepts, form)
+        recency = _recency(hits, plan, prior, today) if plan.prefer_latest else {}
+        for hit in hits:
             hit.scores["prior"] = prior.get(hit.report.id, 0.0)
+            if hit.support >= RECENT_SUPPORT:  # "latest" orders the passages that answer, not all
+                hit.scores["prior"] += recency.get(hit.report.id, 0.0)
             hit.score = hit.score / top + COVERAGE_WEIGHT * hit.support + PRIOR_WEIGHT * hit.scores["prior"]
         hits.sort(key=lambda h: h.score, reverse=True)
 
@@ -346,6 +348,28 @@ def _merge(first: list[tuple[str, float]], more: list[tuple[str, float]]) -> lis
     for cid, s in more:
         best[cid] = max(s, best.get(cid, s))
     return sorted(best.items(), key=lambda item: item[1], reverse=True)
+
+
+def _recency(hits: list[Hit], plan: QueryPlan, prior: dict[str, float], today: date) -> dict[str, float]:
+    """For "latest": the newest of the reports whose passages answer (not after `today`; of the kind
+    and broker asked for, when there are such) gets LATEST, older ones less. Among the candidates
+    that answer, not the whole index: the newest note about the question, not the newest note."""
+    reports = {h.report.id: h.report for h in hits if h.support >= RECENT_SUPPORT}.values()
+    pool = [r for r in reports if r.kind == plan.kind] if plan.kind else list(reports)
+    pool = pool or list(reports)
+    if plan.broker:
+        pool = [r for r in pool if prior.get(r.id, 0.0) > 0] or pool
+    dates = sorted({d for r in pool if (d := _end_date(r)) and d <= today.isoformat()}, reverse=True)
+    return {r.id: LATEST / (1 + dates.index(d)) for r in pool if (d := _end_date(r)) in dates}
+
+
+def _date_strength(since: str | None, until: str | None) -> float:
+    """How much a time read from a question says about which note is meant: "the week of Dec 16"
+    names a weekly, "December" a month of notes, "2025" is as often the subject ("capex in 2025")."""
+    if not (since and until):
+        return 0.5  # "since December", "before 2025"
+    days = (date.fromisoformat(until) - date.fromisoformat(since)).days + 1
+    return 1.0 if days <= 8 else 0.6 if days <= 31 else 0.25
 
 
 def _end_date(report: Report) -> str | None:
