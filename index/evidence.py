@@ -34,10 +34,10 @@ def context_form(hit: Hit, before: Chunk | None = None) -> str:
     """What a paragraph is about beyond its own words: its report's title, its section heading and,
     when it continues the paragraph before it (same section, next in order), that paragraph — the
     later piece of a long paragraph split in two keeps the topic its first piece names."""
-    parts = [hit.report.title, hit.chunk.section or ""]
+    parts = [search_form(hit.report.title), search_form(hit.chunk.section or "")]
     if before is not None and before.section == hit.chunk.section:
-        parts.append(before.text)
-    return search_form("\n".join(parts))
+        parts.append(before.search_text)  # folded when it was indexed
+    return "\n".join(parts)
 
 
 def find_evidence(
@@ -66,7 +66,7 @@ def find_evidence(
         if plan.wants_figure:
             score += 0.1 if figure else (0.05 if _DIGIT.search(text) else 0.0)
             score += FIGURE_FIT_WEIGHT * _figure_fit(text, own_terms)
-        if plan.wants_list and lexicon is not None and len(lexicon.find_stocks(text)) >= 2:
+        if plan.wants_list and lexicon is not None and own > 0 and len(lexicon.find_stocks(text)) >= 2:
             score += 0.25
         found.append(Evidence(text=text, support=support, own=own, figure=figure, score=score))
     found.sort(key=lambda e: e.score, reverse=True)  # stable: reading order breaks ties

@@ -34,9 +34,9 @@ log = logging.getLogger("yanbao.search")
 RRF_K = 60
 CANDIDATES = 50
 PREFERRED_CANDIDATES = 50  # extra candidates from the reports the prior favours
+RANK_DEPTH = 60  # fused candidates re-ranked by coverage and prior
 COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl + eval/wide.jsonl (see benchmarks/README.md)
 PRIOR_WEIGHT = 0.35  # likewise: a prior moves a passage past equally relevant ones, not past better ones
-EVIDENCE_DEPTH = 10  # hits whose sentences are scored (the answerer reads the first few)
 
 # How much each thing read from the question favours (or, contradicted, disfavours) a report.
 BROKER_MATCH, BROKER_OTHER = 1.0, -0.6
@@ -244,7 +244,8 @@ class Searcher:
             mark("retrieve_dense", started)
 
         started = time.perf_counter()
-        hits = self._hits(self._fuse(lexical, dense), lexical, dense)
+        # the best fused candidates are weighed by coverage and prior; those far down stay below them
+        hits = self._hits(self._fuse(lexical, dense)[:RANK_DEPTH], lexical, dense)
         self._rank(hits, concepts, prior, plan, today)
         mark("fuse", started)
 
@@ -259,8 +260,8 @@ class Searcher:
             mark("rerank", started)
 
         started = time.perf_counter()
-        hits = hits[: max(k, EVIDENCE_DEPTH)]
-        for hit in hits[:EVIDENCE_DEPTH]:
+        hits = hits[:k]
+        for hit in hits:
             hit.evidence = find_evidence(hit, concepts, plan, self.lexicon)
         mark("evidence", started)
         return SearchResult(plan=plan, hits=hits[:k], reports=reports, concepts=concepts, timings=timings)
@@ -284,7 +285,7 @@ class Searcher:
         top = max(h.score for h in hits) or 1.0
         for hit in hits:
             hit.context = context_form(hit, self._chunk_before(hit))
-            form = hit.context + "\n" + search_form(hit.chunk.text)
+            form = hit.context + "\n" + hit.chunk.search_text  # its heading and text, folded at indexing
             hit.support = hit.scores["coverage"] = coverage(concepts, form)
         recency = _recency(hits, plan, prior, today) if plan.prefer_latest else {}
         for hit in hits:

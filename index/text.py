@@ -119,7 +119,8 @@ def compact_form(text: str) -> str:
     return _WHITESPACE.sub("", search_form(text or ""))
 
 
+@lru_cache(maxsize=32768)
 def fingerprint(text: str) -> str:
     """The search form without whitespace or punctuation: two copies of one paragraph (another
-    script, other spacing or punctuation) share it."""
+    script, other spacing or punctuation) share it. Cached: search asks it of the same chunks often."""
     return _PUNCT_OR_SPACE.sub("", search_form(text))
