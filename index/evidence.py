@@ -17,7 +17,7 @@ from index.concepts import Concept, coverage, topical
 from index.lexicon import Lexicon
 from index.query import QueryPlan
 from index.records import Chunk, Evidence, Hit
-from index.text import clauses, phrases, search_form, sentences
+from index.text import SENTENCE_END, clauses, phrases, search_form, sentences
 
 MAX_QUOTE = 160  # characters: longer sentences are shortened to the clauses that answer
 MAX_EVIDENCE = 3  # sentences kept per hit
@@ -28,6 +28,9 @@ FIGURE = re.compile(
     re.I,
 )
 _DIGIT = re.compile(r"\d")
+TIE_WEIGHT = 0.1
+# the sections where a note states its main claims
+_SUMMARY_SECTION = re.compile(r"核心观点|核心结论|投资要点|主要观点|本周观点|报告导读|摘要|投资建议|结论")
 
 
 def context_form(hit: Hit, before: Chunk | None = None) -> str:
@@ -49,20 +52,30 @@ def find_evidence(
     favours a sentence that names several stocks."""
     context = hit.context or context_form(hit)
     topics = topical(concepts)
+    generic = [c for c in concepts if c.generic and any(re.search(r"[\u4e00-\u9fff]", f) for f in c.forms)]
     # a company the heading or title names need not be repeated by the sentence ("公司…")
     own_terms = [c for c in concepts if not (c.required and c.present_in(context))]
+    summary_section = bool(_SUMMARY_SECTION.search(search_form(hit.chunk.section or "")))
     found: list[Evidence] = []
     for sentence in sentences(hit.chunk.text) or [hit.chunk.text]:
         text = sentence.strip()
         if len(text) < 2:
             continue
         if len(text) > MAX_QUOTE:
-            text = _shorten(text, topics, plan.wants_figure)
+            text = _shorten(text, topics + generic, plan.wants_figure)
         own_form = search_form(text)
         own = coverage(own_terms, own_form)
         support = coverage(concepts, context + "\n" + own_form)
         figure = bool(FIGURE.search(text))
         score = OWN_WEIGHT * own + 0.5 * support
+        # ties between sentences that hold the same concepts: the question's how-words present
+        # ("细分板块", "评级"), a statement over a heading-like fragment, a note's summary section
+        if generic:
+            score += TIE_WEIGHT * sum(c.present_in(own_form) for c in generic) / len(generic)
+        if text.rstrip("”」』\"')）").endswith(tuple(SENTENCE_END)):
+            score += TIE_WEIGHT / 2
+        if summary_section:
+            score += TIE_WEIGHT / 2
         if plan.wants_figure:
             score += 0.1 if figure else (0.05 if _DIGIT.search(text) else 0.0)
             score += FIGURE_FIT_WEIGHT * _figure_fit(text, own_terms)

@@ -24,6 +24,7 @@ MIN_SUPPORT = 0.6  # share of the question's topical concepts a passage must hol
 SECOND_QUOTE_MARGIN = 0.15  # a second passage is quoted too when it answers almost as well
 ANSWER_DEPTH = 5  # hits an answer may come from
 CLOSEST_REPORTS = 3  # reports a not-found answer names
+RANK_PENALTY = 0.02  # per place down the ranking, between sentences that answer equally well
 RECOMMEND_PREFIX = re.compile(
     r"^[-•·*\s]*(建议关注|建議關注|重点关注|重點關注|投资建议|投資建議|推荐|推薦|关注标的|關注標的|受益标的|受益標的)[:：]?"
 )
@@ -163,7 +164,7 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
     if not options:
         return None
     # how well the sentence answers, the passage's rank (it carries the report prior) breaking ties
-    options.sort(key=lambda o: (round(o[1].support, 2), o[1].score - 0.05 * o[0].rank), reverse=True)
+    options.sort(key=lambda o: (round(o[1].support, 2), o[1].score - RANK_PENALTY * o[0].rank), reverse=True)
     best_item, best = options[0]
     chosen = [(best_item, best)]
     for item, evidence in options[1:2]:
