@@ -39,6 +39,7 @@ GENERIC_FORMS = GENERIC_ZH | frozenset(
     "报告发布日期 发布日期 发布时间".split()
 )
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 PARTIAL_CREDIT = 0.5
 # jieba part-of-speech tags of words that never say what a question is about: pronoun, time word,
 # numeral, locative, particle, preposition, conjunction, adverb, modal, interjection, onomatopoeia,
@@ -138,7 +139,7 @@ def question_concepts(
             concepts.append(Concept(term_form, forms, generic, parts=_word_parts(forms, tokenizer)))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
     rest = _blank(_mask_dates(form, today), spans)
-    for word, tag in tokenizer.tagged_words(rest):
+    for word, tag in _rejoin_single_characters(tokenizer.tagged_words(rest), vocabulary):
         if any(word in c.forms for c in concepts) or re.fullmatch(r"[a-z]", word):  # the s of "CATL's"
             continue
         if re.fullmatch(r"[a-z][a-z0-9.+\-]*", word):
@@ -157,6 +158,39 @@ def question_concepts(
     if idf is not None:
         _weigh_by_rarity(concepts, idf, tokenizer)
     return concepts
+
+
+def _rejoin_single_characters(
+    tagged: list[tuple[str, str]], vocabulary: Container[str] | None
+) -> list[tuple[str, str]]:
+    """Runs of single Chinese characters that jieba left apart ("涨幅居前" → 涨幅/居/前) joined again
+    where the notes hold the joined word (居前): the index was cut with new-word guessing, the
+    question without it."""
+    if vocabulary is None:
+        return tagged
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tagged):
+        word, tag = tagged[i]
+        if len(word) == 1 and _CJK_CHAR.match(word):
+            for n in (3, 2):
+                run = tagged[i : i + n]
+                joined = "".join(w for w, _ in run)
+                if (
+                    len(run) == n
+                    and all(len(w) == 1 and _CJK_CHAR.match(w) for w, _ in run)
+                    and joined in vocabulary
+                ):
+                    out.append((joined, "x"))
+                    i += n
+                    break
+            else:
+                out.append((word, tag))
+                i += 1
+            continue
+        out.append((word, tag))
+        i += 1
+    return out
 
 
 def _word_parts(forms: tuple[str, ...], tokenizer: Tokenizer) -> tuple[tuple[str, ...], ...]:
