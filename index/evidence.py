@@ -29,6 +29,7 @@ FIGURE = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 TIE_WEIGHT = 0.1
+LIST_WEIGHT = 0.4  # "which stocks": a sentence naming several stocks
 # the sections where a note states its main claims
 _SUMMARY_SECTION = re.compile(r"核心观点|核心结论|投资要点|主要观点|本周观点|报告导读|摘要|投资建议|结论")
 
@@ -80,7 +81,7 @@ def find_evidence(
             score += 0.1 if figure else (0.05 if _DIGIT.search(text) else 0.0)
             score += FIGURE_FIT_WEIGHT * _figure_fit(text, own_terms)
         if plan.wants_list and lexicon is not None and own > 0 and len(lexicon.find_stocks(text)) >= 2:
-            score += 0.25
+            score += LIST_WEIGHT
         found.append(Evidence(text=text, support=support, own=own, figure=figure, score=score))
     found.sort(key=lambda e: e.score, reverse=True)  # stable: reading order breaks ties
     return found[:MAX_EVIDENCE]
