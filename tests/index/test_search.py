@@ -120,3 +120,12 @@ def test_llama_index_retriever_returns_nodes_with_report_metadata(library):
     assert nodes and "晶晨股份" in nodes[0].node.get_content()
     assert nodes[0].node.metadata["broker"] == "中泰证券"
     assert nodes[0].node.metadata["date"] == "2025-01-13"
+
+
+def test_hits_carry_the_sentences_that_answer(library):
+    # one index call: the plan, the ranked hits, and per hit the sentences that support the question
+    result = library.search("DDR4 8Gb颗粒现货均价是多少?", k=5, today=TODAY)
+    assert result.plan.wants_figure and result.concepts
+    best = result.hits[0].evidence[0]
+    assert "1.42美元" in best.text and best.figure and best.support >= 0.6
+    assert "NAND" in best.text  # the whole statement, not cut at its ；
