@@ -40,6 +40,7 @@ GENERIC_FORMS = GENERIC_ZH | frozenset(
 )
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+_MONTH_WORD = re.compile(r"(?<![\d年.])(?:1[0-2]|[1-9])月(?![\d日号份])")
 PARTIAL_CREDIT = 0.5
 # jieba part-of-speech tags of words that never say what a question is about: pronoun, time word,
 # numeral, locative, particle, preposition, conjunction, adverb, modal, interjection, onomatopoeia,
@@ -138,7 +139,14 @@ def question_concepts(
             generic = all(f in GENERIC_FORMS for f in forms)
             concepts.append(Concept(term_form, forms, generic, parts=_word_parts(forms, tokenizer)))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
-    rest = _blank(_mask_dates(form, today), spans)
+    masked, subjects = _mask_dates(form, today, plan)
+    for label in subjects:  # "怎么看1月行情": a time that is what the question is about
+        concepts.append(Concept(label, (label,)))
+    rest = _blank(masked, spans)
+    # a month named as the subject ("1月行情"): jieba would cut it into a digit and 月
+    for match in _MONTH_WORD.finditer(rest):
+        concepts.append(Concept(match.group(0), (match.group(0),)))
+    rest = _MONTH_WORD.sub(lambda m: " " * len(m.group(0)), rest)
     for word, tag in _rejoin_single_characters(tokenizer.tagged_words(rest), vocabulary):
         if any(word in c.forms for c in concepts) or re.fullmatch(r"[a-z]", word):  # the s of "CATL's"
             continue
@@ -146,7 +154,7 @@ def question_concepts(
             generic = word in GENERIC_EN or lexicon.canonical_broker(word) is not None
             unknown = vocabulary is not None and word not in vocabulary
             concepts.append(Concept(word, (word,), generic, UNKNOWN_ENGLISH if unknown else 1.0))
-        elif len(word) >= 2 or word.isdigit():
+        elif len(word) >= 2:  # a lone digit or character says nothing ("@_user_1", "第1")
             # pronouns, time words, numerals, particles… ask how, not about what (这家, 现在, 多少)
             function_word = tag in _FUNCTION_TAGS and not word.isdigit()
             generic = function_word or word in GENERIC_ZH or lexicon.canonical_broker(word) is not None
@@ -257,11 +265,21 @@ def _weigh_by_rarity(
             concept.weight = min(2.0, max(0.5, value / median))
 
 
-def _mask_dates(form: str, today: date | None) -> str:
+def _mask_dates(form: str, today: date | None, plan: QueryPlan) -> tuple[str, list[str]]:
+    """Time words blanked out, and those the plan did not take as the notes' time ("12月30日发布的
+    报告怎么看1月行情": 12月30日 dates the note, 1月 is the subject) returned as topics."""
     spans = _find_spans(form, form.lower(), today or date.today())
+    subjects = []
     for span in sorted(spans, key=lambda sp: sp.start, reverse=True):
+        used = span.since.isoformat() in (plan.since, plan.until) or span.until.isoformat() in (
+            plan.since,
+            plan.until,
+        )
+        text = form[span.start : span.end].strip()
+        if not used and plan.since is not None and re.search(r"[\u4e00-\u9fff]", text):
+            subjects.append(text)
         form = form[: span.start] + " " * (span.end - span.start) + form[span.end :]
-    return form
+    return form, subjects
 
 
 def _merge(concepts: list[Concept]) -> list[Concept]:

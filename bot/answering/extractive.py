@@ -163,8 +163,8 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
             options.append((item, evidence[0]))
     if not options:
         return None
-    # how well the sentence answers, the passage's rank (it carries the report prior) breaking ties
-    options.sort(key=lambda o: (round(o[1].support, 2), o[1].score - RANK_PENALTY * o[0].rank), reverse=True)
+    # how well the sentence itself answers (its own words first), the hit's rank breaking near-ties
+    options.sort(key=lambda o: o[1].score - RANK_PENALTY * o[0].rank, reverse=True)
     best_item, best = options[0]
     chosen = [(best_item, best)]
     for item, evidence in options[1:2]:
