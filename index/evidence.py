@@ -56,6 +56,9 @@ def find_evidence(
     generic = [c for c in concepts if c.generic and any(re.search(r"[\u4e00-\u9fff]", f) for f in c.forms)]
     # a company the heading or title names need not be repeated by the sentence ("公司…")
     own_terms = [c for c in concepts if not (c.required and c.present_in(context))]
+    # what the heading or title leaves open: a figure next to these answers too ("从英伟达GB300看"
+    # heads the paragraph; "HBM容量从192GB提升到288GB" answers "GB300的HBM容量")
+    open_terms = [c for c in concepts if c.generic or not c.present_in(context)] or concepts
     summary_section = bool(_SUMMARY_SECTION.search(search_form(hit.chunk.section or "")))
     found: list[Evidence] = []
     for sentence in sentences(hit.chunk.text) or [hit.chunk.text]:
@@ -79,7 +82,7 @@ def find_evidence(
             score += TIE_WEIGHT / 2
         if plan.wants_figure:
             score += 0.1 if figure else (0.05 if _DIGIT.search(text) else 0.0)
-            score += FIGURE_FIT_WEIGHT * _figure_fit(text, own_terms)
+            score += FIGURE_FIT_WEIGHT * max(_figure_fit(text, own_terms), _figure_fit(text, open_terms))
         if plan.wants_list and lexicon is not None and own > 0 and len(lexicon.find_stocks(text)) >= 2:
             score += LIST_WEIGHT
         found.append(Evidence(text=text, support=support, own=own, figure=figure, score=score))

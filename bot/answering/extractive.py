@@ -33,6 +33,7 @@ _RECOMMEND_VERBS = re.compile(
 )
 # a verb that introduces a recommendation list inside a sentence ("…，建议关注比亚迪、赛力斯")
 _RECOMMENDS = re.compile(r"建议|重点推荐|推荐|首选|重点关注|关注标的|受益标的|看好|关注|增配|超配")
+_PAGE_MARKER = re.compile(r"\s*\[page::\d+\]")
 _RECOMMEND_SECTION = re.compile(r"建议关注|重点推荐|推荐|首选|重点关注|关注标的|受益标的|建议配置|看好|建议")
 
 
@@ -178,7 +179,7 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
     lines = []
     for n, (item, evidence) in enumerate(chosen, start=1):
         header = _header(item.hit.report, english)
-        quote = evidence.text
+        quote = _PAGE_MARKER.sub("", evidence.text).strip()  # "[page::7]": an extract's page mark
         lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
     return "\n".join(lines), [item.hit for item, _ in chosen]
 
