@@ -71,6 +71,7 @@ class Concept:
     label: str
     forms: tuple[str, ...]  # search forms (simplified, lower-case); any one present counts
     generic: bool = False
+    entity: bool = False  # a company the question names (listed or not): a figure must be its own
     # An English word with no glossary entry, found in no note, can never match a Chinese paragraph:
     # it still counts against coverage, but half as much as a concept the notes could contain.
     weight: float = 1.0
@@ -115,12 +116,19 @@ def question_concepts(
         spans.append((s, e))
         forms = tuple(dict.fromkeys(search_form(t) for t in entry.chinese))
         parts = _phrase_parts(form[s:e], lexicon, tokenizer, forms)
-        concepts.append(Concept(form[s:e], forms, all(f in GENERIC_FORMS for f in forms), parts=parts))
+        generic = all(f in GENERIC_FORMS for f in forms)
+        entity = entry.category == "company"
+        concepts.append(Concept(form[s:e], forms, generic, entity=entity, parts=parts))
     # A company the question names must be in the passage: CATL's target price is not 英维克's.
     for stock, s, e in lexicon.company_spans(form):
         spans.append((s, e))
         concepts.append(
-            Concept(stock.name, tuple(search_form(n) for n in (stock.name, *stock.former)), required=True)
+            Concept(
+                stock.name,
+                tuple(search_form(n) for n in (stock.name, *stock.former)),
+                required=True,
+                entity=True,
+            )
         )
     for name, s, e in lexicon.find_stocks(form):
         if _overlaps(s, e, spans):  # 山西证券 the broker, not 山西证券 the listed company
@@ -128,7 +136,7 @@ def question_concepts(
         spans.append((s, e))
         stock = lexicon.stocks_by_name.get(name)
         names = (stock.name, *stock.former) if stock else (name,)
-        concepts.append(Concept(name, tuple(search_form(n) for n in names), required=True))
+        concepts.append(Concept(name, tuple(search_form(n) for n in names), required=True, entity=True))
     for entry, term in lexicon.glossary_chinese(form):
         term_form = search_form(term)
         for match in re.finditer(re.escape(term_form), form):
@@ -137,7 +145,10 @@ def question_concepts(
             spans.append(match.span())
             forms = tuple(dict.fromkeys((term_form, *(search_form(t) for t in entry.chinese))))
             generic = all(f in GENERIC_FORMS for f in forms)
-            concepts.append(Concept(term_form, forms, generic, parts=_word_parts(forms, tokenizer)))
+            entity = entry.category == "company"
+            concepts.append(
+                Concept(term_form, forms, generic, entity=entity, parts=_word_parts(forms, tokenizer))
+            )
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
     masked, subjects = _mask_dates(form, today, plan)
     for label in subjects:  # "怎么看1月行情": a time that is what the question is about

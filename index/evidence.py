@@ -53,6 +53,7 @@ def find_evidence(
     favours a sentence that names several stocks."""
     context = hit.context or context_form(hit)
     topics = topical(concepts)
+    entities = [c for c in concepts if c.entity]
     generic = [c for c in concepts if c.generic and any(re.search(r"[\u4e00-\u9fff]", f) for f in c.forms)]
     # a company the heading or title names need not be repeated by the sentence ("公司…")
     own_terms = [c for c in concepts if not (c.required and c.present_in(context))]
@@ -85,9 +86,31 @@ def find_evidence(
             score += FIGURE_FIT_WEIGHT * max(_figure_fit(text, own_terms), _figure_fit(text, open_terms))
         if plan.wants_list and lexicon is not None and own > 0 and len(lexicon.find_stocks(text)) >= 2:
             score += LIST_WEIGHT
-        found.append(Evidence(text=text, support=support, own=own, figure=figure, score=score))
+        other = bool(
+            plan.wants_figure and figure and entities and lexicon is not None
+        ) and _figures_of_others(text, entities, lexicon)
+        found.append(
+            Evidence(text=text, support=support, own=own, figure=figure, score=score, other_entity=other)
+        )
     found.sort(key=lambda e: e.score, reverse=True)  # stable: reading order breaks ties
     return found[:MAX_EVIDENCE]
+
+
+def _figures_of_others(sentence: str, entities: list[Concept], lexicon: Lexicon) -> bool:
+    """Whether every phrase holding a figure names some company, none of them the one asked about."""
+    figure_phrases = [p for p in phrases(sentence) if FIGURE.search(p)]
+    if not figure_phrases:
+        return False
+    for phrase in figure_phrases:
+        form = search_form(phrase)
+        if any(e.present_in(form) for e in entities):
+            return False
+        named = lexicon.find_stocks(phrase) or [
+            entry for entry, _ in lexicon.glossary_chinese(phrase) if entry.category == "company"
+        ]
+        if not named:
+            return False  # a figure of no one in particular may be the asked company's
+    return True
 
 
 def _figure_fit(sentence: str, concepts: list[Concept]) -> float:

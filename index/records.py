@@ -63,6 +63,9 @@ class Evidence:
     own: float  # the same share from its own words only
     figure: bool  # holds a number with a unit (what "多少" / "how much" asks for)
     score: float  # how the hit's sentences are ordered
+    # its figures belong to another company than the one asked about ("字节跳动2025年200亿美金Capex"
+    # answers nothing about 腾讯's capex)
+    other_entity: bool = False
 
 
 @dataclass

@@ -155,8 +155,8 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
     options: list[tuple[Candidate, Evidence]] = []
     for item in candidates[:3]:
         evidence = item.hit.evidence
-        if plan.wants_figure:
-            evidence = [e for e in evidence if re.search(r"\d", e.text)]
+        if plan.wants_figure:  # a figure, and the asked company's own
+            evidence = [e for e in evidence if re.search(r"\d", e.text) and not e.other_entity]
         if plan.wants_list and plan.wants_recommendation and not is_recommendation(item.hit.chunk):
             # "which stocks does X recommend" is answered by what a note recommends, not a market fact
             evidence = [e for e in evidence if _RECOMMENDS.search(search_form(e.text))]
