@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.answer import Answer
 from bot.logs import configure_logging, secret_values
-from bot.render_text import render_answer_text, render_reports_text, render_summary_text
+from bot.render_text import render_answer_text, render_report_text, render_reports_text, render_summary_text
 from index.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("yanbao.cli")
@@ -66,10 +66,23 @@ def cmd_index(args, settings: Settings) -> int:
     except UsageError as exc:
         _err(str(exc))
         return 2
+    from bot.state import LockTimeout
+
     service = _service(settings)
     progress = None if not args.no_progress else False
-    with service.state.lock("index"):
-        summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+
+    def waiting(holder: str) -> None:
+        _err(f"waiting for the index lock, held by {holder} (only one index run at a time)…")
+
+    try:
+        with service.state.lock("index", on_wait=waiting):
+            summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+    except LockTimeout as exc:
+        _err(
+            f"gave up waiting for the index lock after {exc.timeout:g} s; it is held by "
+            f"{exc.holder or 'another process'}. Run again when that run has finished."
+        )
+        return 1
     if args.json:
         _print_json(summary.to_json())
     else:
@@ -123,6 +136,19 @@ def cmd_reports(args, settings: Settings) -> int:
         else:
             sys.stdout.write(("removed " if removed else "no such report: ") + args.id + "\n")
         return 0 if removed else 1
+    if args.action == "show":
+        if not args.id:
+            _err("reports show needs a report ID (see `yanbao reports`)")
+            return 2
+        shown = service.report_paragraphs(args.id)
+        if shown is None:
+            _err(f"no such report: {args.id} (see `yanbao reports`)")
+            return 1
+        if args.json:
+            _print_json(shown)
+        else:
+            sys.stdout.write(render_report_text(shown) + "\n")
+        return 0
     reports = service.reports()
     if args.json:
         _print_json([r.to_json() for r in reports])

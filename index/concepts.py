@@ -72,6 +72,7 @@ class Concept:
     forms: tuple[str, ...]  # search forms (simplified, lower-case); any one present counts
     generic: bool = False
     entity: bool = False  # a company the question names (listed or not): a figure must be its own
+    metric: bool = False  # what is measured (国产化率, 市场规模, capex): a figure should sit next to it
     # An English word with no glossary entry, found in no note, can never match a Chinese paragraph:
     # it still counts against coverage, but half as much as a concept the notes could contain.
     weight: float = 1.0
@@ -117,8 +118,8 @@ def question_concepts(
         forms = tuple(dict.fromkeys(search_form(t) for t in entry.chinese))
         parts = _phrase_parts(form[s:e], lexicon, tokenizer, forms)
         generic = all(f in GENERIC_FORMS for f in forms)
-        entity = entry.category == "company"
-        concepts.append(Concept(form[s:e], forms, generic, entity=entity, parts=parts))
+        entity, metric = entry.category == "company", entry.category == "metric"
+        concepts.append(Concept(form[s:e], forms, generic, entity=entity, metric=metric, parts=parts))
     # A company the question names must be in the passage: CATL's target price is not 英维克's.
     for stock, s, e in lexicon.company_spans(form):
         spans.append((s, e))
@@ -145,10 +146,9 @@ def question_concepts(
             spans.append(match.span())
             forms = tuple(dict.fromkeys((term_form, *(search_form(t) for t in entry.chinese))))
             generic = all(f in GENERIC_FORMS for f in forms)
-            entity = entry.category == "company"
-            concepts.append(
-                Concept(term_form, forms, generic, entity=entity, parts=_word_parts(forms, tokenizer))
-            )
+            entity, metric = entry.category == "company", entry.category == "metric"
+            parts = _word_parts(forms, tokenizer)
+            concepts.append(Concept(term_form, forms, generic, entity=entity, metric=metric, parts=parts))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
     masked, subjects = _mask_dates(form, today, plan)
     for label in subjects:  # "怎么看1月行情": a time that is what the question is about

@@ -57,9 +57,10 @@ def find_evidence(
     generic = [c for c in concepts if c.generic and any(re.search(r"[\u4e00-\u9fff]", f) for f in c.forms)]
     # a company the heading or title names need not be repeated by the sentence ("公司…")
     own_terms = [c for c in concepts if not (c.required and c.present_in(context))]
-    # what the heading or title leaves open: a figure next to these answers too ("从英伟达GB300看"
+    # what the heading leaves open: a figure next to these answers too ("从英伟达GB300看"
     # heads the paragraph; "HBM容量从192GB提升到288GB" answers "GB300的HBM容量")
-    open_terms = [c for c in concepts if c.generic or not c.present_in(context)] or concepts
+    heading = search_form(hit.chunk.section or "")  # (a title is too broad to settle what is asked)
+    open_terms = [c for c in concepts if c.generic or not c.present_in(heading)] or concepts
     summary_section = bool(_SUMMARY_SECTION.search(search_form(hit.chunk.section or "")))
     found: list[Evidence] = []
     for sentence in sentences(hit.chunk.text) or [hit.chunk.text]:
@@ -114,11 +115,17 @@ def _figures_of_others(sentence: str, entities: list[Concept], lexicon: Lexicon)
 
 
 def _figure_fit(sentence: str, concepts: list[Concept]) -> float:
-    """How much of the question the phrases holding a figure cover by themselves."""
+    """How much of the question the phrases holding a figure cover by themselves; half as much when
+    the question names what is measured (国产化率) and the phrase measures something else (市场规模)."""
+    metrics = [c for c in concepts if c.metric and not c.generic]
     best = 0.0
     for phrase in phrases(sentence):
         if FIGURE.search(phrase):
-            best = max(best, coverage(concepts, search_form(phrase)))
+            form = search_form(phrase)
+            fit = coverage(concepts, form)
+            if metrics and not any(m.present_in(form) for m in metrics):
+                fit /= 2
+            best = max(best, fit)
     return best
 
 

@@ -163,7 +163,9 @@ _RECOMMEND_WORDS = re.compile(
 _WHICH = re.compile(r"哪些|哪几|哪家|列出|列举|\bwhich\b|\blist\b|\bname\b", re.I)
 _QUANTITY = re.compile(
     r"多少|几[个家倍成年月天颗只部]?|幾|收于|收在|how (?:much|many|far|high|low)|what (?:level|price|percentage|share)|"
-    r"\bwhere (?:did|does|do|will|is|was)\b.{0,60}\b(?:close|end|finish|stand|trade|settle)",
+    r"\bwhere (?:did|does|do|will|is|was)\b.{0,60}\b(?:close|end|finish|stand|trade|settle)|"
+    r"\bwhat (?:is|was|are|were|will be) (?:the |its |their )?(?:[\w'-]+ ){0,4}?(?:rate|ratio|share|level|size|"
+    r"value|amount|price|percentage|yield|growth|margin|multiple|target|forecast|penetration)s?\b",
     re.I,
 )
 _PUBLISH_DATE = re.compile(

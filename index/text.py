@@ -28,7 +28,7 @@ PHRASE_END = "，,、：:"
 _CLOSERS = "”」』\"')）】"
 # A line that ends with one of these closes a sentence, a clause or an introduction ("建议关注：");
 # a line ending otherwise was wrapped in the middle of a sentence.
-LINE_END = SENTENCE_END + CLAUSE_END + "：:…" + '”」』"'
+LINE_END = SENTENCE_END + CLAUSE_END + "：:…." + '”」』"'  # a PDF line ending in "." ends a sentence too
 
 _SENTENCE = re.compile(
     rf"[^{SENTENCE_END}\n]*?(?:[{SENTENCE_END}]+[{_CLOSERS}]*|\.(?=\s)|\n+|$)",

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from bot.answer import Answer, Citation
-from bot.answering.verify import renumber, verify_answer
+from bot.answering.verify import inert, renumber, verify_answer
 from index.concepts import Concept, coverage, topical
 from index.lexicon import Lexicon
 from index.records import Evidence, Hit, Report
@@ -44,7 +44,11 @@ class Candidate:
 
 
 def _header(report: Report, english: bool) -> str:
-    """ "山西证券 (周跟蹤 2024-12-16–12-22)": who said it and in which note."""
+    """ "山西证券 (周跟蹤 2024-12-16–12-22)": who said it and in which note (a title's own "[1]" inert)."""
+    return inert(_plain_header(report, english))
+
+
+def _plain_header(report: Report, english: bool) -> str:
     label = re.sub(r"^【[^】]*】", "", report.title).split("--")[0].split("——")[0]
     label = re.sub(r"[(（]\s*\d{8}\s*[-—–~至]\s*\d{8}\s*[)）]", "", label).strip(" :：") or report.title[:30]
     if len(label) > 30:
@@ -138,11 +142,15 @@ def _list_answer(candidates: list[Candidate], concepts: list[Concept], lexicon: 
         header = _header(hit.report, english)
         if english:
             parts = [
-                f"for {label}: {', '.join(names)}" if label else ", ".join(names) for label, names in chosen
+                f"for {inert(label)}: {', '.join(names)}" if label else ", ".join(names)
+                for label, names in chosen
             ]
             text = f"{header} recommends " + "; ".join(parts) + " [1]"
         else:
-            parts = [f"{label}：{'、'.join(names)}" if label else "、".join(names) for label, names in chosen]
+            parts = [
+                f"{inert(label)}：{'、'.join(names)}" if label else "、".join(names)
+                for label, names in chosen
+            ]
             text = f"{header}建议关注 " + "；".join(parts) + " [1]"
         return text, [hit]
     return None
@@ -179,7 +187,8 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
     lines = []
     for n, (item, evidence) in enumerate(chosen, start=1):
         header = _header(item.hit.report, english)
-        quote = _PAGE_MARKER.sub("", evidence.text).strip()  # "[page::7]": an extract's page mark
+        # "[page::7]" is an extract's page mark; the note's own "[1]" is text, not our citation
+        quote = inert(_PAGE_MARKER.sub("", evidence.text).strip())
         lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
     return "\n".join(lines), [item.hit for item, _ in chosen]
 
