@@ -6,11 +6,11 @@ on later pages, data tables with a caption and units, and a closing disclaimer /
 page. Text uses the CID fonts reportlab ships (STSong-Light for simplified, MSung-Light for
 traditional), so no font file is needed.
 
-The content lives in NOTES (data, not layout) so that eval/heldout/check.py can find the paragraph
+The content lives in NOTES (data, not layout) so that eval/blind1/check.py can find the paragraph
 an evidence string belongs to. Every view, figure, analyst and registration code is invented.
 
     python3 -m venv /tmp/evalvenv && /tmp/evalvenv/bin/pip install reportlab
-    /tmp/evalvenv/bin/python eval/heldout/make_pdfs.py      # writes eval/heldout/notes/*.pdf
+    /tmp/evalvenv/bin/python eval/blind1/make_pdfs.py      # writes eval/blind1/notes/*.pdf
 """
 
 from __future__ import annotations

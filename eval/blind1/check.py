@@ -1,4 +1,4 @@
-"""Checks eval/heldout.jsonl against the notes it was written on, without running yanbao.
+"""Checks eval/blind1.jsonl against the notes it was written on, without running yanbao.
 
 For every line: the fields and their values are well-formed; the evidence (8-40 characters) is an
 exact substring of the source file's text (for a PDF, of its text layer, line breaks aside); and
@@ -6,7 +6,7 @@ every must_include string is simplified and present in the folded paragraph that
 evidence, so a correct answer can be quoted from that one paragraph. Prints counts by language,
 kind and source for the README.
 
-    python eval/heldout/check.py [FILE.jsonl]   # needs opencc (and pypdfium2 for the PDFs)
+    python eval/blind1/check.py [FILE.jsonl]   # needs opencc (and pypdfium2 for the PDFs)
 
 Paragraphs are what a reader should make of the file: a line of a .txt/.md note, the text of a
 <p> of an .html note (each is written on one line), and for a PDF the text units listed in
@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-QUESTIONS = ROOT / "eval" / "heldout.jsonl"
+QUESTIONS = ROOT / "eval" / "blind1.jsonl"
 LANGS = {"en", "zh-Hans", "zh-Hant"}
 KINDS = {
     "stock-list",
