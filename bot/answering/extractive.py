@@ -18,6 +18,7 @@ from index.concepts import Concept, coverage, topical
 from index.lexicon import Lexicon
 from index.records import Evidence, Hit, Report
 from index.search import SearchResult
+from index.tables import find_cell, is_row
 from index.text import clauses, search_form, sentences
 
 MIN_SUPPORT = 0.6  # share of the question's topical concepts a passage must hold (2 of 2, 2 of 3)
@@ -157,12 +158,18 @@ def _list_answer(candidates: list[Candidate], concepts: list[Concept], lexicon: 
 
 
 # ---- facts and figures -----------------------------------------------------------------------
-def _fact_answer(candidates: list[Candidate], plan, english: bool):
+def _fact_answer(candidates: list[Candidate], plan, english: bool, concepts: list[Concept]):
     """The evidence sentence that answers best; a second one when another note answers almost as
     well. A "how much" question is answered only by a sentence with a number in it."""
     options: list[tuple[Candidate, Evidence]] = []
     for item in candidates[:3]:
-        evidence = item.hit.evidence
+        # never a sentence about another period than the one asked (7月's portfolio for 8月's)
+        # and never a sentence that holds none of the question's words itself (a neighbour of the
+        # one that did, which spoke of another period)
+        # (the heading it stands under may hold them: "风险提示" over a list of risks)
+        heading = search_form(item.hit.chunk.section or "")
+        headed = any(c.present_in(heading) for c in topical(concepts))
+        evidence = [e for e in item.hit.evidence if not e.other_period and (e.own > 0 or headed)]
         if plan.wants_figure:  # a figure, and the asked company's own
             evidence = [e for e in evidence if re.search(r"\d", e.text) and not e.other_entity]
         if plan.wants_list and plan.wants_recommendation and not is_recommendation(item.hit.chunk):
@@ -191,6 +198,67 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
         quote = inert(_PAGE_MARKER.sub("", evidence.text).strip())
         lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
     return "\n".join(lines), [item.hit for item, _ in chosen]
+
+
+# ---- table cells -------------------------------------------------------------------------------
+TABLE_LABEL_FIT = 0.5  # share of the question's words (not its company or period) a row label holds
+# "营业收入(百万元)", "市场规模(亿美元)": the unit a row's label gives its figures
+_UNIT_IN_LABEL = re.compile(r"[(（]((?:百万|千|万|亿)?(?:元|美元|港元|人民币)|倍|%)[)）]\s*$")
+
+
+def _table_answer(candidates: list[Candidate], concepts: list[Concept], english: bool):
+    """ "光迅科技2026E归母净利润": the cell where the row the question names crosses the column of
+    the year it asks (or the column its other words name), quoted with its row and header; with
+    the place of its passage among the candidates."""
+    years = [c.label for c in concepts if c.period == "year"]
+    best = None
+    for order, item in enumerate(candidates[:3]):
+        # what the note's title or the table's heading already says (the company) is not the row's
+        context = search_form(f"{item.hit.report.title}\n{item.hit.chunk.section or ''}")
+        words = [c for c in topical(concepts) if not c.period and not c.entity and not c.present_in(context)]
+        if not words:
+            continue
+
+        def fits(cell_text: str, words: list[Concept] = words) -> float:
+            form = search_form(cell_text)
+            return sum(c.weight for c in words if c.present_in(form)) / sum(c.weight for c in words)
+
+        cell = find_cell(item.hit.chunk.text, fits, years[0] if years else None)
+        if cell is None or fits(cell.label) < TABLE_LABEL_FIT:
+            continue
+        score = fits(cell.label) - RANK_PENALTY * order
+        if best is None or score > best[0]:
+            best = (score, item, cell, order)
+    if best is None:
+        return None
+    _, item, cell, order = best
+    head = _header(item.hit.report, english)
+    unit = _UNIT_IN_LABEL.search(cell.label)
+    value = cell.value + (unit.group(1) if unit and not cell.value.endswith("%") else "")
+    row, header = inert(cell.row.strip()), inert(cell.header.strip().replace("\n", " / "))
+    if english:
+        text = f"According to {head}: {inert(cell.label)}, {inert(cell.column)}: {inert(value)} (table: “{header}” / “{row}”) [1]"
+    else:
+        text = f"{head}：{inert(cell.label)}（{inert(cell.column)}）为{inert(value)}（表中原文：“{header}” / “{row}”）[1]"
+    return text, [item.hit], order
+
+
+def _stated_in_text(candidates: list[Candidate], concepts: list[Concept]) -> int | None:
+    """Whether a sentence says it outright: holds a figure, the question's words and each year
+    asked as written ("2024年…市场规模预计达到490亿美元"), so it is quoted rather than a table cell
+    (a "2025-2027年…分别为" sentence names the years only as a range: the table is plainer)."""
+    years = [c.label for c in concepts if c.period == "year"]
+    for order, item in enumerate(candidates[:3]):
+        for evidence in item.hit.evidence[:1]:
+            if (
+                evidence.figure
+                and not evidence.other_period
+                and evidence.own >= MIN_SUPPORT
+                and all(re.search(rf"(?<![\d/-]){y}(?![\d/-])", evidence.text) for y in years)
+                and not is_row(evidence.text, 2)
+            ):
+                return order
+    return None
 
 
 def _publish_date_answer(candidates: list[Candidate], english: bool):
@@ -237,8 +305,14 @@ def answer_extractively(question: str, result: SearchResult, lexicon: Lexicon) -
     picked = _publish_date_answer(candidates, english) if plan.wants_publish_date else None
     if picked is None and plan.wants_list:
         picked = _list_answer(candidates, result.concepts, lexicon, english)
+    if picked is None and (plan.wants_figure or any(c.period for c in result.concepts)):
+        table = _table_answer(candidates, result.concepts, english)
+        stated = _stated_in_text(candidates, result.concepts)
+        # a sentence that says it outright is quoted, unless the table comes from a better passage
+        if table is not None and (stated is None or table[2] < stated):
+            picked = table[:2]
     if picked is None:
-        picked = _fact_answer(candidates, plan, english)
+        picked = _fact_answer(candidates, plan, english, result.concepts)
     if picked is None:
         return not_found_answer(question, result)
     text, hits = picked
