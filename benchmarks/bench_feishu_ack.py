@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot_process import free_port, percentile, start_bot  # noqa: E402 (benchmarks/ is on sys.path)
 
+from bot.permissions import OPERATOR  # noqa: E402
 from bot.service import Yanbao  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from tests.fakes.feishu_api import APP_ID, APP_SECRET, FakeFeishu, message_event, webhook_request  # noqa: E402
@@ -96,7 +97,7 @@ def main() -> int:
     copy_seeds(reports)
     try:
         with FakeFeishu() as feishu:
-            Yanbao(Settings(home=home, embed_model="none", report_dirs=(reports,))).reindex()
+            Yanbao(Settings(home=home, embed_model="none", report_dirs=(reports,))).reindex(by=OPERATOR)
             env = {
                 **os.environ,
                 "YANBAO_HOME": str(home),

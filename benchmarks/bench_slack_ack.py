@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot_process import free_port, percentile, start_bot  # noqa: E402 (benchmarks/ is on sys.path)
 
+from bot.permissions import OPERATOR  # noqa: E402
 from bot.service import Yanbao  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from tests.fakes.slack_api import (  # noqa: E402
@@ -146,7 +147,7 @@ def main() -> int:
                 slack_signing_secret=SECRET,
                 slack_api_url=slack.api_url,
             )
-            Yanbao(settings).reindex()
+            Yanbao(settings).reindex(by=OPERATOR)
             env = {
                 **os.environ,
                 "YANBAO_HOME": str(home),

@@ -14,6 +14,7 @@ from index.normalize import search_form
 from index.readers import SUPPORTED_SUFFIXES
 
 QUOTE_CHARS = 280
+ACK_PRIORITY_SECONDS = 1.0  # the longest answer work waits for acknowledgements in progress
 STREAM_UPDATE_SECONDS = 1.0  # Slack's chat.update and Feishu's message patch are both rate limited
 INDEXABLE_EXTENSIONS = SUPPORTED_SUFFIXES
 
@@ -123,3 +124,29 @@ class StreamIntoMessage:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+
+
+class AckGate:
+    """Acknowledgements first: an HTTP server holds the gate while it acknowledges requests, and
+    answer work waits (briefly) for it to be free before starting. Under a burst of events the
+    answers would otherwise take the interpreter from the acknowledgements the platform is waiting
+    for (Slack and Feishu both want one within 3 s)."""
+
+    def __init__(self, max_wait: float = ACK_PRIORITY_SECONDS) -> None:
+        self.max_wait = max_wait
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    def wait_until_idle(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=self.max_wait)

@@ -14,6 +14,7 @@ import pytest
 
 from bot.feishu.app import FeishuBot
 from bot.feishu.server import build_asgi
+from bot.permissions import OPERATOR
 from bot.service import Yanbao
 from bot.state import open_state
 from index.settings import Settings
@@ -75,7 +76,7 @@ def settings(tmp_path_factory, feishu, reports_dir):
 @pytest.fixture(scope="module")
 def service(settings):
     yanbao = Yanbao(settings)
-    summary = yanbao.reindex()
+    summary = yanbao.reindex(by=OPERATOR)
     assert summary.ok and summary.added == len(seed_paths())
     return yanbao
 

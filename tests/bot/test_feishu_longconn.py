@@ -11,6 +11,7 @@ import pytest
 
 from bot.feishu.app import FeishuBot
 from bot.feishu.longconn import LongConnection
+from bot.permissions import OPERATOR
 from bot.service import Yanbao
 from index.settings import Settings
 from tests.fakes.feishu_api import (
@@ -51,7 +52,7 @@ def settings(tmp_path_factory, feishu):
 @pytest.fixture(scope="module")
 def service(settings):
     yanbao = Yanbao(settings)
-    assert yanbao.reindex().ok
+    assert yanbao.reindex(by=OPERATOR).ok
     return yanbao
 
 
