@@ -20,6 +20,8 @@ from index.settings import Settings
 log = logging.getLogger("bot.slack")
 
 RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
+_QUIET = logging.getLogger("bot.slack.identity.sdk")
+_QUIET.disabled = True
 BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 
 
@@ -59,7 +61,10 @@ class SlackIdentity:
         self.api_url = settings.slack_api_url
         # its own client: short timeout and no retry handlers, so one attempt is one short wait
         self._client = WebClient(
-            token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=timeout
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+            timeout=timeout,
+            logger=_QUIET,  # each failure is explained once below, not logged by the SDK every try
         )
         self._retry_seconds = retry_seconds
         self.bot_user_id: str | None = None

@@ -167,11 +167,14 @@ def build_asgi(
 
     def health() -> dict[str, Any]:
         checks: dict[str, Any] = {"platform": "slack", **service.health()}
+        service_ok = checks.pop("ok", True)
         bot = getattr(bolt, "yanbao", None)
         if bot is not None:
             checks.update(bot.health())
         if health_extra is not None:
             checks.update(health_extra())
+        # healthy when the store is and no check failed (Slack unreachable, the socket down)
+        checks["ok"] = bool(service_ok) and all(value is not False for value in checks.values())
         return checks
 
     routes += ops_routes(health)

@@ -105,7 +105,9 @@ class FakeSlackAPI:
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
+        port: int = 0,
     ) -> None:
+        self.port = port  # 0: any free port
         self.bot_token = bot_token
         self.app_token = app_token
         self.bot_user_id = bot_user_id
@@ -149,7 +151,7 @@ class FakeSlackAPI:
             def do_GET(self) -> None:  # noqa: N802
                 fake._handle_get(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
         self._thread.start()
