@@ -20,11 +20,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.answer import Answer, Citation
-from bot.chat import AckGate, safe_file_name
+from bot.chat import AckGate, safe_file_name, worker_pool
 from bot.dispatch import Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.feishu import cards
 from bot.feishu.api import FeishuApi, FeishuApiError
@@ -52,6 +51,7 @@ log = logging.getLogger("bot.feishu")
 
 CLAIM_TTL_SECONDS = 7 * 86400
 WORKER_THREADS = 8  # the answers are CPU-bound without an LLM; more threads only fight over the GIL
+LLM_WORKER_THREADS = 32  # with an LLM, answers mostly wait on it: more of them can stream at once
 BOT_ID_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 DECLINED_TYPES = {
     "image": "图片",
@@ -93,7 +93,7 @@ class FeishuBot:
         *,
         api: FeishuApi | None = None,
         state: StateStore | None = None,
-        workers: int = WORKER_THREADS,
+        workers: int | None = None,
         stream_interval: float = PATCH_STREAM_SECONDS,
         card_interval: float = CARD_STREAM_SECONDS,
         cardkit: bool = True,
@@ -109,7 +109,8 @@ class FeishuBot:
         self.acks = acks or AckGate()
         self.stream_interval = stream_interval
         self.card_interval = card_interval
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yanbao-feishu")
+        workers = workers or (LLM_WORKER_THREADS if settings.llm_base_url else WORKER_THREADS)
+        self.pool = worker_pool(workers, "yanbao-feishu")
         self.bot_open_id: str | None = None
         self.bot_id_problem: str | None = "not asked yet"
         self._bot_id_retry_seconds = bot_id_retry_seconds

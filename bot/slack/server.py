@@ -122,6 +122,7 @@ def build_asgi(
         bolt = app or build_app(service, settings, state=state, acks=acks)
         secret = settings.slack_signing_secret or ""
         events_app = bolt
+        bot = getattr(bolt, "yanbao", None)
 
         async def slack_events(request: Request) -> Response:
             body = await request.body()
@@ -141,6 +142,10 @@ def build_asgi(
                         },
                     )
                     return JSONResponse({"ok": False, "error": exc.reason}, status_code=exc.status)
+                if payload.get("type") == "event_callback" and bot is not None:
+                    retry_num = request.headers.get("x-slack-retry-num")
+                    if bot.accept_event(payload, retry_num):
+                        return Response(status_code=200)
                 if payload.get("type") == "app_rate_limited":
                     # Slack sends this without a subscription when it drops events: note it, 200
                     log.warning(

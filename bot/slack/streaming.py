@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.chat_stream import ChatStream
@@ -48,13 +49,33 @@ UNAVAILABLE = frozenset(
 )
 
 
-class Capabilities:
-    """What this workspace lets the bot do, learned from refusals; shared by all replies."""
+APPENDS_PER_MINUTE = 100  # chat.appendStream is Tier 4: "100+ per minute" for the workspace
 
-    def __init__(self, *, streaming: bool = True, status: bool = True) -> None:
+
+class Capabilities:
+    """What this workspace lets the bot do, learned from refusals, and the appendStream budget the
+    replies share (many answers streaming at once must not pass Tier 4 together: an update that
+    finds the budget spent is skipped, and the next one carries its text)."""
+
+    def __init__(
+        self, *, streaming: bool = True, status: bool = True, appends_per_minute: int = APPENDS_PER_MINUTE
+    ) -> None:
         self.streaming = streaming
         self.status = status
         self._lock = threading.Lock()
+        self._appends: deque[float] = deque()
+        self._appends_per_minute = appends_per_minute
+
+    def may_append(self) -> bool:
+        """True (and counted) when one more chat.appendStream fits in the last minute's budget."""
+        now = time.monotonic()
+        with self._lock:
+            while self._appends and now - self._appends[0] >= 60:
+                self._appends.popleft()
+            if len(self._appends) >= self._appends_per_minute:
+                return False
+            self._appends.append(now)
+            return True
 
     def refused(self, what: str, error: str | None) -> None:
         if error not in UNAVAILABLE:
@@ -174,6 +195,8 @@ class ThreadReply:
             return
         if self.stream is None:
             self.stream = self._new_stream()
+        elif not self.capabilities.may_append():
+            return  # the workspace's appendStream budget is spent: the next update carries this text
         try:
             for piece in _pieces(render.escape(delta)):
                 self.stream.append(markdown_text=piece)
