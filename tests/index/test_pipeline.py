@@ -22,20 +22,22 @@ import pytest
 from index.library import Library
 from index.pipeline import UsageError
 from tests.helpers import (
-    SIMPLIFIED_SEED,
-    TRADITIONAL_SEED,
+    STRATEGY_FACTS,
+    STRATEGY_NOTE,
+    WEEKLY_FACTS,
+    WEEKLY_NOTE,
     YANBAO,
     cli_env,
-    copy_seeds,
+    copy_notes,
     encrypt_pdf,
     fingerprint,
     json_out,
     make_pdf,
     make_settings,
     minilm_path,
+    note_lines,
     recommendation_paragraph,
     run_yanbao,
-    seed_lines,
     write_note,
 )
 
@@ -85,9 +87,9 @@ def hits_containing(library: Library, question: str, phrase: str, k: int = 20) -
 
 @pytest.fixture
 def seeded(tmp_path):
-    """Both seeds (copied under tmp_path) indexed into a fresh lexical-only library."""
+    """Both fixture notes (copied under tmp_path) indexed into a fresh lexical-only library."""
     folder = tmp_path / "reports"
-    copy_seeds(folder)
+    copy_notes(folder)
     library = open_library(tmp_path)
     summary = library.index([folder], progress=False)
     return library, folder, summary
@@ -96,7 +98,7 @@ def seeded(tmp_path):
 # --- what goes in ---------------------------------------------------------------------------
 
 
-def test_both_seeds_give_exactly_two_reports_with_their_metadata(seeded):
+def test_both_notes_give_exactly_two_reports_with_their_metadata(seeded):
     library, folder, summary = seeded
     assert summary.to_json() == {
         "added": 2,
@@ -107,12 +109,14 @@ def test_both_seeds_give_exactly_two_reports_with_their_metadata(seeded):
         "failed": [],
     }
     reports = {Path(r.source).name: r for r in library.reports()}
-    assert sorted(reports) == sorted(p.name for p in (TRADITIONAL_SEED, SIMPLIFIED_SEED))
-    weekly, strategy = reports[TRADITIONAL_SEED.name], reports[SIMPLIFIED_SEED.name]
-    assert (weekly.broker, weekly.date, weekly.period) == ("山西证券", "2024-12-25", "2024-12-16/2024-12-22")
-    assert weekly.analysts == ["高宇洋", "張天", "趙天宇"] and weekly.kind == "weekly"
-    assert (strategy.broker, strategy.date, strategy.analysts) == (None, "2024-12-30", [])
-    assert weekly.source == str((folder / TRADITIONAL_SEED.name).resolve())
+    assert sorted(reports) == sorted(p.name for p in (WEEKLY_NOTE, STRATEGY_NOTE))
+    weekly, strategy = reports[WEEKLY_NOTE.name], reports[STRATEGY_NOTE.name]
+    assert (weekly.broker, weekly.date, weekly.period) == tuple(
+        WEEKLY_FACTS[k] for k in ("broker", "date", "period")
+    )
+    assert weekly.analysts == WEEKLY_FACTS["analysts"] and weekly.kind == "weekly"
+    assert (strategy.broker, strategy.date, strategy.analysts) == (None, STRATEGY_FACTS["date"], [])
+    assert weekly.source == str((folder / WEEKLY_NOTE.name).resolve())
     assert_store_consistent(library)
 
 
@@ -122,14 +126,14 @@ def test_no_chunk_text_is_stored_twice(seeded):
     assert len(texts) == len(set(texts))
     prints = [fingerprint(t) for t in texts]
     assert len(prints) == len(set(prints))
-    # seed 000 prints these paragraphs two or three times; the store holds each once
+    # the weekly prints these paragraphs two or three times; the store holds each once
     everything = fingerprint("".join(texts))
     for marker in (
-        "根據36氪報道",
-        "在OpenAI的12日發布會",
-        "申萬通信指數漲4.27%",
+        "據展會主辦方統計",
+        "根據行業機構的報價",
+        "申萬電子指數跌1.86%",
         "從個股情況看",
-        "海外算力需求不及預期",
+        "下游需求復甦不及預期",
     ):
         assert everything.count(fingerprint(marker)) == 1, marker
     lexical_texts = [c.text for rid in library.lexical.reports for c in library.lexical.report_chunks(rid)]
@@ -148,14 +152,14 @@ def test_stored_chunks_are_the_report_text_as_written(seeded):
     library, _, _ = seeded
     by_source = {r.id: Path(r.source) for r in library.reports()}
     for _, text, meta in stored_chunks(library):
-        lines = seed_lines(by_source[meta["report_id"]])
+        lines = note_lines(by_source[meta["report_id"]])
         for piece in text.split("\n"):
             assert any(piece in line for line in lines), piece[:60]
 
 
 def test_search_finds_the_recommendation_paragraph(seeded):
     library, _, _ = seeded
-    for question in ("字節邊緣算力", "字节边缘算力", "edge compute Shanxi"):
+    for question in ("端側AI芯片", "端侧AI芯片", "on-device AI chips Zhongtai"):
         texts = [h.chunk.text for h in library.search(question).hits]
         assert recommendation_paragraph() in texts, question
 
@@ -188,29 +192,29 @@ def test_a_changed_file_replaces_its_old_chunks(tmp_path):
     folder = tmp_path / "reports"
     note = folder / "strategy.txt"
     folder.mkdir()
-    original = SIMPLIFIED_SEED.read_text(encoding="utf-8")
-    assert original.count("鲶鱼效应") == 1
+    original = STRATEGY_NOTE.read_text(encoding="utf-8")
+    assert original.count("量价齐升") == 1
     note.write_text(original, encoding="utf-8")
     library = open_library(tmp_path)
     assert library.index([folder], progress=False).added == 1
     (before,) = library.reports()
-    assert hits_containing(library, "鲶鱼效应", "鲶鱼效应")
+    assert hits_containing(library, "量价齐升", "量价齐升")
 
-    note.write_text(original.replace("鲶鱼效应", "示范效应"), encoding="utf-8")
+    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
     summary = library.index([folder], progress=False)
     assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 0)
     (after,) = library.reports()
     assert after.id == before.id  # same file, same report id
     assert after.content_hash != before.content_hash
-    assert hits_containing(library, "鲶鱼效应", "鲶鱼效应") == []
-    assert hits_containing(library, "示范效应", "示范效应")
-    assert not any("鲶鱼效应" in text for _, text, _ in stored_chunks(library))
+    assert hits_containing(library, "量价齐升", "量价齐升") == []
+    assert hits_containing(library, "量增价稳", "量增价稳")
+    assert not any("量价齐升" in text for _, text, _ in stored_chunks(library))
     assert_store_consistent(library)
 
 
 def test_prune_removes_reports_whose_files_are_gone(seeded):
     library, folder, _ = seeded
-    (folder / SIMPLIFIED_SEED.name).unlink()
+    (folder / STRATEGY_NOTE.name).unlink()
 
     without_prune = library.index([folder], progress=False)
     assert (without_prune.unchanged, without_prune.removed) == (1, 0)
@@ -219,19 +223,19 @@ def test_prune_removes_reports_whose_files_are_gone(seeded):
     summary = library.index([folder], prune=True, progress=False)
     assert (summary.unchanged, summary.removed) == (1, 1)
     (left,) = library.reports()
-    assert left.source.endswith(TRADITIONAL_SEED.name)
-    assert hits_containing(library, "鲶鱼效应", "鲶鱼效应") == []
+    assert left.source.endswith(WEEKLY_NOTE.name)
+    assert hits_containing(library, "量价齐升", "量价齐升") == []
     assert_store_consistent(library)
 
 
 def test_prune_leaves_reports_outside_the_given_folders_alone(tmp_path):
     library = open_library(tmp_path)
     one, two = tmp_path / "one", tmp_path / "two"
-    copy_seeds(one)
+    copy_notes(one)
     write_note(two / "other.txt", ["通信行业周报：光模块景气", "光模块订单饱满，我们维持行业推荐评级。"])
     library.index([one, two], progress=False)
     (two / "other.txt").unlink()
-    (one / SIMPLIFIED_SEED.name).unlink()
+    (one / STRATEGY_NOTE.name).unlink()
     assert library.index([two], prune=True, progress=False).removed == 1
     assert len(library.reports()) == 2  # one's vanished file is not under "two": kept
 
@@ -259,10 +263,10 @@ def bad_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (folder / "locked.pdf").write_bytes(encrypt_pdf(pdf, "secret"))
     data = pdf.read_bytes()
     (folder / "cut.pdf").write_bytes(data[: len(data) // 2])
-    big5_lines = [line for line in seed_lines(TRADITIONAL_SEED) if _encodes(line, "big5")]
+    big5_lines = [line for line in note_lines(WEEKLY_NOTE) if _encodes(line, "big5")]
     write_note(folder / "big5-weekly.txt", big5_lines, encoding="big5")
-    # GBK has no no-break space: the publish line "发布时间:\xa0 2024-12-30" gets a plain one
-    gbk_lines = [line.replace("\xa0", " ") for line in seed_lines(SIMPLIFIED_SEED)]
+    # GBK has no no-break space: a publish line "发布时间:\xa0 2025-01-06" would get a plain one
+    gbk_lines = [line.replace("\xa0", " ") for line in note_lines(STRATEGY_NOTE)]
     write_note(folder / "gbk-strategy.txt", gbk_lines, encoding="gbk")
     expected = {
         "empty.txt": "empty file",
@@ -297,14 +301,14 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(seeded, tmp_path):
     assert summary.added == 2  # the Big5 and GBK notes
 
     reports = {Path(r.source).name: r for r in library.reports()}
-    assert reports["big5-weekly.txt"].broker == "山西证券"
-    assert reports["big5-weekly.txt"].date == "2024-12-25"
-    assert reports["gbk-strategy.txt"].date == "2024-12-30"
+    assert reports["big5-weekly.txt"].broker == WEEKLY_FACTS["broker"]
+    assert reports["big5-weekly.txt"].date == WEEKLY_FACTS["date"]
+    assert reports["gbk-strategy.txt"].date == STRATEGY_FACTS["date"]
     # nothing already in the store was lost
     for rid, report in before.items():
         assert rid in {r.id for r in library.reports()}
         assert len(library.lexical.report_chunks(rid)) == report.chunks
-    assert recommendation_paragraph() in [h.chunk.text for h in library.search("字節邊緣算力", k=10).hits]
+    assert recommendation_paragraph() in [h.chunk.text for h in library.search("端側AI芯片", k=10).hits]
     assert_store_consistent(library)
 
 
@@ -312,7 +316,7 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(seeded, tmp_path):
 def test_cli_names_each_bad_file_and_exits_1(tmp_path):
     home = tmp_path / "home"
     seeds = tmp_path / "reports"
-    copy_seeds(seeds)
+    copy_notes(seeds)
     assert run_yanbao(["index", str(seeds), "--json"], home).returncode == 0
     folder, expected = bad_folder(tmp_path)
 
@@ -332,7 +336,7 @@ def test_cli_names_each_bad_file_and_exits_1(tmp_path):
 
     library = open_library(tmp_path, YANBAO_HOME=str(home))  # nothing already indexed was lost
     names = {Path(r.source).name for r in library.reports()}
-    assert {TRADITIONAL_SEED.name, SIMPLIFIED_SEED.name, "big5-weekly.txt", "gbk-strategy.txt"} == names
+    assert {WEEKLY_NOTE.name, STRATEGY_NOTE.name, "big5-weekly.txt", "gbk-strategy.txt"} == names
     assert_store_consistent(library)
 
 
@@ -367,7 +371,7 @@ def versions_note(tmp_path: Path) -> tuple[Path, str]:
     folder = tmp_path / "reports"
     note = folder / "strategy.txt"
     folder.mkdir()
-    original = SIMPLIFIED_SEED.read_text(encoding="utf-8")
+    original = STRATEGY_NOTE.read_text(encoding="utf-8")
     note.write_text(original, encoding="utf-8")
     return note, original
 
@@ -378,7 +382,7 @@ def test_crash_before_commit_keeps_the_old_version_and_the_rerun_completes(tmp_p
     library.index([note.parent], progress=False)
     (old,) = library.reports()
 
-    note.write_text(original.replace("鲶鱼效应", "示范效应"), encoding="utf-8")
+    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
     crash_after_chunks_written(library, monkeypatch)
     with pytest.raises(SimulatedCrash):
         library.index([note.parent], progress=False)
@@ -388,13 +392,13 @@ def test_crash_before_commit_keeps_the_old_version_and_the_rerun_completes(tmp_p
     assert [r.content_hash for r in survivor.store.reports()] == [old.content_hash]
     assert survivor.store.pending_reports() == [old.id]
     assert survivor.store.count_chunks() > old.chunks  # the uncommitted chunks are there...
-    assert hits_containing(survivor, "鲶鱼效应", "鲶鱼效应")  # ...but searches see the old version
-    assert hits_containing(survivor, "示范效应", "示范效应") == []
+    assert hits_containing(survivor, "量价齐升", "量价齐升")  # ...but searches see the old version
+    assert hits_containing(survivor, "量增价稳", "量增价稳") == []
 
     summary = survivor.index([note.parent], progress=False)
     assert (summary.added, summary.updated, summary.failed) == (0, 1, [])
-    assert hits_containing(survivor, "示范效应", "示范效应")
-    assert hits_containing(survivor, "鲶鱼效应", "鲶鱼效应") == []
+    assert hits_containing(survivor, "量增价稳", "量增价稳")
+    assert hits_containing(survivor, "量价齐升", "量价齐升") == []
     assert_store_consistent(survivor)
 
 
@@ -408,7 +412,7 @@ def test_crash_before_the_first_commit_leaves_no_report_and_the_rerun_adds_it(tm
 
     survivor = open_library(tmp_path)
     assert survivor.reports() == [] and survivor.store.reports() == []
-    assert survivor.search("鲶鱼效应").hits == []
+    assert survivor.search("量价齐升").hits == []
     summary = survivor.index([note.parent], progress=False)
     assert (summary.added, summary.failed) == (1, [])
     assert_store_consistent(survivor)
@@ -420,7 +424,7 @@ def test_crash_after_commit_cleans_up_old_chunks_on_the_rerun(tmp_path, monkeypa
     library.index([note.parent], progress=False)
     (old,) = library.reports()
 
-    note.write_text(original.replace("鲶鱼效应", "示范效应"), encoding="utf-8")
+    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
     crash_after_commit(library, monkeypatch)
     with pytest.raises(SimulatedCrash):
         library.index([note.parent], progress=False)
@@ -432,7 +436,7 @@ def test_crash_after_commit_cleans_up_old_chunks_on_the_rerun(tmp_path, monkeypa
     summary = survivor.index([note.parent], progress=False)
     assert summary.failed == [] and summary.added == summary.updated == 0
     assert survivor.store.count_chunks() == committed.chunks
-    assert not any("鲶鱼效应" in text for _, text, _ in stored_chunks(survivor))
+    assert not any("量价齐升" in text for _, text, _ in stored_chunks(survivor))
 
 
 def test_after_a_crash_after_commit_and_a_rerun_searches_see_the_new_version(tmp_path, monkeypatch):
@@ -440,7 +444,7 @@ def test_after_a_crash_after_commit_and_a_rerun_searches_see_the_new_version(tmp
     library = open_library(tmp_path)
     library.index([note.parent], progress=False)
 
-    note.write_text(original.replace("鲶鱼效应", "示范效应"), encoding="utf-8")
+    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
     crash_after_commit(library, monkeypatch)
     with pytest.raises(SimulatedCrash):
         library.index([note.parent], progress=False)
@@ -448,18 +452,18 @@ def test_after_a_crash_after_commit_and_a_rerun_searches_see_the_new_version(tmp
 
     survivor = open_library(tmp_path)
     survivor.index([note.parent], progress=False)
-    assert hits_containing(survivor, "示范效应", "示范效应")
-    assert hits_containing(survivor, "鲶鱼效应", "鲶鱼效应") == []
+    assert hits_containing(survivor, "量增价稳", "量增价稳")
+    assert hits_containing(survivor, "量价齐升", "量价齐升") == []
     assert_store_consistent(survivor)
 
 
 def distinct_copies(folder: Path, count: int) -> list[Path]:
-    """`count` copies of the seeds, each with a paragraph of its own so every file is a new report."""
+    """`count` copies of the fixture notes, each with a paragraph of its own so every file is a new report."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for n in range(count):
-        seed = (TRADITIONAL_SEED, SIMPLIFIED_SEED)[n % 2]
-        lines = seed_lines(seed)
+        seed = (WEEKLY_NOTE, STRATEGY_NOTE)[n % 2]
+        lines = note_lines(seed)
         lines.insert(1, f"副本说明：这是第{n}号副本，编号{n:04d}，用于验证中断后重新索引。")
         out.append(write_note(folder / f"{n:03d}_{seed.name}", lines))
     return out
@@ -530,7 +534,7 @@ def test_a_killed_index_run_then_a_rerun_leaves_every_report_exactly_once(tmp_pa
     for n in (0, 7, 15):
         texts = [h.chunk.text for h in library.search(f"第{n}号副本 编号{n:04d}", k=3).hits]
         assert any(f"编号{n:04d}" in t for t in texts), n
-    assert recommendation_paragraph() in [h.chunk.text for h in library.search("字節邊緣算力", k=10).hits]
+    assert recommendation_paragraph() in [h.chunk.text for h in library.search("端側AI芯片", k=10).hits]
 
 
 # --- the dense path, with the MiniLM model packaged in a wheel ----------------------------------
@@ -540,7 +544,7 @@ def test_a_killed_index_run_then_a_rerun_leaves_every_report_exactly_once(tmp_pa
 def dense_library(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("dense")
     folder = tmp_path / "reports"
-    copy_seeds(folder)
+    copy_notes(folder)
     library = open_library(tmp_path, YANBAO_EMBED_MODEL=str(minilm_path()))
     summary = library.index([folder], progress=False)
     return library, summary
@@ -564,7 +568,7 @@ def test_dense_indexing_stores_384_dimensional_vectors(dense_library):
 @pytest.mark.slow
 def test_dense_search_returns_hits_with_a_dense_score(dense_library):
     library, _ = dense_library
-    result = library.search("edge compute Shanxi", k=5)
+    result = library.search("on-device AI chips Zhongtai", k=5)
     assert result.hits
     assert any("dense" in hit.scores for hit in result.hits)
     assert recommendation_paragraph() in [h.chunk.text for h in result.hits]
