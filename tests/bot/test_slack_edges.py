@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -483,3 +484,23 @@ def test_socket_mode_health_follows_the_socket(slack, service, settings):
     finally:
         slack.restore_sockets()
         connection.close()
+
+
+# --- the app manifest --------------------------------------------------------------------------------
+
+
+def test_the_manifest_asks_for_what_the_bot_uses(service):
+    import yaml
+
+    from bot.dispatch import Dispatcher
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy/slack/manifest.yml").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"chat:write", "assistant:write", "users:read", "files:read", "app_mentions:read"} <= scopes
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "message.im", "assistant_thread_started"} <= events
+    assert "assistant_view" in manifest["features"]
+    dispatcher = Dispatcher(service)
+    for command in manifest["features"]["slash_commands"]:
+        name = command["command"].lstrip("/")
+        assert name == "yanbao" or dispatcher.get(name) is not None, name
