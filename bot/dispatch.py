@@ -108,6 +108,7 @@ class Reply:
 
 
 ASK_TITLE = Say("Research Q&A", "研报问答")
+HELP_TITLE = Say("How to use yanbao", "yanbao 使用帮助")  # adapters add their own lines to replies titled so
 WEEKLY_TITLE = Say("Weekly summary", "周报摘要")
 
 
@@ -457,11 +458,7 @@ class Dispatcher:
 
     # -- help and prompts -----------------------------------------------------------------------------
     def help(self) -> Reply:
-        return Reply.message(
-            Say(self.help_text("en"), self.help_text("zh")),
-            title=Say("How to use yanbao", "yanbao 使用帮助"),
-            private=True,
-        )
+        return Reply.message(Say(self.help_text("en"), self.help_text("zh")), title=HELP_TITLE, private=True)
 
     def help_text(self, language: str = "en") -> str:
         bullet = "•" if language == "en" else "-"

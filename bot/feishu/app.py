@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.answer import Answer, Citation
 from bot.chat import AckGate, safe_file_name, worker_pool
-from bot.dispatch import Context, Dispatcher, Invocation, Reply, Say, Vote
+from bot.dispatch import HELP_TITLE, Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.feishu import cards
 from bot.feishu.api import FeishuApi, FeishuApiError
 from bot.feishu.events import (
@@ -371,7 +371,7 @@ class FeishuBot:
 
     def with_platform_help(self, reply: Reply) -> Reply:
         """/help here also says how to reach the bot in Feishu."""
-        if reply.kind == "message" and reply.title is not None and reply.title("en") == "How to use yanbao":
+        if reply.title is HELP_TITLE:
             return Reply.message(Say(self.help_text(), self.help_text()), title=reply.title, private=True)
         return reply
 

@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.chat import AckGate, StreamIntoMessage, worker_pool
-from bot.dispatch import Context, Dispatcher, Invocation, Reply, Say, Vote
+from bot.dispatch import HELP_TITLE, Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.logs import request_context
 from bot.metrics import EVENTS, QUESTIONS
 from bot.permissions import Requester
@@ -567,7 +567,7 @@ class SlackBot:
 
     def with_platform_help(self, reply: Reply) -> Reply:
         """/help here also says how to reach the bot in Slack."""
-        if reply.kind == "message" and reply.title is not None and reply.title("en") == "How to use yanbao":
+        if reply.title is HELP_TITLE:
             return Reply.message(Say(self.help_text()), title=reply.title, private=reply.private)
         return reply
 
