@@ -237,8 +237,8 @@ def parse_card_action(env: Envelope) -> CardAction:
     """card.action.trigger puts the message and chat in event.context; some senders put them at the
     top of the event, and the legacy card callback at the top of the payload (see envelope)."""
     event = env.event
-    context = event.get("context") if isinstance(event.get("context"), dict) else {}
-    action = event.get("action") if isinstance(event.get("action"), dict) else {}
+    context: dict[str, Any] = event["context"] if isinstance(event.get("context"), dict) else {}
+    action: dict[str, Any] = event["action"] if isinstance(event.get("action"), dict) else {}
     value = action.get("value")
     if isinstance(value, str):  # older clients send the value JSON-encoded
         try:

@@ -275,7 +275,7 @@ class SlackBot:
         Nothing here touches the disk and, unlike a lazy listener, nothing copies the whole request:
         the acknowledgement stays at a millisecond or two even when 50 events arrive at once."""
         ack()
-        retry_num = (request.headers.get("x-slack-retry-num") or [None])[0]
+        retry_num = next(iter(request.headers.get("x-slack-retry-num") or []), None)
         self.workers.submit(self.answer_event, body, retry_num, context.bot_user_id)
 
     def answer_event(self, body: dict, retry_num: str | None, bot_user_id: str | None) -> None:

@@ -55,7 +55,7 @@ class SlackIdentity:
         self,
         settings: Settings,
         *,
-        timeout: float = 10.0,
+        timeout: int = 10,
         retry_seconds: tuple[float, ...] = RETRY_SECONDS,
     ) -> None:
         self.api_url = settings.slack_api_url

@@ -266,7 +266,7 @@ class ThreadReply:
             log.warning("chat.stopStream failed (%s); replacing the message instead", error)
             self._replace(self.stream.ts, reply)
             return True
-        if not verified_continues:
+        if not verified_continues and self.stream.ts:
             # what streamed is not the verified answer: the message becomes the verified one
             self._replace(self.stream.ts, reply)
         return True
