@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sector")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("reports", help="list indexed reports; `reports remove ID`")
-    p.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    p = sub.add_parser("reports", help="list indexed reports; `reports show ID`, `reports remove ID`")
+    p.add_argument("action", nargs="?", choices=["list", "show", "remove"], default="list")
     p.add_argument("id", nargs="?")
     p.add_argument("--json", action="store_true")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.answer import Answer
 from bot.logs import configure_logging, secret_values
 from bot.permissions import OPERATOR
-from bot.render_text import render_answer_text, render_reports_text, render_summary_text
+from bot.render_text import render_answer_text, render_report_text, render_reports_text, render_summary_text
 from index.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("yanbao.cli")
@@ -115,6 +115,19 @@ def cmd_reports(args, settings: Settings) -> int:
         else:
             sys.stdout.write(("removed " if removed else "no such report: ") + args.id + "\n")
         return 0 if removed else 1
+    if args.action == "show":
+        if not args.id:
+            _err("reports show needs a report ID (see `yanbao reports`)")
+            return 2
+        shown = service.report_paragraphs(args.id)
+        if shown is None:
+            _err(f"no such report: {args.id} (see `yanbao reports`)")
+            return 1
+        if args.json:
+            _print_json(shown)
+        else:
+            sys.stdout.write(render_report_text(shown) + "\n")
+        return 0
     reports = service.reports()
     if args.json:
         _print_json([r.to_json() for r in reports])

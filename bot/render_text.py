@@ -43,6 +43,27 @@ def render_reports_text(reports: list[Report]) -> str:
     return "\n".join([f"{len(reports)} reports", *rows])
 
 
+def render_report_text(shown: dict) -> str:
+    """One report's metadata and its stored paragraphs, as `reports show` prints them."""
+    report = shown["report"]
+    lines = [report["title"], f"id {report['id']}  source {report['source']}"]
+    facts = [
+        ("broker", report.get("broker")), ("date", report.get("date")), ("kind", report.get("kind")),
+        ("analysts", "、".join(report.get("analysts") or []) or None), ("rating", report.get("rating")),
+        ("target price", report.get("target_price")), ("ticker", report.get("ticker")),
+    ]  # fmt: skip
+    lines.append("  ".join(f"{name}: {value}" for name, value in facts if value not in (None, "")))
+    lines.append(f"{len(shown['paragraphs'])} paragraphs")
+    section = None
+    for p in shown["paragraphs"]:
+        if p["section"] and p["section"] != section:
+            section = p["section"]
+            lines.extend(["", f"## {section}"])
+        where = f"p.{p['page']}" if p["page"] else ""
+        lines.append(f"[{p['paragraph']}] {where} {p['text']}".replace("  ", " "))
+    return "\n".join(lines)
+
+
 def render_summary_text(summary: IndexSummary) -> str:
     line = (
         f"indexed in {summary.seconds:.1f}s: {summary.added} added, {summary.updated} updated, "

@@ -229,6 +229,18 @@ class Yanbao:
     def reports(self) -> list[Report]:
         return self.library.reports()
 
+    def report_paragraphs(self, report_id: str) -> dict | None:
+        """`{"report": Report, "paragraphs": [{"paragraph", "page", "section", "text"}]}`: what was
+        read from a report's file, as stored; None when no report has that id (or id prefix)."""
+        found = self.library.report_paragraphs(report_id)
+        if found is None:
+            return None
+        report, chunks = found
+        paragraphs = [
+            {"paragraph": c.paragraph, "page": c.page, "section": c.section, "text": c.text} for c in chunks
+        ]
+        return {"report": report.to_json(), "paragraphs": paragraphs}
+
     def help_text(self) -> str:
         return HELP_TEXT
 

@@ -67,7 +67,10 @@ def chunk_paragraphs(paragraphs: list[Paragraph]) -> list[ChunkText]:
 
     def flush() -> None:
         if pending:
-            chunks.append(ChunkText("\n".join(p.text for p in pending), section, pending[0].page))
+            # Rows of a table are cited with what makes their figures mean something: the
+            # table's caption, units and header row, printed above the rows in every chunk.
+            head = [pending[0].context] if pending[0].kind == "table_row" and pending[0].context else []
+            chunks.append(ChunkText("\n".join(head + [p.text for p in pending]), section, pending[0].page))
             pending.clear()
 
     for para in paragraphs:
@@ -80,7 +83,7 @@ def chunk_paragraphs(paragraphs: list[Paragraph]) -> list[ChunkText]:
             # "建議關注:…", "市場整體:…": the label heads this paragraph's own section
             flush()
             section = label.group(1)
-        if pending and pending[-1].kind != para.kind:
+        if pending and (pending[-1].kind != para.kind or pending[-1].context != para.context):
             flush()
         if para.kind == "table_row":
             if pending and sum(len(p.text) for p in pending) + len(para.text) > MAX_CHARS:

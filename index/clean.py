@@ -75,6 +75,7 @@ class Paragraph:
     text: str  # as written
     page: int | None = None
     kind: str = "text"  # "text" | "heading" | "table_row"
+    context: str | None = None  # a table row's caption, units and header (readers.Block.context)
 
 
 @dataclass
@@ -127,11 +128,14 @@ def clean_reprint_boilerplate(blocks: list, title_hint: str | None = None) -> Cl
             if not is_chrome_line(text):
                 disclaimer.append(text)
             continue
-        if is_chrome_line(text) or is_meta_line(text):
+        # A table row "营业收入 | 1,327 | 1,555" is not a nav bar ("首页 | 港股 | A股").
+        if block.kind != "table_row" and (is_chrome_line(text) or is_meta_line(text)):
             dropped.append(text)
             continue
         kind = block.kind if block.kind != "text" else ("heading" if looks_like_heading(text) else "text")
-        paragraphs.append(Paragraph(text=text, page=block.page, kind=kind))
+        paragraphs.append(
+            Paragraph(text=text, page=block.page, kind=kind, context=getattr(block, "context", None))
+        )
     # A trailing run of short keyword lines after the content (reprint tags like "AI 字節 推理") is chrome.
     while paragraphs and _is_tag_line(paragraphs[-1].text):
         dropped.append(paragraphs.pop().text)

@@ -10,6 +10,7 @@ from datetime import date
 from index.clean import CleanedReport, is_chrome_line, starts_disclaimer
 from index.lexicon import Lexicon
 from index.normalize import search_form
+from index.readers import ReportHints
 
 _DATE_CN = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _DATE_ISO = re.compile(r"(20\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
@@ -59,10 +60,17 @@ class Description:
     kind: str = "other"
     stocks: list[str] = field(default_factory=list)
     tickers: list[str] = field(default_factory=list)
+    rating: str | None = None
+    target_price: float | None = None
+    ticker: str | None = None
 
 
 def describe_report(
-    blocks: list, cleaned: CleanedReport, lexicon: Lexicon, title_hint: str | None = None
+    blocks: list,
+    cleaned: CleanedReport,
+    lexicon: Lexicon,
+    title_hint: str | None = None,
+    hints: ReportHints | None = None,
 ) -> Description:
     """`blocks` are all the lines read from the file (chrome and metadata lines included, which is
     where the source, analysts and dates live); `cleaned` is the report's own content."""
@@ -81,7 +89,28 @@ def describe_report(
     )
     headings = " ".join(p.text for p in cleaned.paragraphs if p.kind == "heading")
     desc.kind = _kind(title, headings, desc.stocks)
+    if hints is not None:
+        prefer_reader_hints(desc, hints)
     return desc
+
+
+# --- the reader's hints ----------------------------------------------------------------------
+
+
+def prefer_reader_hints(desc: Description, hints: ReportHints) -> None:
+    """What the reader found outside the main text (a PDF's sidebar, banner, disclaimer and file
+    name) is read off the note's own metadata: it wins over cues found in the running text."""
+    desc.broker = hints.broker or desc.broker
+    desc.date = hints.date or desc.date
+    if hints.analysts:
+        desc.analysts = list(hints.analysts)
+    desc.rating = hints.rating
+    desc.target_price = hints.target_price
+    desc.ticker = hints.ticker
+    if hints.ticker and hints.ticker not in desc.tickers and re.fullmatch(r"\d{6}", hints.ticker):
+        desc.tickers.insert(0, hints.ticker)
+    if hints.ticker and desc.kind == "other":
+        desc.kind = "company"  # a note that names the one stock it covers is about that company
 
 
 def canonical_stock_name(lexicon: Lexicon, written: str) -> str:

@@ -14,7 +14,7 @@ from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import default_tokenizer
 from index.pipeline import Indexer
-from index.records import Report
+from index.records import Chunk, Report
 from index.search import Reranker, Searcher, SearchResult
 from index.settings import Settings
 from index.store import Store, connect
@@ -94,6 +94,19 @@ class Library:
     def reports(self) -> list[Report]:
         self.refresh()
         return sorted(self.lexical.reports.values(), key=lambda r: (r.date or "", r.title), reverse=True)
+
+    def report_paragraphs(self, report_id: str) -> tuple[Report, list[Chunk]] | None:
+        """A committed report and its stored paragraphs (chunks) in reading order; None if there is
+        no such report. `report_id` may be a unique prefix of the id `reports` lists."""
+        report, meta = self.store.record(report_id)
+        if report is None:
+            matches = [r for r in self.reports() if r.id.startswith(report_id)] if len(report_id) >= 4 else []
+            if len(matches) != 1:
+                return None
+            report, meta = self.store.record(matches[0].id)
+        if report is None or meta.get("removed") or not meta.get("version"):
+            return None
+        return report, [stored.chunk for stored in self.store.chunks_of(report.id, meta["version"])]
 
     def search(self, question: str, **kwargs) -> SearchResult:
         self.refresh()

@@ -84,7 +84,7 @@ class Indexer:
         cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
         if not cleaned.paragraphs:
             raise ReadError(path, "no report text found (only site chrome or disclaimer)")
-        desc = describe_report(document.blocks, cleaned, self.lexicon, document.title_hint)
+        desc = describe_report(document.blocks, cleaned, self.lexicon, document.title_hint, document.hints)
         pieces = chunk_paragraphs(cleaned.paragraphs)
         report_id = report_id_for(source)
         chunks: list[Chunk] = []
@@ -106,6 +106,9 @@ class Indexer:
             tickers=desc.tickers,
             stocks=desc.stocks,
             content_hash=hashlib.sha256(data).hexdigest()[:20],
+            rating=desc.rating,
+            target_price=desc.target_price,
+            ticker=desc.ticker,
         )
         return Prepared(report, chunks, tokens)
 

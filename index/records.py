@@ -25,6 +25,9 @@ class Report:
     stocks: list[str] = field(default_factory=list)  # stock short names mentioned (as written)
     content_hash: str = ""
     sectors: list[str] = field(default_factory=list)
+    rating: str | None = None  # as printed on the note: 买入, 增持, 推荐, Outperform
+    target_price: float | None = None
+    ticker: str | None = None  # the covered stock's code (company notes): 002837, 0700.HK
 
     def to_json(self) -> dict[str, Any]:
         """The Report record of INTERFACES.md, plus the extra fields scripts may find useful."""
