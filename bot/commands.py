@@ -67,10 +67,23 @@ def cmd_index(args, settings: Settings) -> int:
     except UsageError as exc:
         _err(str(exc))
         return 2
+    from bot.state import LockTimeout
+
     service = _service(settings)
     progress = None if not args.no_progress else False
-    with service.state.lock("index"):
-        summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+
+    def waiting(holder: str) -> None:
+        _err(f"waiting for the index lock, held by {holder} (only one index run at a time)…")
+
+    try:
+        with service.state.lock("index", on_wait=waiting):
+            summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+    except LockTimeout as exc:
+        _err(
+            f"gave up waiting for the index lock after {exc.timeout:g} s; it is held by "
+            f"{exc.holder or 'another process'}. Run again when that run has finished."
+        )
+        return 1
     if args.json:
         _print_json(summary.to_json())
     else:

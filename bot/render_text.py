@@ -72,5 +72,18 @@ def render_summary_text(summary: IndexSummary) -> str:
     )
     lines = [line]
     for failure in summary.failed:
-        lines.append(f"  failed: {failure.path}: {failure.error}")
+        lines.append(f"  failed: {printable(failure.path)}: {printable(failure.error)}")
     return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """`text` on one line with control characters shown as escapes: a file named
+    "x.txt\\n✓ 100 added" cannot print a line of its own, nor a terminal escape sequence."""
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if ch in named:
+        return named[ch]
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"

@@ -10,11 +10,13 @@ import threading
 from pathlib import Path
 
 from index.embedding import EmbedderStatus, load_embedder, resolve_model_path
+from index.files import max_bytes
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import default_tokenizer
 from index.pipeline import Indexer
 from index.records import Chunk, Report
+from index.redact import redact_url
 from index.search import Reranker, Searcher, SearchResult
 from index.settings import Settings
 from index.store import Store, connect
@@ -66,7 +68,13 @@ class Library:
 
     @property
     def indexer(self) -> Indexer:
-        return Indexer(self.store, self.embedder_status.embedder, self.tokenizer, self.lexicon)
+        return Indexer(
+            self.store,
+            self.embedder_status.embedder,
+            self.tokenizer,
+            self.lexicon,
+            max_bytes(self.settings.max_file_mb),
+        )
 
     def index(
         self,
@@ -116,7 +124,9 @@ class Library:
         """Sizes are the shared store's: a replica that never searched catches up first."""
         self.refresh()
         return {
-            "store": self.settings.chroma_url or str(self.settings.home / "chroma"),
+            "store": redact_url(self.settings.chroma_url)
+            if self.settings.chroma_url
+            else str(self.settings.home / "chroma"),
             "store_reachable": self.store.ping(),
             "space": self.space,
             "embed_model": self.embedder_status.embedder.name if self.embedder_status.embedder else None,

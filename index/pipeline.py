@@ -17,9 +17,10 @@ from index.chunking import chunk_paragraphs, search_text_for
 from index.clean import clean_reprint_boilerplate
 from index.describe import describe_report
 from index.embedding import Embedder
+from index.files import DEFAULT_MAX_FILE_MB, max_bytes, read_report_file
 from index.lexicon import Lexicon
 from index.normalize import Tokenizer
-from index.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from index.readers import SUPPORTED_SUFFIXES, ReadError, read_bytes
 from index.records import Chunk, Report
 from index.store import Store
 from index.summary import Failure, IndexSummary
@@ -49,7 +50,8 @@ def discover(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
         if not path.exists():
             raise UsageError(f"{raw}: no such file or folder")
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            # not only regular files: a FIFO or a device named *.txt is reported, not silently skipped
+            for file in sorted(p for p in path.rglob("*") if not p.is_dir()):
                 if file.suffix.lower() in SUPPORTED_SUFFIXES and not file.name.startswith((".", "~$")):
                     found.append((file, path))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
@@ -72,20 +74,30 @@ def content_version(data: bytes, space: str) -> str:
 
 class Indexer:
     def __init__(
-        self, store: Store, embedder: Embedder | None, tokenizer: Tokenizer, lexicon: Lexicon
+        self,
+        store: Store,
+        embedder: Embedder | None,
+        tokenizer: Tokenizer,
+        lexicon: Lexicon,
+        max_file_bytes: int = max_bytes(DEFAULT_MAX_FILE_MB),
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.tokenizer = tokenizer
         self.lexicon = lexicon
+        self.max_file_bytes = max_file_bytes
 
     def prepare(self, path: Path, source: str, data: bytes) -> Prepared:
-        document = read_document(path)
+        document = read_bytes(data, str(path))  # the bytes index_file read, not a second read
         cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
         if not cleaned.paragraphs:
             raise ReadError(path, "no report text found (only site chrome or disclaimer)")
         desc = describe_report(document.blocks, cleaned, self.lexicon, document.title_hint, document.hints)
         pieces = chunk_paragraphs(cleaned.paragraphs)
+        if not pieces:  # a title or a heading alone is not a report: say so instead of 0 chunks
+            raise ReadError(
+                path, f"no report text, only a title or heading ({cleaned.paragraphs[0].text[:40]!r})"
+            )
         report_id = report_id_for(source)
         chunks: list[Chunk] = []
         tokens: list[list[str]] = []
@@ -117,9 +129,9 @@ class Indexer:
     ) -> None:
         """Index one file into `summary`; the caller catches nothing: failures are recorded here."""
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            summary.failed.append(Failure(str(path), f"cannot read: {exc.strerror or exc}"))
+            data = read_report_file(path, self.max_file_bytes)  # regular files only, capped
+        except ReadError as exc:
+            summary.failed.append(Failure(str(path), exc.reason))
             return
         report_id = report_id_for(source)
         version = content_version(data, self.store.space)

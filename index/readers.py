@@ -14,6 +14,7 @@ from pathlib import Path
 
 from index.encoding import decode_text
 from index.errors import ReadError
+from index.files import DEFAULT_MAX_FILE_MB, max_bytes, read_report_file
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -64,15 +65,12 @@ class Document:
     hints: ReportHints | None = None
 
 
-def read_document(path: Path) -> Document:
-    """Read a report from disk; raises ReadError naming the file for anything unreadable."""
+def read_document(path: Path, limit: int = max_bytes(DEFAULT_MAX_FILE_MB)) -> Document:
+    """Read a report from disk; raises ReadError naming the file for anything unreadable, for
+    anything but a regular file, and for a file over `limit` bytes."""
     path = Path(path)
     _check_suffix(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(path, f"cannot open ({exc.strerror or exc})") from None
-    return _read(data, path)
+    return _read(read_report_file(path, limit), path)
 
 
 def read_bytes(data: bytes, name: str) -> Document:

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from index.redact import redact_url
+
 DEFAULT_EMBED_MODEL = "intfloat/multilingual-e5-small"
 
 # setting attribute -> environment variable (the toml file uses the same variable names, or the
@@ -29,6 +31,7 @@ _ENV_NAMES: dict[str, str] = {
     "admins": "YANBAO_ADMINS",
     "report_dirs": "YANBAO_REPORT_DIRS",
     "max_upload_mb": "YANBAO_MAX_UPLOAD_MB",
+    "max_file_mb": "YANBAO_MAX_FILE_MB",
     "log_level": "YANBAO_LOG_LEVEL",
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
@@ -41,6 +44,8 @@ _ENV_NAMES: dict[str, str] = {
     "feishu_domain": "FEISHU_DOMAIN",
 }
 
+# settings that are URLs, which may carry a password (printed with it masked)
+URL_FIELDS = frozenset({"chroma_url", "llm_base_url", "redis_url", "slack_api_url", "feishu_domain"})
 SECRET_FIELDS = frozenset(
     {
         "llm_api_key",
@@ -75,6 +80,7 @@ class Settings:
     admins: tuple[str, ...] = ()
     report_dirs: tuple[Path, ...] = ()
     max_upload_mb: float = 50.0
+    max_file_mb: float = 50.0  # a report file on disk larger than this is refused, naming the setting
     log_level: str = "INFO"
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -107,6 +113,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS:
                 value = "(set)" if value else None
+            elif f.name in URL_FIELDS and value:
+                value = redact_url(value)  # a URL may carry a password: user:pw@host
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
@@ -160,7 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if str(value) not in ("rrf", "weighted"):
                 raise SettingsError(f"YANBAO_FUSION={value!r}: expected rrf or weighted")
             values[attr] = str(value)
-        elif attr in ("llm_timeout", "max_upload_mb", "dense_weight"):
+        elif attr in ("llm_timeout", "max_upload_mb", "max_file_mb", "dense_weight"):
             try:
                 values[attr] = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
@@ -168,7 +176,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if values[attr] <= 0:  # type: ignore[operator]
                 raise SettingsError(f"{env_name}={value!r}: must be greater than 0")
         elif attr in ("admins", "report_dirs"):
-            items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[union-attr]
+            items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[attr-defined]
             if attr == "report_dirs":
                 values[attr] = tuple(Path(i).expanduser() for i in items)
             else:

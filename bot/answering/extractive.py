@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.answer import Answer, Citation
-from bot.answering.verify import renumber, verify_answer
+from bot.answering.verify import inert, renumber, verify_answer
 from index.chunking import split_sentences
 from index.concepts import Concept, coverage, question_concepts, topical
 from index.lexical import LexicalIndex
@@ -55,7 +55,11 @@ class Scored:
 
 
 def _header(report: Report, english: bool) -> str:
-    """ "山西证券 (周跟蹤 2024-12-16–12-22)": who said it and in which note."""
+    """ "山西证券 (周跟蹤 2024-12-16–12-22)": who said it and in which note (a title's own "[1]" inert)."""
+    return inert(_plain_header(report, english))
+
+
+def _plain_header(report: Report, english: bool) -> str:
     label = re.sub(r"^【[^】]*】", "", report.title).split("--")[0].split("——")[0]
     label = re.sub(r"[(（]\s*\d{8}\s*[-—–~至]\s*\d{8}\s*[)）]", "", label).strip(" :：") or report.title[:30]
     if len(label) > 30:
@@ -144,11 +148,15 @@ def _list_answer(scored: list[Scored], concepts: list[Concept], lexicon: Lexicon
         header = _header(item.hit.report, english)
         if english:
             parts = [
-                f"for {label}: {', '.join(names)}" if label else ", ".join(names) for label, names in chosen
+                f"for {inert(label)}: {', '.join(names)}" if label else ", ".join(names)
+                for label, names in chosen
             ]
             text = f"{header} recommends " + "; ".join(parts) + " [1]"
         else:
-            parts = [f"{label}：{'、'.join(names)}" if label else "、".join(names) for label, names in chosen]
+            parts = [
+                f"{inert(label)}：{'、'.join(names)}" if label else "、".join(names)
+                for label, names in chosen
+            ]
             text = f"{header}建议关注 " + "；".join(parts) + " [1]"
         return text, [item.hit]
     return None
@@ -195,7 +203,7 @@ def _fact_answer(scored: list[Scored], concepts: list[Concept], question: str, e
     ]
     lines = []
     for n, (item, quote, _) in enumerate(chosen, start=1):
-        header = _header(item.hit.report, english)
+        header, quote = _header(item.hit.report, english), inert(quote)  # the note's own [1] is text
         lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
     return "\n".join(lines), [item.hit for item, _, _ in chosen]
 

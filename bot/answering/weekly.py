@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from bot.answer import Answer, Citation
 from bot.answering.extractive import RECOMMEND_PREFIX, _header, _recommendation_segments
 from bot.answering.generative import numbered_context
-from bot.answering.verify import renumber, verify_answer
+from bot.answering.verify import inert, renumber, verify_answer
 from bot.llm import LLMClient, LLMError
 from index.chunking import split_sentences
 from index.normalize import search_form
@@ -113,10 +113,11 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
 
     for report in reports:
         parts = _key_chunks(chunks_of(report.id), lexicon)
-        lines.append(f"*{_header(report, english=True)}* — {report.title}")
+        # note text quoted below is inert: a "[1]" written in a note is not a citation
+        lines.append(f"*{_header(report, english=True)}* — {inert(report.title)}")
         if parts["market"]:
             chunk = parts["market"][0]
-            lines.append(f"• Market 行情: {_first_sentences(chunk.text)} {cite(report, chunk)}")
+            lines.append(f"• Market 行情: {inert(_first_sentences(chunk.text))} {cite(report, chunk)}")
         if parts["theses"]:
             lines.append("• Theses 观点:")
             for chunk in parts["theses"]:
@@ -125,16 +126,18 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
                     if chunk.section and _THESIS.match(chunk.section)
                     else _first_sentences(chunk.text, 100)
                 )
-                lines.append(f"  {thesis} {cite(report, chunk)}")
+                lines.append(f"  {inert(thesis)} {cite(report, chunk)}")
         for chunk in parts["recommendations"][:2]:
             segments = _recommendation_segments(chunk.text, lexicon)
             listed = "; ".join(
                 f"{label}: {'、'.join(names)}" if label else "、".join(names) for label, names, _ in segments
             )
-            lines.append(f"• Recommendations 建议关注: {listed} {cite(report, chunk)}")
+            lines.append(f"• Recommendations 建议关注: {inert(listed)} {cite(report, chunk)}")
         if parts["risks"]:
             chunk = parts["risks"][0]
-            lines.append(f"• Risks 风险提示: {_first_sentences(chunk.text, 120)} {cite(report, chunk)}")
+            lines.append(
+                f"• Risks 风险提示: {inert(_first_sentences(chunk.text, 120))} {cite(report, chunk)}"
+            )
         lines.append("")
     return "\n".join(lines).strip(), citations
 

@@ -361,7 +361,16 @@ def _join_wrapped(left: str, right: str) -> str:
     if not left or not right:
         return left + right
     last, first = left[-1], right[0]
-    if last.isascii() and first.isascii() and last not in "-/+([{" and first not in ".,;:!?)]}%":
+    # "结果," / "o3": a half-width comma inside Chinese text is no Latin word end.
+    core = left.rstrip(",.;:!?%)]}\"'")
+    latin_before = bool(core) and core[-1].isascii()
+    if (
+        latin_before
+        and last.isascii()
+        and first.isascii()
+        and last not in "-/+([{"
+        and first not in ".,;:!?)]}%"
+    ):
         return f"{left} {right}"
     return left + right
 
