@@ -29,6 +29,7 @@ from tests.fakes.feishu_api import (
     webhook_request,
 )
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.servers import free_port
 from tests.fakes.slack_api import ServedApp
 from tests.helpers import run_yanbao
 
@@ -273,7 +274,7 @@ def test_a_bad_feishu_domain_is_a_settings_error(settings, domain):
 
 def test_serve_feishu_with_a_bad_domain_says_so_without_a_traceback(tmp_path):
     result = run_yanbao(
-        ["serve", "feishu", "--port", "0"],
+        ["serve", "feishu", "--port", str(free_port())],
         tmp_path / "home",
         timeout=60,
         FEISHU_APP_ID=APP_ID,
