@@ -13,6 +13,7 @@ from typing import Any
 
 from index.normalize import search_form
 from index.readers import SUPPORTED_SUFFIXES
+from index.text import sentences
 
 QUOTE_CHARS = 280
 ACK_PRIORITY_SECONDS = 1.0  # the longest answer work waits for acknowledgements in progress
@@ -21,8 +22,6 @@ STREAM_UPDATE_SECONDS = 1.0  # Slack's chat.update and Feishu's message patch ar
 INDEXABLE_EXTENSIONS = SUPPORTED_SUFFIXES
 
 _MARKER = re.compile(r"\[(\d+)\]")
-# a sentence or clause of Chinese or English text, with its closing punctuation
-_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*|\n+")
 
 
 def clip(text: str, limit: int) -> str:
@@ -32,7 +31,7 @@ def clip(text: str, limit: int) -> str:
 def cited_clauses(answer_text: str, n: int) -> str:
     """The sentences of the answer that carry the marker [n], markers removed."""
     marker = f"[{n}]"
-    picked = [s for s in _SENTENCE.findall(answer_text) if marker in s]
+    picked = [s for s in sentences(answer_text) if marker in s]
     return _MARKER.sub("", " ".join(picked)).strip()
 
 
@@ -47,33 +46,33 @@ def quote_around(paragraph: str, clause: str, limit: int = QUOTE_CHARS) -> str:
     paragraph = re.sub(r"[ \t]+", " ", paragraph.strip())
     if len(paragraph) <= limit:
         return paragraph
-    sentences = [s for s in _SENTENCE.findall(paragraph) if s.strip()]
-    if not sentences:
+    units = sentences(paragraph)
+    if not units:
         return clip(paragraph, limit)
     wanted = _bigrams(clause) if clause else set()
     best = 0
     if wanted:
-        scores = [len(wanted & _bigrams(s)) / (1 + len(_bigrams(s)) ** 0.5) for s in sentences]
-        best = max(range(len(sentences)), key=lambda i: scores[i])
+        scores = [len(wanted & _bigrams(s)) / (1 + len(_bigrams(s)) ** 0.5) for s in units]
+        best = max(range(len(units)), key=lambda i: scores[i])
     first = last = best
-    length = len(sentences[best])
+    length = len(units[best])
     if length > limit:  # one long sentence: keep its part that overlaps the clause most
-        return _window_in_sentence(sentences[best], wanted, limit, at_start=best == 0)
+        return _window_in_sentence(units[best], wanted, limit, at_start=best == 0)
     grew = True
     while grew:
         grew = False
-        if last + 1 < len(sentences) and length + len(sentences[last + 1]) <= limit:
+        if last + 1 < len(units) and length + len(units[last + 1]) <= limit:
             last += 1
-            length += len(sentences[last])
+            length += len(units[last])
             grew = True
-        if first > 0 and length + len(sentences[first - 1]) <= limit:
+        if first > 0 and length + len(units[first - 1]) <= limit:
             first -= 1
-            length += len(sentences[first])
+            length += len(units[first])
             grew = True
-    text = "".join(sentences[first : last + 1]).strip()
+    text = "".join(units[first : last + 1]).strip()
     if first > 0:
         text = "…" + text
-    if last < len(sentences) - 1:
+    if last < len(units) - 1:
         text += "…"
     return text
 

@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=day, help="YYYY-MM-DD (or YYYYMMDD)")
     p.add_argument("--conversation", help="a conversation id, to ask follow-up questions")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--hits",
+        type=int,
+        default=0,
+        metavar="K",
+        help='with --json: add "hits", the top K retrieved paragraphs',
+    )
 
     p = sub.add_parser("weekly", help="summarize the latest weekly note(s)")
     p.add_argument("--broker")

@@ -100,7 +100,16 @@ def _answer_out(answer: Answer, as_json: bool) -> None:
 
 def cmd_ask(args, settings: Settings) -> int:
     service = _service(settings)
-    options = dict(broker=args.broker, since=args.since, until=args.until, conversation=args.conversation)
+    if args.hits < 0:
+        _err("--hits K: K must be 0 or more")
+        return 2
+    options = dict(
+        broker=args.broker,
+        since=args.since,
+        until=args.until,
+        conversation=args.conversation,
+        hits=args.hits,
+    )
     if args.question == "-":
         for line in sys.stdin:
             if line.strip():

@@ -97,7 +97,8 @@ def render_diagnosis(report: dict) -> str:
             f"({index['reports']} reports, {index['chunks']} chunks, generation {index['generation']})"
         )
         if index.get("embed_model"):
-            lines.append(f"✓ embedding model: {index['embed_model']} (space {index['space']})")
+            why = f" — {index['embed_why']}" if index.get("embed_why") else ""
+            lines.append(f"✓ embedding model: {index['embed_model']} (space {index['space']}){why}")
         elif index.get("embed_problem"):
             lines.append(f"! embedding model: {index['embed_problem']} — running lexical-only")
         else:

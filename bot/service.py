@@ -15,16 +15,15 @@ from datetime import date
 from pathlib import Path
 
 from bot import metrics
-from bot.answer import Answer
+from bot.answer import Answer, Citation
 from bot.answering.extractive import answer_extractively, not_found_answer
-from bot.answering.followup import Turn, apply_history, is_follow_up
 from bot.answering.generative import answer_with_llm, rewrite_queries
 from bot.answering.weekly import summarize_weekly
 from bot.llm import LLMClient
 from bot.permissions import Requester, require_admin
 from bot.state import StateStore, open_state
+from index.followup import Turn
 from index.library import Library
-from index.query import parse_query
 from index.records import Report
 from index.settings import Settings
 from index.summary import Failure, IndexSummary
@@ -97,9 +96,11 @@ class Yanbao:
         until: str | None = None,
         on_text: Callable[[str], None] | None = None,
         today: date | None = None,
+        hits: int = 0,
     ) -> Answer:
         """Answer a question. `conversation` (e.g. "slack:C123:1700000000.0001") keeps follow-up
-        context; `on_text` receives the growing answer text while an LLM streams."""
+        context; `on_text` receives the growing answer text while an LLM streams; `hits` > 0 adds
+        the top retrieved paragraphs to the answer (to score retrieval apart from answering)."""
         started = time.perf_counter()
         question, note = _trim(question)
         if not question:
@@ -107,35 +108,29 @@ class Yanbao:
                 question="", answer=HELP_TEXT, mode="extractive", found=False, note="empty question"
             )
         library = self.library
-        plan = parse_query(question, today or date.today(), library.lexicon)
-        prefer_reports: list[str] = []
         history = self.state.get_history(conversation) if conversation else []
-        if history and is_follow_up(question, plan):
-            prefer_reports = apply_history(plan, Turn.from_json(history[-1]))
+        previous = Turn.from_json(history[-1]) if history else None
         extra_queries = rewrite_queries(self._llm, question) if self._llm else []
-        search = dict(
-            k=SEARCH_DEPTH,
+        # one index call: the plan, the ranked hits and each hit's evidence sentences
+        result = library.search(
+            question,
+            k=max(SEARCH_DEPTH, hits),
             broker=broker,
             since=since,
             until=until,
-            plan=plan,
             today=today,
+            previous=previous,
             extra_queries=extra_queries,
             stage_timer=metrics.observe_stage,
         )
-        result = None
-        if prefer_reports:
-            result = library.search(question, report_ids=set(prefer_reports), **search)
-            if not result.hits:
-                result = None
-        if result is None:
-            result = library.search(question, **search)
-
+        plan = result.plan
         with metrics.stage_timer("answer"):
-            answer = answer_extractively(question, result, library.lexicon, library.lexical, today)
+            answer = answer_extractively(question, result, library.lexicon)
         if self._llm is not None and result.hits:
             with metrics.stage_timer("llm"):
-                attempt = answer_with_llm(self._llm, question, result.hits, library.lexicon, on_text=on_text)
+                attempt = answer_with_llm(
+                    self._llm, plan.question, result.hits, library.lexicon, on_text=on_text
+                )
             if attempt.answer is not None:
                 if attempt.answer.found:
                     answer = attempt.answer
@@ -147,6 +142,11 @@ class Yanbao:
                 metrics.LLM_ERRORS.labels(reason="fallback").inc()
                 log.warning("LLM answer not used, extractive fallback", extra={"reason": attempt.problem})
         answer.note = note or answer.note
+        if hits > 0:
+            answer.hits = [
+                {**Citation.from_hit(n, hit).to_json(), "score": round(hit.score, 6)}
+                for n, hit in enumerate(result.hits[:hits], start=1)
+            ]
         if conversation:
             self.state.append_history(conversation, _turn(question, plan, answer).to_json())
         metrics.record_answer(answer.mode, answer.found)
@@ -293,7 +293,7 @@ def _turn(question: str, plan, answer: Answer) -> Turn:
         until=plan.until,
         kind=plan.kind,
         wants_list=plan.wants_list,
-        intent_terms=list(getattr(plan, "intent_terms", []) or []),
+        intent_terms=list(plan.terms),
         report_ids=list(dict.fromkeys(c.report_id for c in answer.citations)),
         found=answer.found,
     )

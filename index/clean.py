@@ -7,7 +7,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
-from index.normalize import search_form
+from index.text import fingerprint, has_sentence_punctuation, search_form
 
 # Patterns run on the search form (simplified, half-width, lower-case) of one line.
 # Nav bars and breadcrumbs (首页 | 港股 | A股); never applied to a table row.
@@ -56,6 +56,10 @@ _META = [
         r"^s\d{12,13}$",  # a bare SAC registration code: S0760523050002
         r"^(报告)?发布(日期|时间)[:：]",
         r"^(数据|资料)来源[:：]",
+        # a scraper's front matter: metadata of the page, never the report's text
+        r"^(url|title|source|author|published|date|标题|题目|作者|链接|原文链接|网址)\s*[:：]",
+        r"^(报告)?日期[:：]",
+        r"^[\u4e00-\u9fff]{2,8}(证券|研究所|研究)\s*[·•]\s*20\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?$",  # dateline
     )
 ]
 # Where the disclaimer starts: from here on nothing is report content.
@@ -71,9 +75,7 @@ _DISCLAIMER_START = [
         r"^投资评级(说明|体系)",
     )
 ]
-_PUNCT_OR_SPACE = re.compile(r"[\s\W_]+")
 _NUMBERS = re.compile(r"\d+")
-_SENTENCE_END = re.compile(r"[。！？!?；;]")
 
 
 @dataclass
@@ -112,7 +114,7 @@ def starts_disclaimer(text: str) -> bool:
 def looks_like_heading(text: str) -> bool:
     """Short lines without sentence punctuation: 【行情回顾】, 行業動向:, 一、…, 1)…, 市場整體行情."""
     stripped = text.strip()
-    if len(stripped) > 60 or _SENTENCE_END.search(stripped):
+    if len(stripped) > 60 or has_sentence_punctuation(stripped):
         return False
     if re.match(
         r"^(【.+】|[一二三四五六七八九十]+、|\d{1,2}[)）.、]|第[一二三四五六七八九十]+[章节部分])", stripped
@@ -157,13 +159,9 @@ def _is_tag_line(text: str) -> bool:
     return (
         len(parts) >= 3
         and all(len(p) <= 6 for p in parts)
-        and not _SENTENCE_END.search(text)
+        and not has_sentence_punctuation(text)
         and not re.search(r"\d", text)  # a row of figures is data, not keyword tags
     )
-
-
-def _fingerprint(text: str) -> str:
-    return _PUNCT_OR_SPACE.sub("", search_form(text))
 
 
 def _shingles(fp: str, size: int = 4) -> set[str]:
@@ -236,9 +234,22 @@ def collapse_repeated_paragraphs(paragraphs: list[Paragraph]) -> tuple[list[Para
     kept: list[Paragraph] = []
     index = _Kept()
     duplicates = 0
-    for para in paragraphs:
-        fp = _fingerprint(para.text)
+    # A digest lists its items first (本期内容: one heading-like line each) and then prints each item's
+    # heading again above its text: that second copy is the section of the text, not a repeat.
+    listed = {
+        fingerprint(para.text)
+        for para, after in zip(paragraphs, paragraphs[1:], strict=False)
+        if para.kind == "heading" and after.kind == "heading"
+    }
+    for n, para in enumerate(paragraphs):
+        fp = fingerprint(para.text)
         if not fp:
+            continue
+        heads_text = (
+            para.kind == "heading" and n + 1 < len(paragraphs) and paragraphs[n + 1].kind != "heading"
+        )
+        if fp in listed and heads_text and fp in index.exact:
+            kept.append(para)
             continue
         if _is_repeat(fp, index, para.kind == "heading"):
             duplicates += 1

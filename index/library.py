@@ -131,6 +131,8 @@ class Library:
             "space": self.space,
             "embed_model": self.embedder_status.embedder.name if self.embedder_status.embedder else None,
             "embed_problem": self.embedder_status.problem,
+            "embed_backend": self.embedder_status.backend,
+            "embed_why": self.embedder_status.why,
             "rerank_model": self.settings.rerank_model if self.reranker else None,
             "reports": len(self.lexical.reports),
             "chunks": len(self.lexical),

@@ -28,7 +28,7 @@ from index.summary import Failure, IndexSummary
 log = logging.getLogger("yanbao.index")
 
 # Bump when cleaning, describing or chunking changes, so every report is re-indexed once.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: sentences not cut at ；, digest listings kept as text, new metadata cues
 
 
 class UsageError(ValueError):
@@ -92,7 +92,15 @@ class Indexer:
         cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
         if not cleaned.paragraphs:
             raise ReadError(path, "no report text found (only site chrome or disclaimer)")
-        desc = describe_report(document.blocks, cleaned, self.lexicon, document.title_hint, document.hints)
+        desc = describe_report(
+            document.blocks,
+            cleaned,
+            self.lexicon,
+            document.title_hint,
+            document.hints,
+            date_hint=document.date_hint,
+            file_name=path.name,
+        )
         pieces = chunk_paragraphs(cleaned.paragraphs)
         if not pieces:  # a title or a heading alone is not a report: say so instead of 0 chunks
             raise ReadError(

@@ -21,6 +21,7 @@ from bot.answer import Citation
 from index.companies import Mention, company_names
 from index.lexicon import Lexicon
 from index.normalize import search_form
+from index.text import SENTENCE_END
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 _MARKER_RUN = re.compile(r"^(\s*(?:\[\d{1,3}\]\s*)+)")
@@ -28,7 +29,8 @@ _MARKER_RUN = re.compile(r"^(\s*(?:\[\d{1,3}\]\s*)+)")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?%?")
 # Where a claim ends: Chinese sentence ends, newlines, an English full stop followed by a space or
 # a marker (not 4.27), and a run of citation markers.
-_CLAIM_END = re.compile(r"[。！？!?]+|\n|\.(?=\s|$|\[)|(?:\[\d{1,3}\][ \t]*)+")
+# (the sentence ends are index/text.py's, so the sentence verified is the sentence quoted)
+_CLAIM_END = re.compile(rf"[{SENTENCE_END}]+|\n|\.(?=\s|$|\[)|(?:\[\d{{1,3}}\][ \t]*)+")
 _OPEN_QUOTES, _CLOSE_QUOTES = "“「『", "”」』"
 _SPACES = re.compile(r"[\s,，]")
 _PASSAGE_BREAK = re.compile(r"\n\s*\n")

@@ -14,9 +14,9 @@ from bot.answering.extractive import RECOMMEND_PREFIX, _header, _recommendation_
 from bot.answering.generative import numbered_context
 from bot.answering.verify import inert, renumber, verify_answer
 from bot.llm import LLMClient, LLMError
-from index.chunking import split_sentences
 from index.normalize import search_form
 from index.records import Chunk, Report
+from index.text import sentences
 from prompts import render
 
 log = logging.getLogger("yanbao.weekly")
@@ -57,7 +57,7 @@ def latest_weeklies(reports: list[Report], broker: str | None, sector: str | Non
 
 def _first_sentences(text: str, limit: int = 160) -> str:
     out = ""
-    for sentence in split_sentences(text) or [text]:
+    for sentence in sentences(text) or [text]:
         if out and len(out) + len(sentence) > limit:
             break
         out += sentence
@@ -71,7 +71,7 @@ def _key_chunks(chunks: list[Chunk], lexicon) -> dict[str, list[Chunk]]:
     for chunk in chunks:
         section = search_form(chunk.section or "")
         text = chunk.text.strip()
-        if RECOMMEND_PREFIX.match(text) and _recommendation_segments(text, lexicon):
+        if RECOMMEND_PREFIX.match(text) and _recommendation_segments(text, lexicon, True):
             parts["recommendations"].append(chunk)
         elif _RISK.search(section) or _RISK.match(search_form(text)):
             if not parts["risks"]:
@@ -128,7 +128,7 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
                 )
                 lines.append(f"  {inert(thesis)} {cite(report, chunk)}")
         for chunk in parts["recommendations"][:2]:
-            segments = _recommendation_segments(chunk.text, lexicon)
+            segments = _recommendation_segments(chunk.text, lexicon, True)
             listed = "; ".join(
                 f"{label}: {'、'.join(names)}" if label else "、".join(names) for label, names, _ in segments
             )

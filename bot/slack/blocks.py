@@ -25,8 +25,6 @@ FEEDBACK_DOWN = "yanbao_feedback_down"
 FEEDBACK_ACTIONS = re.compile(r"^yanbao_feedback_(up|down)$")
 
 _MARKER = re.compile(r"\[(\d+)\]")
-# a sentence or clause of Chinese or English text, with its closing punctuation
-_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*|\n+")
 
 
 def escape(text: str) -> str:

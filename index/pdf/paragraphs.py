@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from index.pdf.layout import Placed, TableRegion
 from index.pdf.lines import Segment
 from index.pdf.tables import Table, build_tables, is_tabular_line
+from index.text import closes_line
 
 __all__ = ["Assembled", "Line", "PageItems", "assemble"]
 
-_SENTENCE_END = tuple('。！？；：.!?;:…”」』"')
 _LIST_MARKER = re.compile(
     r"^([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[、)）]|\d{1,2}\.(?!\d)|[•●■◆▪·►▶❖□√✓-]\s*)"
 )
@@ -336,7 +336,7 @@ def _starts_paragraph(previous: Line, line: Line, metrics: _Metrics, first: Line
     indented = line.x0 > line.left + 0.8 * em
     if indented and first is not None and _LIST_MARKER.match(first.text) and line.x0 <= first.x0 + 3 * em:
         indented = False  # the hanging indent of a bulleted or numbered point
-    ends_sentence = previous.text.endswith(_SENTENCE_END)
+    ends_sentence = closes_line(previous.text)  # index/text.py: the one definition
     # A wrapped line stops early only when the next word would not fit; if it would have fitted,
     # the line above was the last of its paragraph (or a heading).
     if previous.right - previous.x1 > max(line.first_word + em, 3 * em):
