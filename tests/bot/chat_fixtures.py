@@ -3,6 +3,7 @@ shapes of real ones), so they run on a plain clone without ../shared."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -30,12 +31,16 @@ def copy_notes(folder: Path) -> list[Path]:
 
 def cites_paragraph_with(request: dict, words: str) -> str:
     """The marker ("[2]") of the context paragraph containing `words` in an LLM request, as a model
-    that read its context would cite it (the order of the paragraphs is the search's business)."""
+    that read its context would cite it (the order of the paragraphs is the search's business).
+    Each paragraph starts with its marker on a line of its own ("[2] title · broker · date")."""
     context = request["messages"][-1]["content"]
-    for block in context.split("\n\n["):
-        number, _, text = block.partition("]")
-        if words in text and number.strip("[").isdigit():
-            return f"[{number.strip('[')}]"
+    marker = "[1]"
+    for line in context.splitlines():
+        found = re.match(r"^\[(\d+)\] ", line)
+        if found:
+            marker = f"[{found.group(1)}]"
+        elif words in line:
+            return marker
     return "[1]"
 
 
