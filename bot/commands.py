@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.answer import Answer
 from bot.logs import configure_logging, secret_values
+from bot.permissions import OPERATOR
 from bot.render_text import render_answer_text, render_report_text, render_reports_text, render_summary_text
 from index.settings import Settings, SettingsError, load_settings
 
@@ -130,7 +131,7 @@ def cmd_reports(args, settings: Settings) -> int:
         if not args.id:
             _err("reports remove needs a report ID (see `yanbao reports`)")
             return 2
-        removed = service.remove_report(args.id)
+        removed = service.remove_report(args.id, by=OPERATOR)
         if args.json:
             _print_json({"removed": removed, "id": args.id})
         else:

@@ -20,6 +20,7 @@ from bot.answering.extractive import answer_extractively, not_found_answer
 from bot.answering.generative import answer_with_llm, rewrite_queries
 from bot.answering.weekly import summarize_weekly
 from bot.llm import LLMClient
+from bot.permissions import Requester, require_admin
 from bot.state import StateStore, open_state
 from index.followup import Turn
 from index.library import Library
@@ -31,6 +32,7 @@ log = logging.getLogger("yanbao.service")
 
 MAX_QUESTION_CHARS = 2000
 SEARCH_DEPTH = 8
+FEEDBACK_CLAIM_SECONDS = 30 * 86400
 
 HELP_TEXT = """\
 *yanbao* (研报) answers questions about the indexed research notes and cites the paragraphs it used.
@@ -174,11 +176,13 @@ class Yanbao:
         broker = self.library.lexicon.canonical_broker(words)
         return (broker, None) if broker else (None, words)
 
-    # ---- indexing -----------------------------------------------------------------------------
-    def reindex(self, paths: list[Path] | None = None, *, prune: bool = True) -> IndexSummary:
+    # ---- indexing (admins only: what is indexed is what every user's answers cite) -------------
+    def reindex(self, paths: list[Path] | None = None, *, by: Requester, prune: bool = True) -> IndexSummary:
         """Re-scan `paths` (default: settings.report_dirs) incrementally, one index run at a time
-        across processes and replicas."""
-        targets = list(paths) if paths else list(self.settings.report_dirs)
+        across processes and replicas. Raises NotPermitted unless `by` is an admin (or the operator);
+        index.pipeline.UsageError for a path that is not a report file or folder."""
+        require_admin(self.settings, by, "re-index the reports")
+        targets = [Path(p).expanduser() for p in paths] if paths else list(self.settings.report_dirs)
         if not targets:
             summary = IndexSummary()
             summary.failed.append(
@@ -199,9 +203,11 @@ class Yanbao:
         self._update_index_gauges()
         return result
 
-    def add_file(self, path: Path, source: str) -> IndexSummary:
+    def add_file(self, path: Path, source: str, *, by: Requester) -> IndexSummary:
         """Index one uploaded file; `source` is what citations show (e.g. "slack:F123/note.pdf").
-        summary.reports holds the new Report; summary.failed the exact reason when it failed."""
+        summary.reports holds the new Report; summary.failed the exact reason when it failed.
+        Raises NotPermitted unless `by` is an admin."""
+        require_admin(self.settings, by, "add reports to the index")
         with self.state.lock("index"):
             summary = self.library.index([path], progress=False, sources={Path(path): source})
         if summary.unchanged and not summary.reports:
@@ -213,7 +219,8 @@ class Yanbao:
         self._update_index_gauges()
         return summary
 
-    def remove_report(self, report_id: str) -> bool:
+    def remove_report(self, report_id: str, *, by: Requester) -> bool:
+        require_admin(self.settings, by, "remove reports from the index")
         with self.state.lock("index"):
             removed = self.library.remove(report_id)
         self._update_index_gauges()
@@ -237,9 +244,18 @@ class Yanbao:
     def help_text(self) -> str:
         return HELP_TEXT
 
-    def record_feedback(self, record: dict) -> None:
+    def record_feedback(self, record: dict, *, once_per: str) -> bool:
+        """Store a 👍/👎 record unless one with the same `once_per` key was stored (a re-pushed click,
+        a double click); True when stored. The key is claimed first, in the shared state store."""
+        if not self.state.claim(f"feedback:{once_per}", FEEDBACK_CLAIM_SECONDS):
+            return False
         self.state.add_feedback(record)
-        metrics.FEEDBACK.labels(value=str(record.get("value", "unknown"))).inc()
+        metrics.FEEDBACK.labels(value=str(record.get("vote", "unknown"))).inc()
+        return True
+
+    def notes_count(self) -> int:
+        """How many reports a question searches (for "searching 32 notes…")."""
+        return len(self.library.lexical.reports)
 
     def health(self) -> dict[str, object]:
         status = self.library.status()

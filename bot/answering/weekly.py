@@ -181,6 +181,17 @@ def _llm_summary(llm: LLMClient, reports: list[Report], citations: list[Citation
         return None
 
 
+def _note_list(reports: list[Report], limit: int = 5) -> str:
+    """ "《title》 (broker, date)" for each report, newest first, at most `limit`."""
+    newest = sorted(reports, key=lambda r: r.date or "", reverse=True)
+    names = [
+        f"《{r.title}》 ({', '.join(p for p in (r.broker, r.date) if p) or 'broker and date unknown'})"
+        for r in newest[:limit]
+    ]
+    more = f" and {len(newest) - limit} more" if len(newest) > limit else ""
+    return "; ".join(names) + more
+
+
 def summarize_weekly(
     library,
     *,
@@ -198,14 +209,11 @@ def summarize_weekly(
     )
     if not reports:
         scope = " ".join(filter(None, [canonical or broker, sector]))
+        weeklies = [r for r in library.lexical.reports.values() if r.kind == "weekly"]
         text = f"No weekly note{' for ' + scope if scope else ''} is indexed yet."
-        return Answer(
-            question,
-            text,
-            "extractive",
-            found=False,
-            searched=[r.title for r in library.lexical.reports.values() if r.kind == "weekly"],
-        )
+        if weeklies:  # say which notes were looked at, so the person can pick another scope
+            text += " I looked at: " + _note_list(weeklies) + "."
+        return Answer(question, text, "extractive", found=False, searched=[r.title for r in weeklies])
     versions = library.lexical.versions
     key = (tuple((r.id, versions.get(r.id)) for r in reports), bool(llm))
     if cache is not None and key in cache:
@@ -224,6 +232,11 @@ def summarize_weekly(
             fallback = "LLM unavailable"
     verified = verify_answer(text, citations, lexicon)
     final, used = renumber(verified.text, citations, verified.cited)
+    if not used:  # nothing summarisable: name the notes looked at instead of an empty answer
+        final = (
+            f"I looked at {_note_list(reports)} but found no market review, theses, recommendations "
+            "or risks in it to summarise."
+        )
     answer = Answer(
         question,
         final,
