@@ -105,7 +105,7 @@ def _recommendation_segments(text: str, lexicon: Lexicon, whole: bool) -> list[t
             if not found:
                 continue
             before = segment[: found[0][1]]
-            if not whole and not _RECOMMENDS.search(search_form(before)):
+            if not whole and not _RECOMMENDS.search(search_form(before)) and not _label_list(segment, found):
                 continue
             names = [name for name, _, _ in found]
             parts = re.split(r"[:：，,]", before)
@@ -116,6 +116,24 @@ def _recommendation_segments(text: str, lexicon: Lexicon, whole: bool) -> list[t
             label = re.sub(r"(建[议議]关注|建[議议]關注|重[点點]推[荐薦]|推[荐薦]|关注|關注)$", "", label)
             out.append((label, list(dict.fromkeys(names)), segment))
     return out
+
+
+_MOVERS = re.compile(r"涨|跌|漲|前[三五十]|居前|领先|領先|排名|gainer|loser", re.I)
+
+
+def _label_list(segment: str, found: list[tuple[str, int, int]]) -> bool:
+    """ "人形机器人：汇川技术、埃斯顿、绿的谐波": a short label, a colon, then only stock names — how
+    notes print their picks under an 投资建议 heading. A list of movers ("涨幅前三：…") is not one."""
+    parts = re.split(r"[:：]", _PAGE_MARKER.sub("", segment), maxsplit=1)
+    if len(parts) < 2:
+        return False
+    label, leftover = parts
+    if not 1 <= len(label.strip()) <= 16 or _MOVERS.search(label) or len(found) < 2:
+        return False
+    for name, _, _ in found:
+        leftover = leftover.replace(name, "")
+    # what is left besides the names: separators, stock codes, brackets
+    return not re.sub(r"[\s、,，;；。.()（）A-Za-z0-9|-]", "", leftover)
 
 
 def _list_answer(candidates: list[Candidate], concepts: list[Concept], lexicon: Lexicon, english: bool):

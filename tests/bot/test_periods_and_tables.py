@@ -44,15 +44,36 @@ DIGEST = """\
 【宏观】我们预计二季度PPI同比降幅有望收窄至0.5%以内。
 """
 
+# A company update whose first line is the desk's masthead: the company is named once, below it.
+UPDATE = """\
+华安证券研究所 | 公司研究
+贵州茅台(600519.SH):批价企稳,上调目标价
+业绩回顾:2025年公司实现营业收入1,820亿元,同比增长9.5%;海外收入占比约4%。
+"""
+
+# A weekly whose picks are "label: names" lines under an 投资建议 heading, with no verb.
+WEEKLY = """\
+# 机械设备行业周报(20260309-20260313)
+## 本周行情回顾
+本周涨幅前三为兆威机电、鸣志电器、浙江荣泰。
+## 投资建议
+人形机器人:汇川技术、埃斯顿、绿的谐波;
+
+工程机械:三一重工、徐工机械、中联重科;
+"""
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Yanbao:
     folder = tmp_path_factory.mktemp("periods")
     (folder / "company_note_20260305.txt").write_text(COMPANY_NOTE, encoding="utf-8")
     (folder / "morning_20260309.txt").write_text(DIGEST, encoding="utf-8")
+    (folder / "update_20260318.txt").write_text(UPDATE, encoding="utf-8")
+    (folder / "weekly_20260315.md").write_text(WEEKLY, encoding="utf-8")
     settings = make_settings(folder)
     library = Library(settings)
-    assert library.index(sorted(folder.glob("*.txt")), progress=False).added == 2
+    notes = sorted([*folder.glob("*.txt"), *folder.glob("*.md")])
+    assert library.index(notes, progress=False).added == 4
     return Yanbao(settings, library=library)
 
 
@@ -107,3 +128,15 @@ def test_find_cell_refuses_a_year_the_header_lacks():
 
     assert find_cell(text, fits, "2025").value == "49.2"
     assert find_cell(text, fits, "2028") is None
+
+
+def test_a_company_note_answers_for_its_company_where_it_says_gongsi(service):
+    answer = ask(service, "What share of Kweichow Moutai's revenue came from overseas in 2025?")
+    assert answer.found and "4%" in answer.answer
+
+
+def test_picks_printed_as_label_and_names_answer_a_recommendation_question(service):
+    answer = ask(service, "Which humanoid robot stocks does Huaan recommend?")
+    assert answer.found
+    assert all(name in answer.answer for name in ("汇川技术", "埃斯顿", "绿的谐波"))
+    assert "兆威机电" not in answer.answer  # the week's gainers are not picks
