@@ -118,7 +118,15 @@ def _recommendation_segments(text: str, lexicon: Lexicon, whole: bool) -> list[t
     return out
 
 
+_ASKS_FOR_STOCKS = re.compile(r"股|標的|标的|\bstocks?\b|\bnames\b|\bpicks?\b|\bportfolio|\btickers?\b", re.I)
 _MOVERS = re.compile(r"涨|跌|漲|前[三五十]|居前|领先|領先|排名|gainer|loser", re.I)
+
+
+def _item_before(text: str, segment: str) -> str:
+    """The text of `text` before `segment`, from the start of its item (a digest's 【…】 line)."""
+    at = text.find(segment[:12])
+    before = text[: max(at, 0)]
+    return before[before.rfind("【") :] if "【" in before else before[-200:]
 
 
 def _label_list(segment: str, found: list[tuple[str, int, int]]) -> bool:
@@ -149,13 +157,26 @@ def _list_answer(candidates: list[Candidate], concepts: list[Concept], lexicon: 
             context = search_form(f"{hit.report.title}\n{hit.chunk.section or ''}")
             ranked = []
             for label, names, seg in segments:
-                own = coverage(concepts, search_form(seg))
-                with_context = coverage(concepts, context + "\n" + search_form(seg))
-                ranked.append((own + 0.5 * with_context, with_context, label, names))
-            best = max(r[0] for r in ranked)
+                own_form = search_form(seg)
+                # the item the segment closes ("【電子】存儲漲價…。推薦兆易創新…") says what it is for
+                item_text = search_form(_item_before(hit.chunk.text, seg))
+                with_context = coverage(concepts, "\n".join((context, item_text, own_form)))
+                own = coverage(concepts, own_form)
+                ranked.append((own + 0.5 * with_context, with_context, label, names, own_form))
+            ranked.sort(key=lambda r: r[0], reverse=True)
+            best = ranked[0][0]
             if max(r[1] for r in ranked if r[0] == best) < MIN_SUPPORT:
                 continue
-            chosen = [(label, names) for score, _, label, names in ranked if score == best]
+            chosen = [(label, names) for score, _, label, names, _ in ranked if score == best]
+            # "光模块和光器件": a segment holding a topic the chosen ones lack joins them
+            held = {c.label for c in topics for r in ranked if r[0] == best and c.present_in(r[4])}
+            for score, _, label, names, form in ranked:
+                if score == best:
+                    continue
+                new = {c.label for c in topics if c.present_in(form)} - held
+                if new and not any(c.generic for c in topics if c.label in new):
+                    chosen.append((label, names))
+                    held |= new
         else:
             chosen = [(label, names) for label, names, _ in segments]
         header = _header(hit.report, english)
@@ -331,6 +352,14 @@ def answer_extractively(question: str, result: SearchResult, lexicon: Lexicon) -
             picked = table[:2]
     if picked is None:
         picked = _fact_answer(candidates, plan, english, result.concepts)
+        if (
+            picked
+            and plan.wants_list
+            and plan.wants_recommendation
+            and _ASKS_FOR_STOCKS.search(plan.question)
+            and not lexicon.find_stocks(picked[0])
+        ):
+            picked = None  # "which stocks" answered without naming one is no answer ("推荐(维持)")
     if picked is None:
         return not_found_answer(question, result)
     text, hits = picked
