@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,7 +246,7 @@ class Lexicon:
                 words.add(parts[0])
         return frozenset(words)
 
-    def _index_covering_words(self, names: dict[str, object] | set[str]) -> dict[str, list[tuple[str, int]]]:
+    def _index_covering_words(self, names: Container[str]) -> dict[str, list[tuple[str, int]]]:
         """name -> [(longer known word containing it, offset of the name in that word)]."""
         covers: dict[str, list[tuple[str, int]]] = {}
         for word in self._known_words:
@@ -330,9 +331,9 @@ class Lexicon:
         }
         self._company_en: dict[tuple[str, ...], Stock] = {}
         for rec in _read_tsv(self.data_dir / "company_aliases.tsv"):
-            stock = self.stocks_by_name.get(fold(rec["name"]))
-            if stock is not None:
-                self._company_en[_english_key(rec["alias"])] = stock
+            aliased = self.stocks_by_name.get(fold(rec["name"]))
+            if aliased is not None:
+                self._company_en[_english_key(rec["alias"])] = aliased
 
     # --- stocks ---------------------------------------------------------------------------------
 

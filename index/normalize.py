@@ -9,6 +9,7 @@ import re
 import threading
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jieba
 
@@ -53,7 +54,7 @@ class Tokenizer:
         self._lock = threading.Lock()
         self._userdict = userdict
         self._ready = False
-        self._pos = None
+        self._pos: Any = None  # jieba.posseg.POSTokenizer, made on first use
 
     def _ensure_ready(self) -> None:
         if self._ready:
@@ -83,7 +84,8 @@ class Tokenizer:
                 import jieba.posseg
 
                 self._pos = jieba.posseg.POSTokenizer(self._jieba)
-        return [(p.word, p.flag) for p in self._pos.cut(search_form(text), HMM=False) if _keep(p.word)]
+            pos = self._pos
+        return [(p.word, p.flag) for p in pos.cut(search_form(text), HMM=False) if _keep(p.word)]
 
     def tokens(self, text: str) -> list[str]:
         """Tokens for BM25: jieba search-mode cut (a long word also yields its known sub-words)."""

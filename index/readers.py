@@ -426,7 +426,8 @@ def _docx_paragraph_blocks(paragraph) -> list[Block]:
 def _docx_table_rows(table) -> list[Block]:
     rows = []
     for row in table.rows:
-        cells, seen = [], []
+        cells: list[str] = []
+        seen: list = []
         for cell in row.cells:
             if any(cell._tc is tc for tc in seen):  # a merged cell is returned once per grid column it spans
                 continue
