@@ -181,9 +181,10 @@ class Concept:
     pattern: re.Pattern[str] | None = None  # matches the period in any of its written forms
 
     def present_in(self, form: str) -> bool:
-        if any(f and f in form for f in self.forms):
-            return True
-        if self.pattern is not None and self.pattern.search(form):
+        if self.pattern is not None:  # a period: "1月" is not in "11月"
+            if self.pattern.search(form):
+                return True
+        elif any(f and f in form for f in self.forms):
             return True
         # a year asked about is in a range the passage gives: "2024-2026年营业收入分别为…" holds 2025
         if _YEAR.fullmatch(self.label):
@@ -225,7 +226,7 @@ def question_concepts(
         forms = tuple(dict.fromkeys(search_form(t) for t in entry.chinese))
         parts = _phrase_parts(form[s:e], lexicon, tokenizer, forms)
         generic = all(f in GENERIC_FORMS for f in forms)
-        entity, metric = entry.category == "company", entry.category == "metric"
+        entity, metric = entry.category == "company", _is_metric(entry.category, forms)
         concepts.append(Concept(form[s:e], forms, generic, entity=entity, metric=metric, parts=parts))
     # A company the question names must be in the passage: CATL's target price is not 英维克's.
     # English names are matched as written ("Huace", "Zhejiang Rongtai": a name looks like one in
@@ -256,7 +257,7 @@ def question_concepts(
             spans.append(match.span())
             forms = tuple(dict.fromkeys((term_form, *(search_form(t) for t in entry.chinese))))
             generic = all(f in GENERIC_FORMS for f in forms)
-            entity, metric = entry.category == "company", entry.category == "metric"
+            entity, metric = entry.category == "company", _is_metric(entry.category, forms)
             parts = _word_parts(forms, tokenizer)
             concepts.append(Concept(term_form, forms, generic, entity=entity, metric=metric, parts=parts))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
@@ -290,6 +291,11 @@ def question_concepts(
     if idf is not None:
         _weigh_by_rarity(concepts, idf, tokenizer)
     return concepts
+
+
+def _is_metric(category: str, forms: tuple[str, ...]) -> bool:
+    """What a figure measures (收入, 市盈率); a period the glossary files with them (上半年) is not."""
+    return category == "metric" and not any(_ANY_PERIOD["half"].search(f) or "季度" in f for f in forms)
 
 
 def _rejoin_single_characters(

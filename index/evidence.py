@@ -101,7 +101,14 @@ def find_evidence(
         period_form = (
             own_form if not (header and header != own_form and is_row(text, 2)) else header + own_form
         )
-        other_period = any(c.conflicts(period_form) for c in periods)
+        # a sentence that names no period of the grain asked speaks of its heading's ("2月通胀数据
+        # 点评" over "PPI同比下降1.2%"); a month, quarter or half asked must be named by one of them
+        other_period = any(
+            c.conflicts(period_form)
+            or (not c.present_in(period_form) and c.conflicts(heading))
+            or (c.period != "year" and not c.present_in(period_form + "\n" + context))
+            for c in periods
+        )
         if periods and all(c.present_in(period_form) for c in periods):
             score += PERIOD_WEIGHT
         found.append(

@@ -143,8 +143,9 @@ def find_cell(
             picks = [k for k, c in enumerate(columns) if _period_of(c) == year]
             if not picks:
                 continue
-            k = picks[0]
-            column_fit = 1.0
+            # "净利润2026E | EPS2026E": of the year's columns, the one the question's words name
+            column_fit, k = max((1.0 + fits(columns[k]), -k) for k in picks)
+            k = -k
         else:
             scored = [(fits(c), k) for k, c in enumerate(columns)]
             column_fit, k = max(scored)

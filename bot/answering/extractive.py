@@ -98,14 +98,16 @@ def _recommendation_segments(text: str, lexicon: Lexicon, whole: bool) -> list[t
     out = []
     for sentence in sentences(text):
         for segment in clauses(sentence.replace("\n", "；")):
-            segment = RECOMMEND_PREFIX.sub("", segment.strip().strip("；;。"))
+            raw = segment.strip().strip("；;。")
+            segment = RECOMMEND_PREFIX.sub("", raw)
             if not segment:
                 continue
             found = lexicon.find_stocks(segment)
             if not found:
                 continue
             before = segment[: found[0][1]]
-            if not whole and not _RECOMMENDS.search(search_form(before)) and not _label_list(segment, found):
+            recommends = whole or RECOMMEND_PREFIX.match(raw) or _RECOMMENDS.search(search_form(before))
+            if not recommends and not _label_list(segment, found):  # "推薦兆易創新、江波龍" recommends too
                 continue
             names = [name for name, _, _ in found]
             parts = re.split(r"[:：，,]", before)
@@ -211,6 +213,14 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool, concepts: lis
         evidence = [e for e in item.hit.evidence if not e.other_period and (e.own > 0 or headed)]
         if plan.wants_figure:  # a figure, and the asked company's own
             evidence = [e for e in evidence if re.search(r"\d", e.text) and not e.other_entity]
+            # of what is measured: "储能电池出货量" does not answer "储能新增装机"
+            metrics = [c for c in topical(concepts) if c.metric]
+            if metrics:
+                evidence = [
+                    e
+                    for e in evidence
+                    if any(m.present_in(heading + "\n" + search_form(e.text)) for m in metrics)
+                ]
         if plan.wants_list and plan.wants_recommendation and not is_recommendation(item.hit.chunk):
             # "which stocks does X recommend" is answered by what a note recommends, not a market fact
             evidence = [e for e in evidence if _RECOMMENDS.search(search_form(e.text))]
@@ -254,7 +264,12 @@ def _table_answer(candidates: list[Candidate], concepts: list[Concept], english:
     for order, item in enumerate(candidates[:3]):
         # what the note's title or the table's heading already says (the company) is not the row's
         context = search_form(f"{item.hit.report.title}\n{item.hit.chunk.section or ''}")
-        words = [c for c in topical(concepts) if not c.period and not c.entity and not c.present_in(context)]
+        # (a company the note is not about is a row: "688041 | 海光信息 | … | 净利润2026E")
+        words = [
+            c
+            for c in topical(concepts)
+            if not c.period and not c.present_in(context + "\n" + item.hit.context)
+        ]
         if not words:
             continue
 
@@ -267,7 +282,7 @@ def _table_answer(candidates: list[Candidate], concepts: list[Concept], english:
             continue
         score = fits(cell.label) - RANK_PENALTY * order
         if best is None or score > best[0]:
-            best = (score, item, cell, order)
+            best = (score, item, cell, item.rank)
     if best is None:
         return None
     _, item, cell, order = best
@@ -287,7 +302,7 @@ def _stated_in_text(candidates: list[Candidate], concepts: list[Concept]) -> int
     asked as written ("2024年…市场规模预计达到490亿美元"), so it is quoted rather than a table cell
     (a "2025-2027年…分别为" sentence names the years only as a range: the table is plainer)."""
     years = [c.label for c in concepts if c.period == "year"]
-    for order, item in enumerate(candidates[:3]):
+    for item in candidates[:3]:
         for evidence in item.hit.evidence[:1]:
             if (
                 evidence.figure
@@ -296,7 +311,7 @@ def _stated_in_text(candidates: list[Candidate], concepts: list[Concept]) -> int
                 and all(re.search(rf"(?<![\d/-]){y}(?![\d/-])", evidence.text) for y in years)
                 and not is_row(evidence.text, 2)
             ):
-                return order
+                return item.rank
     return None
 
 
@@ -347,7 +362,7 @@ def answer_extractively(question: str, result: SearchResult, lexicon: Lexicon) -
     if picked is None and (plan.wants_figure or any(c.period for c in result.concepts)):
         table = _table_answer(candidates, result.concepts, english)
         stated = _stated_in_text(candidates, result.concepts)
-        # a sentence that says it outright is quoted, unless the table comes from a better passage
+        # a sentence that says it outright is quoted, unless the table's passage ranks higher
         if table is not None and (stated is None or table[2] < stated):
             picked = table[:2]
     if picked is None:
