@@ -71,7 +71,7 @@ def is_row(line: str, width: int) -> bool:
 
 def mark_tables(blocks: list) -> list:
     """Runs of lines under a header of periods become table rows with caption+header as context
-    (blocks from the plain-text and markdown readers; the header line itself goes into context)."""
+    (blocks from the plain-text, markdown and HTML readers; the header is the first of the rows)."""
     out: list = []
     i = 0
     while i < len(blocks):
@@ -91,7 +91,7 @@ def mark_tables(blocks: list) -> list:
             continue
         caption = out[-1].text if out and _CAPTION.search(out[-1].text) and len(out[-1].text) <= 80 else None
         context = "\n".join(p for p in (caption, block.text) if p)
-        for row in blocks[i + 1 : j]:
+        for row in blocks[i:j]:  # the header stays the table's first row
             row.kind = "table_row"
             row.context = context
             out.append(row)
