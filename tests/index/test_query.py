@@ -196,8 +196,27 @@ def test_a_question_made_only_of_thanks_stays_as_asked() -> None:
         ("哪些标的涨幅超过20%?", False, True),
         ("国盛计算机周报里涨幅居前的个股?", False, True),
         ("How does West Securities view DeepSeek?", False, False),
+        # a measure right after "what" asks for its figure (a table row without it is no answer)
+        ("What target price does CITIC give BTG Hotels?", True, False),
+        ("What 2026E P/E does the comparables table show for Zoomlion?", True, False),
+        ("What does CITIC think of hotels?", False, False),
     ],
 )
 def test_what_kind_of_answer_a_question_wants(question: str, figure: bool, listing: bool) -> None:
     p = plan(question)
     assert (p.wants_figure, p.wants_list) == (figure, listing)
+
+
+@pytest.mark.parametrize(
+    "question, analysts",
+    [
+        ("Who wrote CITIC's Jin Jiang update?", True),
+        ("Who are the analysts of Huaxi's new energy weekly?", True),
+        ("华西证券这篇新能源周报的分析师是谁?", True),
+        ("这篇报告是谁写的?", True),
+        ("Who benefits from the new subsidy?", False),
+        ("分析师认为光伏需求如何?", False),
+    ],
+)
+def test_questions_about_who_wrote_a_note(question: str, analysts: bool) -> None:
+    assert plan(question).wants_analysts is analysts
