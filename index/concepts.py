@@ -45,11 +45,15 @@ NOT_EXPANDED = GENERIC_EN | frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday week's "
     "quarter quarters half first second third fourth last next previous current chinese china's english "
     "mn bn rmb yuan usd us percent pct bp bps x e securities security research institute team teams analyst "
-    "analysts author authors wrote write written morning update strategist desk".split()
+    "analysts author authors wrote write written morning update strategist desk "
+    # prepositions: a dictionary reads them as function words (among: 其中)
+    "among amongst between within without across along during since until into onto upon over under "
+    "above below behind beyond toward towards through throughout against".split()
 )
 # An expansion (a dictionary's reading of an English word the glossary lacks) counts less than a
 # glossary phrase or a word of the question: it may be a sense the question did not mean.
 EXPANSION_WEIGHT = 0.75
+MISSING_EXPANSION = 0.5  # share of its weight an expansion a passage lacks counts against it
 # Glossary words that only say "which stocks" or "went up": true of any recommendation or market line.
 GENERIC_FORMS = GENERIC_ZH | frozenset(
     "建议关注 推荐 重点关注 看好 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报 "
@@ -458,9 +462,9 @@ def topical(concepts: list[Concept]) -> list[Concept]:
 
 def coverage(concepts: list[Concept], form: str) -> float:
     """Weighted share of the question's topical concepts present in `form` (1.0 when it has none).
-    A dictionary's reading of an English word (an expansion) counts in full where the passage holds
-    it; where it does not, only as much as an English word no note contains: the passage may say it
-    another way than the dictionary."""
+    A dictionary's reading of an English word (an expansion) the passage lacks counts half: the
+    passage may say it another way than the dictionary ("average": 平均, written 均价), but it may
+    also lack what was asked ("air conditioners": 空调), however well it holds the rest."""
     topics = topical(concepts)
     if not topics:
         return 1.0
@@ -469,7 +473,7 @@ def coverage(concepts: list[Concept], form: str) -> float:
     held = total = 0.0
     for c in topics:
         credit = c.credit(form)
-        weight = c.weight if credit or not c.expansion else min(c.weight, UNKNOWN_ENGLISH)
+        weight = c.weight if credit or not c.expansion else c.weight * MISSING_EXPANSION
         held += weight * credit
         total += weight
     return held / total

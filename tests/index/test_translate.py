@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jieba
 
+from index.concepts import Concept, coverage
 from index.translate import EnglishDictionary, Translator, english_dictionary
 
 DICTIONARY = """\
@@ -69,3 +70,13 @@ def test_the_shipped_dictionary_reads_inflected_words() -> None:
     assert "票房" in dictionary.lookup("box office")
     assert "挖掘机" in dictionary.lookup("excavators")  # plural
     assert "减速器" in dictionary.lookup("reducers")
+
+
+def test_a_passage_without_the_expansion_of_the_main_word_does_not_cover_the_question() -> None:
+    # "How many domestic air conditioners…": 空调 weighs most, 国内 less
+    concepts = [
+        Concept("air conditioners", ("空调",), weight=1.0, expansion=True),
+        Concept("domestic", ("国内",), weight=0.5, expansion=True),
+    ]
+    assert coverage(concepts, "3月空调出口排产约1,150万台") >= 0.6  # says it another way than 国内
+    assert coverage(concepts, "2月国内rv减速器出货量为6.8万台") < 0.6  # 国内, and no air conditioner
