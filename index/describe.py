@@ -197,14 +197,19 @@ def _title(lines: list[str], cleaned: CleanedReport, title_hint: str | None) -> 
     return "(untitled)"
 
 
+# "国联证券研究所", "中信證券研究部": the research desk's name on a line of its own
+_DESK = re.compile(r"^[\u4e00-\u9fff]{2,8}(?:证券|證券)(?:股份有限公司)?(?:研究[部所院])$")
+
+
 def _masthead(text: str) -> bool:
     """ "中信證券研究部 | 公司研究 | 錦江酒店(600754.SH)": short fields between bars, one of them
-    saying what kind of document this is — the banner over the title, not the title."""
+    saying what kind of document this is, or the desk's name alone — the banner over the title,
+    not the title."""
     parts = [p.strip() for p in re.split(r"[|｜]", text) if p.strip()]
-    return (
-        len(parts) >= 2
-        and all(len(p) <= 16 for p in parts)
-        and any(_BANNER.match(search_form(p)) or re.search(r"研究[部所院]$", search_form(p)) for p in parts)
+    if len(parts) == 1:
+        return bool(_DESK.match(parts[0]))
+    return all(len(p) <= 16 for p in parts) and any(
+        _BANNER.match(search_form(p)) or re.search(r"研究[部所院]$", search_form(p)) for p in parts
     )
 
 

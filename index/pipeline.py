@@ -28,7 +28,9 @@ from index.summary import Failure, IndexSummary
 log = logging.getLogger("yanbao.index")
 
 # Bump when cleaning, describing or chunking changes, so every report is re-indexed once.
-PIPELINE_VERSION = "4"  # 2: sentences not cut at ；, digest listings, metadata cues; 3: text/HTML tables carry their header; 4: masthead lines are not titles, analysts without their labels, English lead names of companies
+# 2: sentences not cut at ；, digest listings, metadata cues; 3: text/HTML tables carry their header;
+# 4: mastheads and desk-name lines are not titles, analysts without their labels, English lead names
+PIPELINE_VERSION = "4"
 
 
 class UsageError(ValueError):

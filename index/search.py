@@ -150,7 +150,9 @@ class Searcher:
                     prior[r.id] += BROKER_MATCH
                 elif r.broker is not None:
                     prior[r.id] += BROKER_OTHER
-        if (plan.since or plan.until) and not plan.strict_dates:
+        # asked when a note was published, a date in the question names what the note covers
+        # ("the March strategy note", out on Feb 27): its words say so, not its publish date
+        if (plan.since or plan.until) and not plan.strict_dates and not plan.wants_publish_date:
             strength = _date_strength(plan.since, plan.until)
             for r in reports:
                 if r.date or r.period:

@@ -52,15 +52,35 @@ COMPANY_UPDATE = """\
 本文为测试所写:券商与股票名称真实,观点、数据与分析师均为虚构。
 """
 
+# A monthly strategy note out before the month it covers, under its desk's name; a company note of
+# no known broker dated in that month.
+STRATEGY = """\
+国联证券研究所
+2026年3月策略:两会前后布局科技成长
+发布日期:2026年2月27日
+3月市场展望:两会政策预期升温,流动性季节性宽松,科技成长风格有望占优。
+配置建议:电子、计算机、有色金属。
+本文为测试所写:券商名称真实,观点与数据均为虚构。
+"""
+COMPANY_NOTE = """\
+中國A股:海天味業(603288.SH)
+2026年3月5日
+經營策略調整:公司2026年策略重心轉向渠道庫存管理,1-2月收入同比增長6%。
+我們維持買入評級,策略上建議逢低布局。
+本文為測試所寫:觀點與數據均為虛構。
+"""
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Yanbao:
     folder = tmp_path_factory.mktemp("unseen")
     (folder / "media_weekly_20260315.txt").write_text(MEDIA_WEEKLY, encoding="utf-8")
     (folder / "company_update_20260310.txt").write_text(COMPANY_UPDATE, encoding="utf-8")
+    (folder / "strategy_20260227.txt").write_text(STRATEGY, encoding="utf-8")
+    (folder / "company_20260305.txt").write_text(COMPANY_NOTE, encoding="utf-8")
     settings = make_settings(folder)
     library = Library(settings)
-    assert library.index(sorted(folder.glob("*.txt")), progress=False).added == 2
+    assert library.index(sorted(folder.glob("*.txt")), progress=False).added == 4
     return Yanbao(settings, library=library)
 
 
@@ -90,6 +110,16 @@ def test_the_publish_date_is_the_named_brokers_note(service):
     assert answer.found and "2026-03-15" in answer.answer
 
 
+def test_the_month_a_note_covers_is_not_taken_for_its_publish_date(service):
+    # the March strategy note came out on Feb 27; Guolian's company update is dated March 10
+    for question in (
+        "When was Guolian's March 2026 strategy note published?",
+        "国联证券3月策略是哪天发布的?",
+    ):
+        answer = ask(service, question)
+        assert answer.found and ("2026-02-27" in answer.answer or "2026年2月27日" in answer.answer), question
+
+
 def test_who_wrote_a_note_is_answered_by_its_analysts_without_their_labels(service):
     answer = ask(service, "平安证券传媒周报的分析师是谁?")
     assert answer.found and "宋嘉宁" in answer.answer and "韩立" in answer.answer
@@ -98,10 +128,11 @@ def test_who_wrote_a_note_is_answered_by_its_analysts_without_their_labels(servi
     assert "执业" not in answer.answer and "编号" not in answer.answer
 
 
-def test_a_masthead_of_fields_between_bars_is_not_the_title(service):
-    titles = {r.broker: r.title for r in service.library.reports()}
-    assert titles["国联证券"] == "三一重工:海外收入占比继续提升"
-    assert titles["平安证券"].startswith("传媒行业周报")
+def test_a_masthead_or_the_desks_name_is_not_the_title(service):
+    titles = {r.title for r in service.library.reports()}
+    assert "三一重工:海外收入占比继续提升" in titles  # not "国联证券研究所 | 公司研究 | 三一重工(600031.SH)"
+    assert "2026年3月策略:两会前后布局科技成长" in titles  # not "国联证券研究所"
+    assert any(t.startswith("传媒行业周报") for t in titles)  # not "证券研究报告|行业周报"
 
 
 def test_a_comparables_row_answers_its_pe_and_never_a_target_price_it_lacks(service):
