@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sector")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("changes", help="what changed between a broker's latest weekly and the one before")
+    p.add_argument("words", nargs="*", metavar="BROKER_OR_SECTOR", help="e.g. 山西证券 通信")
+    p.add_argument("--broker")
+    p.add_argument("--sector")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("subscriptions", help="every channel's subscriptions to new weekly notes")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("reports", help="list indexed reports; `reports show ID`, `reports remove ID`")
     p.add_argument("action", nargs="?", choices=["list", "show", "remove"], default="list")
     p.add_argument("id", nargs="?")

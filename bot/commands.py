@@ -125,6 +125,29 @@ def cmd_weekly(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_changes(args, settings: Settings) -> int:
+    service = _service(settings)
+    broker, sector = service.broker_and_sector(" ".join(args.words))
+    _answer_out(service.changes(args.broker or broker, args.sector or sector), args.json)
+    return 0
+
+
+def cmd_subscriptions(args, settings: Settings) -> int:
+    from bot.state import open_state
+    from bot.subscriptions import Subscriptions, render_subscriptions
+
+    subscriptions = Subscriptions(open_state(settings)).all()
+    if args.json:
+        _print_json([s.to_json() for s in subscriptions])
+    else:
+        text = (
+            render_subscriptions(subscriptions, places=True)
+            or "no subscriptions (see /subscribe in a channel)"
+        )
+        sys.stdout.write(text + "\n")
+    return 0
+
+
 def cmd_reports(args, settings: Settings) -> int:
     service = _service(settings)
     if args.action == "remove":
@@ -235,6 +258,8 @@ _COMMANDS = {
     "index": cmd_index,
     "ask": cmd_ask,
     "weekly": cmd_weekly,
+    "changes": cmd_changes,
+    "subscriptions": cmd_subscriptions,
     "reports": cmd_reports,
     "serve": cmd_serve,
     "chat": cmd_chat,

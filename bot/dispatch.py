@@ -110,6 +110,7 @@ class Reply:
 ASK_TITLE = Say("Research Q&A", "研报问答")
 HELP_TITLE = Say("How to use yanbao", "yanbao 使用帮助")  # adapters add their own lines to replies titled so
 WEEKLY_TITLE = Say("Weekly summary", "周报摘要")
+CHANGES_TITLE = Say("What changed since the last weekly", "与上期周报相比的变化")
 
 
 class Usage(ValueError):
@@ -123,13 +124,17 @@ class Usage(ValueError):
 @dataclass
 class Context:
     """What a command runs with: the dispatcher (and through it the service), who asked, the
-    conversation (for follow-ups), and the hooks an adapter gave for streamed text and progress."""
+    conversation (for follow-ups), the hooks an adapter gave for streamed text and progress, and
+    where it was asked: `channel` (a Slack channel id, a Feishu chat_id; None on the console and
+    for a Feishu menu click), `direct` for a one-to-one chat with the bot."""
 
     dispatcher: Dispatcher
     requester: Requester
     conversation: str | None = None
     on_text: Callable[[str], None] | None = None
     on_status: Callable[[Say], None] | None = None
+    channel: str | None = None
+    direct: bool = False
 
     @property
     def service(self) -> Yanbao:
@@ -227,6 +232,19 @@ def run_weekly(ctx: Context, args: str) -> Reply:
     return Reply.of_answer(answer, title=WEEKLY_TITLE)
 
 
+def run_changes(ctx: Context, args: str) -> Reply:
+    broker, sector = ctx.service.broker_and_sector(args)
+    scope = " ".join(filter(None, [broker, sector]))
+    ctx.status(
+        Say(
+            f"comparing the latest weekly{' of ' + scope if scope else ''} with the one before…",
+            "正在对比最新两期周报…",
+        )
+    )
+    answer = ctx.service.changes(broker, sector, on_text=ctx.on_text)
+    return Reply.of_answer(answer, title=CHANGES_TITLE)
+
+
 def run_reports(ctx: Context, args: str) -> Reply:
     return Reply.listing(ctx.service.reports())
 
@@ -279,6 +297,15 @@ def builtin_commands() -> list[Command]:
             usage="/weekly [broker|sector]",
         ),
         Command(
+            "changes",
+            run_changes,
+            summary=Say(
+                "what changed since the broker's previous weekly: picks added and dropped, views, theses, figures",
+                "与上一期周报相比的变化：新增/移出的标的、观点、论点、数据",
+            ),
+            usage="/changes [broker] [sector]",
+        ),
+        Command(
             "reports",
             run_reports,
             summary=Say("the indexed reports", "已索引的研报"),
@@ -301,6 +328,17 @@ def builtin_commands() -> list[Command]:
 
 
 BUILTIN_COMMANDS: list[Command] = builtin_commands()
+
+
+def standard_commands() -> list[Command]:
+    """What every surface offers: the built-in commands and those of the modules built on this one
+    (channel subscriptions), /help last."""
+    from bot.subscriptions import subscription_commands  # it imports this module: imported late
+
+    others = [c for c in BUILTIN_COMMANDS if c.name != "help"]
+    helps = [c for c in BUILTIN_COMMANDS if c.name == "help"]
+    return [*others, *subscription_commands(), *helps]
+
 
 INTRO = Say(
     "*yanbao* (研报) answers questions about the indexed research notes and cites the paragraphs it "
@@ -328,7 +366,7 @@ class Dispatcher:
         self.service = service
         self._commands: dict[str, Command] = {}
         self._order: list[Command] = []
-        for command in BUILTIN_COMMANDS if commands is None else commands:
+        for command in standard_commands() if commands is None else commands:
             self.register(command)
 
     # -- the registry ------------------------------------------------------------------------------
@@ -450,10 +488,12 @@ class Dispatcher:
         bare: bool = False,
         on_text: Callable[[str], None] | None = None,
         on_status: Callable[[Say], None] | None = None,
+        channel: str | None = None,
+        direct: bool = False,
     ) -> Reply:
         """parse + run, for surfaces that need nothing in between (the console)."""
         invocation = self.parse(text, verb=verb, bare=bare)
-        context = Context(self, requester, conversation, on_text, on_status)
+        context = Context(self, requester, conversation, on_text, on_status, channel, direct)
         return self.run(invocation, context)
 
     # -- help and prompts -----------------------------------------------------------------------------

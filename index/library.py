@@ -116,6 +116,14 @@ class Library:
             return None
         return report, [stored.chunk for stored in self.store.chunks_of(report.id, meta["version"])]
 
+    def committed_after(self, generation: int) -> tuple[int, list[Report]]:
+        """(the store's generation, the reports committed after `generation`): what a process
+        watching for new notes reads, whoever indexed them. Pass the returned generation next
+        time; a run still writing may show its reports twice (callers dedupe by report id)."""
+        now = self.store.generation()  # read first: what is committed later is read next time
+        changed = [report for _, report, _ in self.store.changed_since(generation) if report is not None]
+        return now, sorted(changed, key=lambda r: (r.date or "", r.id))
+
     def search(self, question: str, **kwargs) -> SearchResult:
         self.refresh()
         return self.searcher.search(question, **kwargs)

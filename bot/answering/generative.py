@@ -45,6 +45,21 @@ def numbered_context(citations: list[Citation]) -> str:
     return "\n\n".join(blocks)
 
 
+def prefer_verified(
+    generated: str | None, extractive: str, citations: list[Citation], lexicon: Lexicon, llm: LLMClient | None
+) -> tuple[str, str, str | None, str | None]:
+    """(text, mode, model, fallback): what an LLM wrote when at least one of its cited points
+    survives verification, else the extractive text and why the LLM's was not used."""
+    if llm is None:
+        return extractive, "extractive", None, None
+    if not generated:
+        return extractive, "extractive", None, "LLM unavailable"
+    verified = verify_answer(generated, citations, lexicon)
+    if not verified.cited:
+        return extractive, "extractive", None, "the LLM's text had no supported, cited point"
+    return verified.text, "llm", llm.model, None
+
+
 def answer_with_llm(
     client: LLMClient,
     question: str,
@@ -59,16 +74,9 @@ def answer_with_llm(
         {"role": "user", "content": render("answer", question=question, context=numbered_context(citations))},
     ]
     try:
-        if on_text is not None:
-            text = ""
-            for delta in client.stream(messages):
-                text += delta
-                on_text(text)
-        else:
-            text = client.chat(messages).text
+        text = client.complete(messages, on_text)
     except LLMError as exc:
         return Attempt(None, f"LLM unavailable: {exc}")
-    text = text.strip()
     if not text:
         return Attempt(None, "LLM returned an empty answer")
     if text.startswith(NOT_FOUND) or text == NOT_FOUND:

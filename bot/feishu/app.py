@@ -296,7 +296,15 @@ class FeishuBot:
             patch_seconds=self.stream_interval,
         )
         started = time.perf_counter()
-        context = Context(self.dispatcher, requester, conversation, writer.on_text, writer.status)
+        context = Context(
+            self.dispatcher,
+            requester,
+            conversation,
+            writer.on_text,
+            writer.status,
+            channel=reply_to.chat_id if reply_to is not None else None,
+            direct=reply_to.chat_type == "p2p" if reply_to is not None else open_id is not None,
+        )
         reply = self.with_platform_help(self.dispatcher.run(invocation, context))
         title = reply.title("zh") if reply.title else ""
         remembered = False

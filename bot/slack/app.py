@@ -320,7 +320,9 @@ class SlackBot:
             if direct and event.get("thread_ts"):
                 self.title_assistant_thread(channel, thread_ts, invocation.args, conversation)
         started = time.perf_counter()
-        context = Context(self.dispatcher, requester, conversation, writer.on_text, writer.status)
+        context = Context(
+            self.dispatcher, requester, conversation, writer.on_text, writer.status, channel, direct
+        )
         reply = self.dispatcher.run(invocation, context)
         writer.finish(self.with_platform_help(reply))
         self.count(reply)
@@ -403,7 +405,7 @@ class SlackBot:
             ack(text=refused.text("en") if refused.text else "", response_type="ephemeral")
         elif self._answered_in_ack(invocation):
             reply = self.with_platform_help(
-                self.dispatcher.run(invocation, Context(self.dispatcher, requester))
+                self.dispatcher.run(invocation, self.command_context(command, requester))
             )
             ack(text=render.render_reply(reply)[0], response_type="ephemeral")
         elif invocation.command.started is not None:
@@ -425,12 +427,19 @@ class SlackBot:
             ):
                 return
             if invocation.command.private:
-                reply = self.dispatcher.run(invocation, Context(self.dispatcher, requester))
+                reply = self.dispatcher.run(invocation, self.command_context(command, requester))
                 text, blocks = render.render_reply(reply)
                 self.respond(respond, text=text, blocks=blocks)
                 self.count(reply)
                 return
             self.answer_command(invocation, requester, command.get("channel_id", ""), respond)
+
+    def command_context(self, command: dict, requester: Requester, **hooks: Any) -> Context:
+        """Where a slash command was run: its channel, and whether that is a DM with the bot."""
+        channel = command.get("channel_id") or None
+        return Context(
+            self.dispatcher, requester, channel=channel, direct=is_direct_channel(command), **hooks
+        )
 
     def answer_command(
         self, invocation: Invocation, requester: Requester, channel: str, respond: Respond
@@ -458,7 +467,14 @@ class SlackBot:
             show = StreamIntoMessage(
                 lambda t: self.web.update(channel, placeholder, *render.render_progress(t))
             )
-        context = Context(self.dispatcher, requester, conversation, on_text=show)
+        context = Context(
+            self.dispatcher,
+            requester,
+            conversation,
+            on_text=show,
+            channel=channel or None,
+            direct=channel.startswith("D"),
+        )
         reply = self.dispatcher.run(invocation, context)
         if isinstance(show, StreamIntoMessage):
             show.close()
@@ -605,6 +621,13 @@ class SlackBot:
 
     def health(self) -> dict[str, Any]:
         return self.identity.health() if self.identity is not None else {}
+
+
+def is_direct_channel(command: dict) -> bool:
+    """A slash command run in a direct message with the bot (Slack names such channels D…)."""
+    return command.get("channel_name") == "directmessage" or str(command.get("channel_id") or "").startswith(
+        "D"
+    )
 
 
 def bot_user_of(body: dict) -> str | None:
