@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot import metrics
 from bot.answer import Answer
 from bot.answering.weekly import about_sector, summarize_reports
 from bot.state import LockTimeout
@@ -145,6 +146,16 @@ class DigestWorker:
                 self.deliver(book, done)
         except LockTimeout:
             done.busy = True
+        metrics.DIGEST_ROUNDS.labels(outcome="busy" if done.busy else "worked").inc()
+        for outcome, count in (
+            ("posted", len(done.posted)),
+            ("held_quiet", done.held_quiet),
+            ("held_cap", done.held_cap),
+            ("failed", done.failed),
+            ("dropped", done.dropped),
+        ):
+            if count:
+                metrics.DIGESTS.labels(outcome=outcome).inc(count)
         if done.new or done.posted or done.failed or done.dropped:
             log.info(
                 "digest round",

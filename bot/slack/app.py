@@ -27,7 +27,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.answer import Answer
 from bot.chat import AckGate, StreamIntoMessage, worker_pool
+from bot.digests import Delivery
 from bot.dispatch import HELP_TITLE, Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.logs import request_context
 from bot.metrics import EVENTS, QUESTIONS
@@ -40,6 +42,7 @@ from bot.slack.markup import question_text
 from bot.slack.streaming import Capabilities, ThreadReply, plain_text
 from bot.slack.web import SlackWeb
 from bot.state import StateStore
+from bot.subscriptions import Subscription
 from index.settings import Settings, SettingsError
 
 log = logging.getLogger("bot.slack")
@@ -51,6 +54,18 @@ SLASH_COMMANDS = ("/yanbao", "/ask", "/weekly", "/reindex", "/reports")
 # message subtypes that are still a person talking to the bot
 QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
 MAX_TITLE_CHARS = 80
+# what Slack says when the bot cannot post in a channel at all: a digest for it is not retried
+CANNOT_POST = (
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "account_inactive",
+    "invalid_auth",
+    "token_revoked",
+    "restricted_action",
+    "cannot_dm_bot",
+    "missing_scope",
+)
 
 SLACK_USAGE = Say(
     "*In Slack:* mention me in a channel (`@yanbao 乐鑫科技的投资逻辑是什么？`) or send me a direct "
@@ -621,6 +636,24 @@ class SlackBot:
 
     def health(self) -> dict[str, Any]:
         return self.identity.health() if self.identity is not None else {}
+
+    # -- digests -------------------------------------------------------------------------------------
+    def post_digest(self, channel: str, digest: Answer, subscription: Subscription, key: str) -> Delivery:
+        """Post a new weekly note's summary to a subscribed channel (bot/digests.py decides when)."""
+        why = f"This channel is subscribed to {subscription.describe('en')}; `/unsubscribe` stops it."
+        text, blocks = render.render_digest(digest, why=why)
+        outcome = self.web.call(
+            "chat_postMessage",
+            quiet=CANNOT_POST,
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        if outcome.error in ("invalid_blocks", "msg_too_long", "too_many_blocks"):
+            outcome = self.web.call("chat_postMessage", channel=channel, text=text)  # the words, plainly
+        return Delivery(outcome.ok, outcome.error, permanent=outcome.error in CANNOT_POST)
 
 
 def is_direct_channel(command: dict) -> bool:
