@@ -70,6 +70,8 @@ def cmd_index(args, settings: Settings) -> int:
     from bot.state import LockTimeout
 
     service = _service(settings)
+    if args.watch:
+        return _watch(service, args)
     progress = None if not args.no_progress else False
 
     def waiting(holder: str) -> None:
@@ -89,6 +91,35 @@ def cmd_index(args, settings: Settings) -> int:
     else:
         sys.stdout.write(render_summary_text(summary) + "\n")
     return 1 if summary.failed else 0
+
+
+def _watch(service, args) -> int:
+    """`index --watch`: index now, then what arrives, until interrupted (Ctrl-C, SIGTERM)."""
+    import signal
+    import threading
+
+    from bot.watch import watch
+
+    if args.interval <= 0:
+        _err("--interval must be more than 0 seconds")
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(summary) -> None:
+        if args.json:
+            _print_json(summary.to_json())
+        else:
+            sys.stdout.write(render_summary_text(summary) + "\n")
+            sys.stdout.flush()
+
+    folders = ", ".join(str(p) for p in args.paths)
+    _err(f"watching {folders} every {args.interval:g} s (Ctrl-C stops)")
+    try:
+        watch(service, list(args.paths), interval=args.interval, prune=args.prune, report=report, stop=stop)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def _answer_out(answer: Answer, as_json: bool) -> None:
