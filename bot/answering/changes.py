@@ -69,9 +69,10 @@ def wants_changes(question: str, broker: str | None, companies: list[str]) -> bo
 # ---- which notes are compared -------------------------------------------------------------------
 def title_sectors(report: Report, lexicon: Lexicon) -> set[str]:
     """The sectors a note's title names (通信, 计算机): what makes a series of a broker's weeklies."""
-    named = {
-        entry.chinese[0] for entry, _ in lexicon.glossary_chinese(report.title) if entry.category == "sector"
-    }
+    title = report.title
+    for _, start, end in reversed(lexicon.broker_spans(title)):  # 证券 of 山西证券 is no sector
+        title = title[:start] + " " + title[end:]
+    named = {entry.chinese[0] for entry, _ in lexicon.glossary_chinese(title) if entry.category == "sector"}
     return named | set(report.sectors)
 
 
@@ -552,18 +553,18 @@ def describe_changes(
     text = "\n\n".join(blocks)
     citations = cite.citations
     phrased = _llm_phrasing(llm, text, citations, language, on_text) if llm is not None else None
-    text, mode, model, fallback = prefer_verified(phrased, text, citations, lexicon, llm)
-    verified = verify_answer(text, citations, lexicon)
+    chosen = prefer_verified(phrased, text, citations, lexicon, llm)
+    verified = verify_answer(chosen.text, citations, lexicon)
     final, used = renumber(verified.text, citations, verified.cited)
     return Answer(
         question,
         final,
-        mode,
+        chosen.mode,
         found=bool(used),
         citations=used,
-        dropped=verified.dropped,
-        model=model,
-        fallback=fallback,
+        dropped=chosen.dropped + verified.dropped,
+        model=chosen.model,
+        fallback=chosen.fallback,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.answer import Answer, Citation
 from bot.answering.verify import inert, renumber, verify_answer
@@ -45,19 +45,31 @@ def numbered_context(citations: list[Citation]) -> str:
     return "\n\n".join(blocks)
 
 
+@dataclass
+class Chosen:
+    """The text an answer shows: the LLM's when a cited point of it survived verification, else
+    the extractive one (`fallback` says why). `dropped`: what verification took out of the LLM's."""
+
+    text: str
+    mode: str = "extractive"
+    model: str | None = None
+    fallback: str | None = None
+    dropped: list[str] = field(default_factory=list)
+
+
 def prefer_verified(
     generated: str | None, extractive: str, citations: list[Citation], lexicon: Lexicon, llm: LLMClient | None
-) -> tuple[str, str, str | None, str | None]:
-    """(text, mode, model, fallback): what an LLM wrote when at least one of its cited points
-    survives verification, else the extractive text and why the LLM's was not used."""
+) -> Chosen:
     if llm is None:
-        return extractive, "extractive", None, None
+        return Chosen(extractive)
     if not generated:
-        return extractive, "extractive", None, "LLM unavailable"
+        return Chosen(extractive, fallback="LLM unavailable")
     verified = verify_answer(generated, citations, lexicon)
     if not verified.cited:
-        return extractive, "extractive", None, "the LLM's text had no supported, cited point"
-    return verified.text, "llm", llm.model, None
+        return Chosen(
+            extractive, fallback="the LLM's text had no supported, cited point", dropped=verified.dropped
+        )
+    return Chosen(verified.text, "llm", llm.model, dropped=verified.dropped)
 
 
 def answer_with_llm(

@@ -244,8 +244,8 @@ def summarize_reports(
         return cache[key]
     text, citations = _extractive_summary(reports, library.lexical.report_chunks, lexicon)
     generated = _llm_summary(llm, reports, citations, on_text) if llm is not None else None
-    text, mode, model, fallback = prefer_verified(generated, text, citations, lexicon, llm)
-    verified = verify_answer(text, citations, lexicon)
+    chosen = prefer_verified(generated, text, citations, lexicon, llm)
+    verified = verify_answer(chosen.text, citations, lexicon)
     final, used = renumber(verified.text, citations, verified.cited)
     if not used:  # nothing summarisable: name the notes looked at instead of an empty answer
         final = (
@@ -255,12 +255,12 @@ def summarize_reports(
     answer = Answer(
         question,
         final,
-        mode,
+        chosen.mode,
         found=bool(used),
         citations=used,
-        dropped=verified.dropped,
-        model=model,
-        fallback=fallback,
+        dropped=chosen.dropped + verified.dropped,
+        model=chosen.model,
+        fallback=chosen.fallback,
     )
     if cache is not None:
         cache[key] = answer
