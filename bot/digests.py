@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from bot import metrics
 from bot.answer import Answer
 from bot.answering.weekly import about_sector, summarize_reports
+from bot.scopes import Scopes
 from bot.state import LockTimeout
 from bot.subscriptions import Subscription, Subscriptions, matches
 from index.records import Report
@@ -213,7 +214,11 @@ class DigestWorker:
 
         if not matches(subscription, report, sector_check):
             return False
-        where = self.service.scope_filter_for_channel(subscription.platform, subscription.channel)
+        where = (
+            Scopes(self.service.settings, self.service.state)
+            .for_channel(subscription.platform, subscription.channel)
+            .filter()
+        )
         return where is None or where.matches(report)
 
     def deliver(self, book: Subscriptions, done: Round) -> None:
@@ -238,7 +243,7 @@ class DigestWorker:
                 state.delete_record(QUEUE, key)
                 done.dropped += 1
                 continue
-            where = self.service.scope_filter_for_channel(self.platform, channel)
+            where = Scopes(settings, state).for_channel(self.platform, channel).filter()
             if where is not None and not where.matches(report):  # the channel's scope changed
                 state.delete_record(QUEUE, key)
                 done.dropped += 1

@@ -46,7 +46,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answer import Answer
 from bot.chat import INDEXABLE_EXTENSIONS, describe_size
@@ -54,6 +54,9 @@ from bot.permissions import NotPermitted, Requester, is_admin
 from bot.service import Yanbao
 from index.records import Report
 from index.summary import IndexSummary
+
+if TYPE_CHECKING:
+    from bot.scopes import Scope
 
 log = logging.getLogger("yanbao.dispatch")
 
@@ -140,6 +143,16 @@ class Context:
     def service(self) -> Yanbao:
         return self.dispatcher.service
 
+    @property
+    def scope(self) -> Scope:
+        """What questions here may search (bot/scopes.py): the channel's, a DM's person's, or the
+        default; everything for the console operator."""
+        from bot.scopes import Scopes
+
+        return Scopes(self.service.settings, self.service.state).for_conversation(
+            self.requester, self.channel, self.direct
+        )
+
     def status(self, say: Say) -> None:
         if self.on_status is not None:
             try:
@@ -215,33 +228,57 @@ VOTES = ("up", "down")
 # --------------------------------------------------------------------------------- built-in commands
 
 
+def no_library(scope: Scope) -> Reply:
+    """The answer where the scope allows no note (an unmapped channel under the "none" default)."""
+    return Reply.message(
+        Say(
+            f"Questions here may not search any note yet ({scope.origin}). An admin can map this "
+            "conversation to brokers, sectors or folders with `/scope`.",
+            "这里还不能检索任何研报。管理员可以用 `/scope` 为本会话设置券商、行业或目录。",
+        ),
+        title=Say("No library here", "本会话没有可检索的研报"),
+        tone="warning",
+    )
+
+
 def run_ask(ctx: Context, args: str) -> Reply:
     question = args.strip()
     if not question:
         return ctx.dispatcher.help()
+    scope = ctx.scope
+    if scope.nothing:
+        return no_library(scope)
     ctx.status(searching(ctx.service))
-    answer = ctx.service.ask(question, conversation=ctx.conversation, on_text=ctx.on_text)
+    answer = ctx.service.ask(
+        question, conversation=ctx.conversation, on_text=ctx.on_text, where=scope.filter()
+    )
     return Reply.of_answer(answer)
 
 
 def run_weekly(ctx: Context, args: str) -> Reply:
+    scope = ctx.scope
+    if scope.nothing:
+        return no_library(scope)
     broker, sector = ctx.service.weekly_scope(args)
-    scope = " ".join(filter(None, [broker, sector]))
-    ctx.status(Say(f"summarising the latest weekly{' for ' + scope if scope else ''}…", "正在汇总最新周报…"))
-    answer = ctx.service.weekly(broker, sector, on_text=ctx.on_text)
+    named = " ".join(filter(None, [broker, sector]))
+    ctx.status(Say(f"summarising the latest weekly{' for ' + named if named else ''}…", "正在汇总最新周报…"))
+    answer = ctx.service.weekly(broker, sector, on_text=ctx.on_text, where=scope.filter())
     return Reply.of_answer(answer, title=WEEKLY_TITLE)
 
 
 def run_changes(ctx: Context, args: str) -> Reply:
+    scope = ctx.scope
+    if scope.nothing:
+        return no_library(scope)
     broker, sector = ctx.service.broker_and_sector(args)
-    scope = " ".join(filter(None, [broker, sector]))
+    named = " ".join(filter(None, [broker, sector]))
     ctx.status(
         Say(
-            f"comparing the latest weekly{' of ' + scope if scope else ''} with the one before…",
+            f"comparing the latest weekly{' of ' + named if named else ''} with the one before…",
             "正在对比最新两期周报…",
         )
     )
-    answer = ctx.service.changes(broker, sector, on_text=ctx.on_text)
+    answer = ctx.service.changes(broker, sector, on_text=ctx.on_text, where=scope.filter())
     return Reply.of_answer(answer, title=CHANGES_TITLE)
 
 
@@ -333,11 +370,12 @@ BUILTIN_COMMANDS: list[Command] = builtin_commands()
 def standard_commands() -> list[Command]:
     """What every surface offers: the built-in commands and those of the modules built on this one
     (channel subscriptions), /help last."""
-    from bot.subscriptions import subscription_commands  # it imports this module: imported late
+    from bot.scope_commands import scope_commands  # they import this module: imported late
+    from bot.subscriptions import subscription_commands
 
     others = [c for c in BUILTIN_COMMANDS if c.name != "help"]
     helps = [c for c in BUILTIN_COMMANDS if c.name == "help"]
-    return [*others, *subscription_commands(), *helps]
+    return [*others, *subscription_commands(), *scope_commands(), *helps]
 
 
 INTRO = Say(

@@ -105,10 +105,12 @@ class Yanbao:
         on_text: Callable[[str], None] | None = None,
         today: date | None = None,
         hits: int = 0,
+        where: SearchFilter | None = None,
     ) -> Answer:
         """Answer a question. `conversation` (e.g. "slack:C123:1700000000.0001") keeps follow-up
         context; `on_text` receives the growing answer text while an LLM streams; `hits` > 0 adds
-        the top retrieved paragraphs to the answer (to score retrieval apart from answering)."""
+        the top retrieved paragraphs to the answer (to score retrieval apart from answering);
+        `where` is what may be searched (a channel's scope): the engines see nothing else."""
         started = time.perf_counter()
         question, note = _trim(question)
         if not question:
@@ -118,7 +120,7 @@ class Yanbao:
         library = self.library
         plan = parse_query(question, today or date.today(), library.lexicon)
         if wants_changes(question, plan.broker, plan.companies) and not (since or until):
-            answer = self._changes_answer(question, plan, broker=broker, on_text=on_text)
+            answer = self._changes_answer(question, plan, broker=broker, on_text=on_text, where=where)
             if answer is not None:
                 if conversation:
                     self.state.append_history(conversation, _turn(question, plan, answer).to_json())
@@ -137,6 +139,7 @@ class Yanbao:
             today=today,
             previous=previous,
             extra_queries=extra_queries,
+            report_ids=self._allowed(where),
             stage_timer=metrics.observe_stage,
         )
         plan = result.plan
@@ -170,6 +173,12 @@ class Yanbao:
         metrics.observe_stage("total", time.perf_counter() - started)
         return answer
 
+    def _allowed(self, where: SearchFilter | None) -> set[str] | None:
+        """The reports a filter allows, as the searcher takes an explicit filter."""
+        if where is None:
+            return None
+        return {r.id for r in self.library.lexical.reports.values() if where.matches(r)}
+
     # ---- weekly -------------------------------------------------------------------------------
     def weekly(
         self,
@@ -177,23 +186,38 @@ class Yanbao:
         sector: str | None = None,
         *,
         on_text: Callable[[str], None] | None = None,
+        where: SearchFilter | None = None,
     ) -> Answer:
         library = self.library
         library.refresh()
         return summarize_weekly(
-            library, broker=broker, sector=sector, llm=self._llm, cache=self._weekly_cache, on_text=on_text
+            library,
+            broker=broker,
+            sector=sector,
+            llm=self._llm,
+            cache=self._weekly_cache,
+            on_text=on_text,
+            where=where,
         )
 
     # ---- what changed --------------------------------------------------------------------------
     def _changes_answer(
-        self, question: str, plan, *, broker: str | None, on_text: Callable[[str], None] | None
+        self,
+        question: str,
+        plan,
+        *,
+        broker: str | None,
+        on_text: Callable[[str], None] | None,
+        where: SearchFilter | None,
     ) -> Answer | None:
         """A question asking what changed since the last weekly; None when no two weeklies of the
         broker asked can be compared (the question is then searched like any other)."""
         broker = broker or plan.broker
         language = "en" if plan.language == "en" else "zh"
         for sector in [*plan.sectors[:1], None]:
-            answer = self.changes(broker, sector, language=language, question=question, on_text=on_text)
+            answer = self.changes(
+                broker, sector, language=language, question=question, on_text=on_text, where=where
+            )
             if answer.found:
                 return answer
         return None
@@ -238,10 +262,6 @@ class Yanbao:
         broker, start, end = spans[0]
         rest = (words[:start] + " " + words[end:]).strip(" ,，、;；:：")
         return broker, " ".join(rest.split()) or None
-
-    def scope_filter_for_channel(self, platform: str, channel: str) -> SearchFilter | None:
-        """What a channel may search (its scope); None when everything."""
-        return None
 
     # ---- indexing (admins only: what is indexed is what every user's answers cite) -------------
     def reindex(self, paths: list[Path] | None = None, *, by: Requester, prune: bool = True) -> IndexSummary:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.dispatch import Command, Context, Reply, Say, Usage
 from bot.permissions import NotPermitted, is_admin
+from bot.scopes import Scopes
 from bot.state import StateStore
 from index.records import Report
 from index.settings import Settings
@@ -164,6 +165,20 @@ def parse_subscription(ctx: Context, args: str, *, need_kind: bool = True) -> Su
 def run_subscribe(ctx: Context, args: str) -> Reply:
     subscription = parse_subscription(ctx, args)
     here_en, here_zh = _here(subscription.platform, subscription.channel, ctx)
+    scope = Scopes(ctx.service.settings, ctx.service.state).for_channel(
+        subscription.platform, subscription.channel
+    )
+    if scope.nothing or (scope.brokers and subscription.broker and subscription.broker not in scope.brokers):
+        return Reply.message(
+            Say(
+                f"{here_en.capitalize()} may search {scope.describe('en')} ({scope.origin}), so no digest of "
+                f"{subscription.describe('en')} could be posted here.",
+                f"{here_zh}的检索范围是：{scope.describe('zh')}，无法推送{subscription.describe('zh')}。",
+            ),
+            title=Say("Not subscribed", "未订阅"),
+            tone="warning",
+            private=True,
+        )
     what_en, what_zh = subscription.describe("en"), subscription.describe("zh")
     if not Subscriptions(ctx.service.state).add(subscription):
         return Reply.message(

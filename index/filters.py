@@ -7,8 +7,10 @@ user excluded and neither receives a list of thousands of report ids. Metadata m
 from a question (a broker named in passing, "last week") is a ranking prior, never a SearchFilter.
 
 Every field a filter can test is written on each chunk, in both engines, by `chunk_filter_fields`.
-Adding a filter (channel scopes by source folder or sector come next) means: a field here, its
-value in `chunk_filter_fields`, and one clause in each of `tantivy_query` and `chroma_where`.
+Adding a filter means: a field here, its value in `chunk_filter_fields`, and one clause in each of
+`tantivy_query` and `chroma_where`. A channel's scope (bot/scopes.py) is a filter on brokers,
+source folders and sectors: `folders` holds every folder above a note's file (so "the note is
+under /reports/tmt" is one term), `sectors` the sectors its title names (index/sectors.py).
 """
 
 from __future__ import annotations
@@ -54,6 +56,38 @@ def _interval(published: str | None, period: str | None) -> tuple[int, int]:
     return date_int(start), date_int(end or start)
 
 
+# A list field may not be empty in Chroma metadata: a note with no folder or sector holds this.
+NO_VALUE = ""
+
+
+def folder_form(path: str) -> str:
+    """A folder as filters compare it: "/reports/tmt" (no trailing slash); a source that is no path
+    ("slack:F123/note.pdf") keeps its own form."""
+    path = path.strip().replace("\\", "/")
+    return path.rstrip("/") or "/"
+
+
+def report_folders(report: Report) -> list[str]:
+    """Every folder above the note's file, outermost first: /reports, /reports/tmt. An upload
+    ("slack:F123/note.pdf") is in "slack:" and "slack:F123"."""
+    source = folder_form(report.source)
+    parts = source.split("/")[:-1]
+    folders = ["/".join(parts[: i + 1]) or "/" for i in range(len(parts))]
+    if ":" in source.split("/")[0]:  # an upload: its platform is a folder too
+        folders.insert(0, source.split(":", 1)[0] + ":")
+    return list(dict.fromkeys(f for f in folders if f))
+
+
+def report_sectors(report: Report) -> list[str]:
+    """The sectors a note is about: those it was described with, else those its title names."""
+    if report.sectors:
+        return list(report.sectors)
+    from index.lexicon import Lexicon
+    from index.sectors import title_sectors
+
+    return title_sectors(report.title, Lexicon.load())
+
+
 def chunk_filter_fields(report: Report) -> dict[str, Any]:
     """The per-chunk fields filters test, the same in Chroma metadata and in the tantivy document."""
     start, end = report_interval(report)
@@ -63,6 +97,8 @@ def chunk_filter_fields(report: Report) -> dict[str, Any]:
         "kind": report.kind,
         "date_start": start,
         "date_end": end,
+        "folders": report_folders(report) or [NO_VALUE],
+        "sectors": report_sectors(report) or [NO_VALUE],
     }
 
 
@@ -76,6 +112,8 @@ class SearchFilter:
     kinds: frozenset[str] | None = None
     since: int | None = None  # YYYYMMDD: the report's interval must end on or after it
     until: int | None = None  # YYYYMMDD: the report's interval must start on or before it
+    folders: frozenset[str] | None = None  # the note's file is under one of these
+    sectors: frozenset[str] | None = None  # the note is about one of these (canonical names)
 
     @classmethod
     def of(
@@ -86,6 +124,8 @@ class SearchFilter:
         kinds: Iterable[str] | None = None,
         since: str | None = None,
         until: str | None = None,
+        folders: Iterable[str] | None = None,
+        sectors: Iterable[str] | None = None,
     ) -> SearchFilter:
         return cls(
             report_ids=frozenset(report_ids) if report_ids is not None else None,
@@ -93,16 +133,39 @@ class SearchFilter:
             kinds=frozenset(kinds) if kinds is not None else None,
             since=date_int(since) if since else None,
             until=date_int(until) if until else None,
+            folders=frozenset(folder_form(f) for f in folders) if folders is not None else None,
+            sectors=frozenset(sectors) if sectors is not None else None,
         )
+
+    def _sets(self) -> tuple[frozenset[str] | None, ...]:
+        return (self.report_ids, self.brokers, self.kinds, self.folders, self.sectors)
 
     def __bool__(self) -> bool:
         """True when the filter restricts anything."""
-        return any(v is not None for v in (self.report_ids, self.brokers, self.kinds, self.since, self.until))
+        return any(v is not None for v in (*self._sets(), self.since, self.until))
 
     @property
     def matches_nothing(self) -> bool:
-        return any(s is not None and not s for s in (self.report_ids, self.brokers, self.kinds)) or (
+        return any(s is not None and not s for s in self._sets()) or (
             self.since is not None and self.until is not None and self.since > self.until
+        )
+
+    def both(self, other: SearchFilter | None) -> SearchFilter:
+        """What this filter and `other` both allow (a user's --broker within a channel's scope)."""
+        if other is None:
+            return self
+
+        def meet(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+            return b if a is None else a if b is None else a & b
+
+        return SearchFilter(
+            report_ids=meet(self.report_ids, other.report_ids),
+            brokers=meet(self.brokers, other.brokers),
+            kinds=meet(self.kinds, other.kinds),
+            since=max(filter(None, (self.since, other.since)), default=None),
+            until=min(filter(None, (self.until, other.until)), default=None),
+            folders=_meet_folders(self.folders, other.folders),
+            sectors=meet(self.sectors, other.sectors),
         )
 
     def matches(self, report: Report) -> bool:
@@ -113,6 +176,10 @@ class SearchFilter:
             return False
         if self.kinds is not None and report.kind not in self.kinds:
             return False
+        if self.folders is not None and not self.folders.intersection(report_folders(report)):
+            return False
+        if self.sectors is not None and not self.sectors.intersection(report_sectors(report)):
+            return False
         start, end = report_interval(report)
         if self.since is not None and end < self.since:
             return False
@@ -121,7 +188,12 @@ class SearchFilter:
     def count(self, reports: Iterable[Report]) -> int:
         """How many of `reports` match (the same rule as `matches`, without the date arithmetic
         when the filter has no dates: a filter is counted over the whole archive per question)."""
-        if self.since is not None or self.until is not None:
+        if (
+            self.since is not None
+            or self.until is not None
+            or self.folders is not None
+            or self.sectors is not None
+        ):
             return sum(1 for r in reports if self.matches(r))
         ids, brokers, kinds = self.report_ids, self.brokers, self.kinds
         return sum(
@@ -144,6 +216,12 @@ class SearchFilter:
             clauses.append({"date_end": {"$gte": self.since}})
         if self.until is not None:
             clauses.append({"date_start": {"$lte": self.until}})
+        for name, values in (("folders", self.folders), ("sectors", self.sectors)):
+            if values is not None:  # list fields: the chunk's list holds one of the values
+                contains = [{name: {"$contains": v}} for v in sorted(values)] or [
+                    {name: {"$contains": "\0none"}}
+                ]
+                clauses.append(contains[0] if len(contains) == 1 else {"$or": contains})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -153,7 +231,13 @@ class SearchFilter:
         import tantivy
 
         clauses = []
-        for name, values in (("report_id", self.report_ids), ("broker", self.brokers), ("kind", self.kinds)):
+        for name, values in (
+            ("report_id", self.report_ids),
+            ("broker", self.brokers),
+            ("kind", self.kinds),
+            ("folders", self.folders),
+            ("sectors", self.sectors),
+        ):
             if values is not None:
                 clauses.append(tantivy.Query.term_set_query(schema, name, sorted(values)))
         for name, lower, upper in (("date_end", self.since, None), ("date_start", None, self.until)):
@@ -167,3 +251,16 @@ class SearchFilter:
             return None
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
         return tantivy.Query.const_score_query(query, 0.0)
+
+
+def _meet_folders(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """Notes under one of `a` and under one of `b`: the deeper folder of each nested pair."""
+    if a is None or b is None:
+        return b if a is None else a
+
+    def within(inner: str, outer: str) -> bool:
+        return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+    return frozenset(
+        {x for x in a if any(within(x, y) for y in b)} | {y for y in b if any(within(y, x) for x in a)}
+    )
