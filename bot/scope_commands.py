@@ -34,11 +34,8 @@ def _target(ctx: Context, words: list[str]) -> tuple[str, str, list[str]]:
         who = words[1]
         mention = SLACK_MENTION.match(who)
         user = mention.group(1) if mention else who.split(":")[-1]
-        return (
-            user_key(platform if platform != "console" else "slack", user),
-            f"<{user}>'s direct messages",
-            words[2:],
-        )
+        named = f"<@{user}>'s direct messages" if platform == "slack" else f"{user}'s direct messages"
+        return user_key(platform if platform != "console" else "slack", user), named, words[2:]
     if words and PLACE.match(words[0]):
         name, is_user, ident = PLACE.match(words[0]).groups()  # type: ignore[union-attr]
         key = user_key(name, ident) if is_user else place_key(name, ident)
