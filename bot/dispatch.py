@@ -278,7 +278,8 @@ def run_changes(ctx: Context, args: str) -> Reply:
             "正在对比最新两期周报…",
         )
     )
-    answer = ctx.service.changes(broker, sector, on_text=ctx.on_text, where=scope.filter())
+    language = "zh" if ctx.requester.platform == "feishu" else "en"  # as Say picks per surface
+    answer = ctx.service.changes(broker, sector, language=language, on_text=ctx.on_text, where=scope.filter())
     return Reply.of_answer(answer, title=CHANGES_TITLE)
 
 

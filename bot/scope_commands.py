@@ -100,6 +100,18 @@ def _count(ctx: Context, scope: Scope) -> tuple[int, int]:
     return (len(reports) if where is None else sum(1 for r in reports if where.matches(r))), len(reports)
 
 
+def _shown(ctx: Context, scope: Scope, where: str) -> Reply:
+    allowed, total = _count(ctx, scope)
+    return Reply.message(
+        Say(
+            f"Questions {where} search {scope.describe('en')} ({allowed} of {total} indexed notes; {scope.origin}).",
+            f"检索范围：{scope.describe('zh')}（已索引 {total} 篇中的 {allowed} 篇；{scope.origin}）。",
+        ),
+        title=Say("Scope", "检索范围"),
+        private=True,
+    )
+
+
 def run_scope(ctx: Context, args: str) -> Reply:
     """`/scope`: what may be searched here. Admins: `/scope broker …|sector …|folder …`, `/scope
     clear`, `/scope default all|none`, `/scope list`, `/scope user <@U…> …`, `/scope slack:C… …`."""
@@ -107,16 +119,7 @@ def run_scope(ctx: Context, args: str) -> Reply:
     scopes = Scopes(ctx.service.settings, ctx.service.state)
     first = words[0].lower() if words else ""
     if not words:
-        scope = scopes.for_conversation(ctx.requester, ctx.channel, ctx.direct)
-        allowed, total = _count(ctx, scope)
-        return Reply.message(
-            Say(
-                f"Questions here search {scope.describe('en')} ({allowed} of {total} indexed; {scope.origin}).",
-                f"这里的提问检索：{scope.describe('zh')}（已索引 {total} 篇中的 {allowed} 篇；{scope.origin}）。",
-            ),
-            title=Say("Scope", "检索范围"),
-            private=True,
-        )
+        return _shown(ctx, scopes.for_conversation(ctx.requester, ctx.channel, ctx.direct), "here")
     if not is_admin(ctx.service.settings, ctx.requester):
         raise NotPermitted(ctx.requester, "change what a channel may search")
     if first == "default":
@@ -146,7 +149,9 @@ def run_scope(ctx: Context, args: str) -> Reply:
             Say("\n".join(lines), "\n".join(zh)), title=Say("Scopes", "检索范围"), private=True
         )
     key, named, rest = _target(ctx, words)
-    if rest and rest[0].lower() in ("clear", "清除"):
+    if not rest:
+        return _shown(ctx, scopes.mapped(key) or scopes.default(), f"in {named}")
+    if rest[0].lower() in ("clear", "清除"):
         removed = scopes.clear(key)
         after = scopes.mapped(key) or scopes.default()
         return Reply.message(

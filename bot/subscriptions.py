@@ -49,7 +49,7 @@ class Subscription:
         """ "weekly notes from 山西证券 about 通信" / "山西证券 通信 的周报"."""
         if language == "zh":
             scope = " ".join(p for p in (self.broker, self.sector) if p)
-            return f"{scope + ' 的' if scope else '所有'}新周报"
+            return f"{scope + '的' if scope else '所有'}新周报"
         parts = ["new weekly notes"]
         if self.broker:
             parts.append(f"from {self.broker}")
@@ -188,10 +188,11 @@ def run_subscribe(ctx: Context, args: str) -> Reply:
     limits = _limits(ctx.service.settings)
     return Reply.message(
         Say(
-            f"Subscribed {here_en} to {what_en}: each one's cited summary is posted here once, as soon "
-            f"as it is indexed ({limits('en')}). `/unsubscribe` stops it.",
-            f"已为{here_zh}订阅{what_zh}：每篇新周报入库后，会把带引用的摘要发到这里一次（{limits('zh')}）。"
-            "发送 `/unsubscribe` 取消。",
+            f"Subscribed {here_en} to {what_en}: each one's cited summary is posted "
+            f"{'here' if here_en == 'this channel' else 'there'} once, as soon as it is indexed "
+            f"({limits('en')}). `/unsubscribe` stops it.",
+            f"已为{here_zh}订阅{what_zh}：每篇新周报入库后，会把带引用的摘要发到{'这里' if here_zh == '本频道' else '该会话'}一次"
+            f"（{limits('zh')}）。发送 `/unsubscribe` 取消。",
         ),
         title=Say("Subscribed", "已订阅"),
         tone="success",

@@ -381,7 +381,7 @@ class FeishuBot:
     def post_digest(self, chat_id: str, digest: Answer, subscription: Subscription, key: str) -> Delivery:
         """Send a new weekly note's summary to a subscribed chat (bot/digests.py decides when). The
         uuid makes Feishu itself drop a second send of the same digest within the hour."""
-        title = f"新周报 · {subscription.describe('zh')}"
+        title = "新周报摘要"
         try:
             message_id = self.api.send_card(chat_id, cards.answer_card(digest, title=title), uuid=key)
         except FeishuApiError as exc:

@@ -50,7 +50,7 @@ log = logging.getLogger("bot.slack")
 CLAIM_TTL_SECONDS = 7 * 86400
 LISTENER_THREADS = 8  # extractive answers are CPU-bound: more threads only fight over the GIL
 LLM_LISTENER_THREADS = 32  # with an LLM, answers mostly wait on it: more of them can stream at once
-SLASH_COMMANDS = ("/yanbao", "/ask", "/weekly", "/reindex", "/reports")
+SLASH_COMMANDS = ("/yanbao", "/ask", "/weekly", "/changes", "/reindex", "/reports")
 # message subtypes that are still a person talking to the bot
 QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
 MAX_TITLE_CHARS = 80
