@@ -8,7 +8,8 @@ takes the shared lock "digests:<platform>" without waiting (so one replica works
 others skip it) and then:
 
 1. scan: reads the reports committed after the shared cursor. A report id seen for the first time
-   (a claim "digest-seen:…" in the shared state) is new; a re-indexed or re-described note is not.
+   (a claim "digest-seen:…" in the shared state) is new; a re-indexed or re-described note is not,
+   nor is one dated more than YANBAO_DIGEST_MAX_AGE_DAYS ago (an archive loaded late).
    Each new weekly is queued (a record "digest-queue", one per channel and note) for every
    subscription it matches and every channel whose scope allows it; then the cursor moves on.
    The first scan ever marks what is already indexed as seen: subscribing never floods a channel
@@ -31,12 +32,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import metrics
 from bot.answer import Answer
-from bot.answering.weekly import about_sector, summarize_reports
+from bot.answering.weekly import about_sector, end_date, summarize_reports
 from bot.scopes import Scopes
 from bot.state import LockTimeout
 from bot.subscriptions import Subscription, Subscriptions, matches
@@ -72,6 +73,7 @@ class Round:
 
     busy: bool = False  # another replica held the lock
     new: list[str] = field(default_factory=list)  # report ids seen for the first time
+    old: list[str] = field(default_factory=list)  # new to the index, but dated too long ago to be news
     queued: int = 0
     posted: list[tuple[str, str]] = field(default_factory=list)  # (channel, report id)
     held_quiet: int = 0
@@ -186,6 +188,9 @@ class DigestWorker:
             done.new.append(report.id)
             if report.kind != "weekly":
                 continue
+            if self._old_news(report):
+                done.old.append(report.id)
+                continue
             for subscription in subscriptions:
                 if not self._wanted(subscription, report):
                     continue
@@ -205,6 +210,15 @@ class DigestWorker:
                     )
                     done.queued += 1
         state.put_record(CURSOR, cursor_key, {"generation": generation, "scanned": self.clock()})
+
+    def _old_news(self, report: Report) -> bool:
+        """A weekly dated more than YANBAO_DIGEST_MAX_AGE_DAYS before today (an archive indexed
+        late) is not news; one with no date is."""
+        days = self.service.settings.digest_max_age_days
+        if not days or not (report.date or report.period):
+            return False
+        today = datetime.fromtimestamp(self.clock(), ZoneInfo(self.service.settings.timezone)).date()
+        return date.fromisoformat(end_date(report)) < today - timedelta(days=days)
 
     def _wanted(self, subscription: Subscription, report: Report) -> bool:
         library = self.service.library

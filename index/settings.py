@@ -38,6 +38,7 @@ _ENV_NAMES: dict[str, str] = {
     "digest_quiet_hours": "YANBAO_DIGEST_QUIET_HOURS",
     "digest_daily_cap": "YANBAO_DIGEST_DAILY_CAP",
     "digest_poll_seconds": "YANBAO_DIGEST_POLL_SECONDS",
+    "digest_max_age_days": "YANBAO_DIGEST_MAX_AGE_DAYS",
     "scope_default": "YANBAO_SCOPE_DEFAULT",
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
@@ -96,6 +97,9 @@ class Settings:
     digest_quiet_hours: str | None = None
     digest_daily_cap: int = 10  # digests posted in one channel per day at most; the rest wait a day
     digest_poll_seconds: float = 30.0  # how often a serving replica looks for newly indexed weeklies
+    # a weekly dated longer ago than this when it is indexed is no news (an archive loaded later);
+    # 0: every new note is
+    digest_max_age_days: int = 14
     # what a channel or chat nobody mapped with /scope may search: "all" notes, or "none"
     scope_default: str = "all"
     # channel -> the brokers / folders / sectors it may search ([scopes] in yanbao.toml)
@@ -266,13 +270,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             except ValueError as exc:
                 raise SettingsError(f"YANBAO_DIGEST_QUIET_HOURS={exc}") from None
             values[attr] = text
-        elif attr == "digest_daily_cap":
+        elif attr in ("digest_daily_cap", "digest_max_age_days"):
             try:
                 values[attr] = int(str(value))
             except ValueError:
-                raise SettingsError(f"YANBAO_DIGEST_DAILY_CAP={value!r}: expected a whole number") from None
-            if values[attr] < 1:  # type: ignore[operator]
-                raise SettingsError(f"YANBAO_DIGEST_DAILY_CAP={value!r}: must be 1 or more")
+                raise SettingsError(f"{env_name}={value!r}: expected a whole number") from None
+            least = 1 if attr == "digest_daily_cap" else 0
+            if values[attr] < least:  # type: ignore[operator]
+                raise SettingsError(f"{env_name}={value!r}: must be {least} or more")
         elif attr == "digest_poll_seconds":
             try:
                 values[attr] = float(value)  # type: ignore[arg-type]

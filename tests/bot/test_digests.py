@@ -327,3 +327,14 @@ def test_feishu_chats_get_the_digest_as_a_card_once(tmp_path, reports):
             assert feishu.sent_to("oc_left") == []
         finally:
             bot.close()
+
+
+def test_an_archive_indexed_late_is_no_news(tmp_path, slack, reports):
+    clock = Clock("2025-03-03 09:00")  # six weeks after the notes were published
+    replica = Replica(slack_settings(tmp_path, slack, digest_max_age_days=14), clock)
+    replica.run("/subscribe weekly", "CDESK")
+    replica.worker.run_once()
+    replica.index(copy(WEEK1, reports), copy(WEEK2, reports))
+    done = replica.worker.run_once()
+    assert len(done.new) == 2 and sorted(done.old) == sorted(done.new) and done.queued == 0
+    assert digests(slack, "CDESK") == []
