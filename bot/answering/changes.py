@@ -39,7 +39,7 @@ MAX_FIGURES = 8
 
 # ---- what a question about changes looks like ----------------------------------------------------
 _CHANGE_EN = re.compile(
-    r"\b(what(?:'s| has| have| is)?\s+(?:changed|new)|changes?\s+(?:in|to|from|since)|since last week|"
+    r"\b(what(?:'s| has| have)?\s+changed|what(?:'s|\s+is)\s+new\b|changes?\s+(?:in|to|from|since)|since last week|"
     r"(?:vs\.?|versus|compared (?:with|to)) (?:the )?(?:last|previous|prior) (?:week|weekly)|"
     r"week[- ]over[- ]week|added (?:or|and) dropped|added to|dropped from)\b",
     re.I,

@@ -8,16 +8,20 @@ rests on, in the new note or the old one."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bot.answer import Answer, Citation
+from bot.answering.changes import wants_changes
 from bot.console import handle_line
 from bot.llm import LLMClient
 from bot.permissions import OPERATOR
 from bot.service import Yanbao
+from index.lexicon import Lexicon
 from index.library import Library
+from index.query import parse_query
 from tests.fakes.openai_server import openai_server  # noqa: F401
 from tests.helpers import FIXTURES, json_out, make_settings, run_yanbao, write_note
 
@@ -184,3 +188,32 @@ def test_an_llm_may_phrase_the_changes_but_each_name_and_number_is_checked(servi
     assert "光迅科技" in answer.answer and "天孚通信" in answer.answer
     assert "贵州茅台" not in answer.answer and "9.99" not in answer.answer
     assert any("贵州茅台" in d for d in answer.dropped) and any("9.99" in d for d in answer.dropped)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What new energy-storage installations does Zhongtai expect in China in 2025?",
+        "光模块价格有什么变化？",
+        "What changed in 乐鑫科技's outlook?",
+        "How did the Shenwan telecom index change?",
+    ],
+)
+def test_questions_that_are_not_about_two_weeklies_are_searched(question):
+    plan = parse_query(question, date(2025, 1, 20), Lexicon.load())
+    assert not wants_changes(question, plan.broker, plan.companies)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What changed in Shanxi's picks since last week?",
+        "what's new in Guosheng's recommendations?",
+        "山证本周推荐有什么变化？",
+        "国盛较上周调入了哪些标的",
+        "和上周相比，中泰的观点有什么调整？",
+    ],
+)
+def test_questions_about_what_changed_are_recognised(question):
+    plan = parse_query(question, date(2025, 1, 20), Lexicon.load())
+    assert wants_changes(question, plan.broker, plan.companies)
