@@ -58,12 +58,15 @@ _ABOUT_WEEKLY = re.compile(
 
 def wants_changes(question: str, broker: str | None, companies: list[str]) -> bool:
     """A question asking what changed between a broker's weeklies ("what changed in Shanxi's picks
-    since last week?", "山证本周推荐有什么变化"), not about a company or a market figure."""
+    since last week?", "山证本周推荐有什么变化"), not about a company or a market figure. Routing
+    one here wrongly costs a right answer, so it takes both a change word and a word about picks,
+    views or the weekly."""
     if not (_CHANGE_EN.search(question) or _CHANGE_ZH.search(search_form(question))):
         return False
     if companies and not broker:
         return False  # "what changed in 乐鑫科技's outlook": a question about the company
-    return bool(broker) or bool(_ABOUT_WEEKLY.search(search_form(question)))
+    # the picks, views or weekly must be what changed: "山证认为资本开支有什么变化" asks for a figure
+    return bool(_ABOUT_WEEKLY.search(search_form(question)))
 
 
 # ---- which notes are compared -------------------------------------------------------------------

@@ -197,6 +197,7 @@ def test_an_llm_may_phrase_the_changes_but_each_name_and_number_is_checked(servi
         "光模块价格有什么变化？",
         "What changed in 乐鑫科技's outlook?",
         "How did the Shenwan telecom index change?",
+        "山证认为字节跳动资本开支有什么变化？",
     ],
 )
 def test_questions_that_are_not_about_two_weeklies_are_searched(question):
