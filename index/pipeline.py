@@ -28,7 +28,7 @@ from index.summary import Failure, IndexSummary
 log = logging.getLogger("yanbao.index")
 
 # Bump when cleaning, describing or chunking changes, so every report is re-indexed once.
-PIPELINE_VERSION = "2"  # 2: sentences not cut at ；, digest listings kept as text, new metadata cues
+PIPELINE_VERSION = "3"  # 2: sentences not cut at ；, digest listings, metadata cues; 3: text/HTML tables carry their header
 
 
 class UsageError(ValueError):
