@@ -41,7 +41,9 @@ from bot.answering.weekly import about_sector, end_date, summarize_reports
 from bot.scopes import Scopes
 from bot.state import LockTimeout
 from bot.subscriptions import Subscription, Subscriptions, matches
+from index.filters import report_sectors
 from index.records import Report
+from index.sectors import canonical_sector
 from index.settings import parse_quiet_hours
 
 log = logging.getLogger("yanbao.digests")
@@ -224,6 +226,11 @@ class DigestWorker:
         library = self.service.library
 
         def sector_check(r: Report, sector: str) -> bool:
+            # a sector (通信, telecom) is what the note is about, by its title; a theme (液冷) is
+            # anything the note discusses, as for /weekly
+            canonical = canonical_sector(sector, library.lexicon)
+            if canonical is not None:
+                return canonical in report_sectors(r)
             return about_sector(r, sector, library.lexical.report_chunks, library.lexicon)
 
         if not matches(subscription, report, sector_check):
