@@ -181,8 +181,8 @@ class DigestWorker:
         state, library = self.service.state, self.service.library
         cursor_key = f"{self.platform}"
         cursor = state.get_record(CURSOR, cursor_key)
-        library.refresh()
         generation, committed = library.committed_after(cursor["generation"] if cursor else -1)
+        library.refresh()  # after: the paragraphs of every report just read are known here too
         first_scan = cursor is None
         for report in committed:
             if not state.claim(f"digest-seen:{self.platform}:{report.id}", SEEN_TTL_SECONDS) or first_scan:
