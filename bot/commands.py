@@ -61,6 +61,10 @@ def run_command(args: argparse.Namespace) -> int:
 def cmd_index(args, settings: Settings) -> int:
     from index.pipeline import UsageError, discover
 
+    rebuild = args.rebuild_lexical
+    if not args.paths and not rebuild:
+        _err("index needs at least one PATH (or --rebuild-lexical)")
+        return 2
     try:
         discover(args.paths)  # usage errors (missing paths) before anything is opened
     except UsageError as exc:
@@ -68,13 +72,21 @@ def cmd_index(args, settings: Settings) -> int:
         return 2
     service = _service(settings)
     progress = None if not args.no_progress else False
-    with service.state.lock("index"):
-        summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+    summary = None
+    if args.paths:
+        with service.state.lock("index"):
+            summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+    out = summary.to_json() if summary else {}
+    if rebuild:
+        out["lexical_chunks"] = service.library.rebuild_lexical()
     if args.json:
-        _print_json(summary.to_json())
+        _print_json(out)
     else:
-        sys.stdout.write(render_summary_text(summary) + "\n")
-    return 1 if summary.failed else 0
+        if summary:
+            sys.stdout.write(render_summary_text(summary) + "\n")
+        if rebuild:
+            sys.stdout.write(f"lexical index rebuilt from the store: {out['lexical_chunks']} chunks\n")
+    return 1 if summary and summary.failed else 0
 
 
 def _answer_out(answer: Answer, as_json: bool) -> None:

@@ -9,6 +9,7 @@ import logging
 import threading
 from pathlib import Path
 
+from index import killpoints
 from index.embedding import EmbedderStatus, load_embedder, resolve_model_path
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
@@ -26,6 +27,7 @@ log = logging.getLogger("yanbao.library")
 class Library:
     def __init__(self, settings: Settings, embedder_status: EmbedderStatus | None = None) -> None:
         self.settings = settings
+        killpoints.arm(settings.kill_at)
         self.embedder_status = embedder_status or load_embedder(settings)
         if self.embedder_status.problem:
             log.warning(
@@ -34,6 +36,7 @@ class Library:
             )
         self.space = self.embedder_status.space
         self.store = Store(connect(settings), self.space, settings.namespace)
+        self.store.upgrade()  # chunks written by older versions get the filter fields (once)
         self.lexicon = Lexicon.load()
         self.tokenizer = default_tokenizer()
         self.lexical = LexicalIndex(settings.home / "lexical" / self.space)
@@ -78,18 +81,24 @@ class Library:
     ) -> IndexSummary:
         with self._write_lock:
             summary = self.indexer.run(paths, prune=prune, progress=progress, sources=sources)
-        self.refresh()
+        self.refresh(wait=True)
         return summary
 
     def remove(self, report_id: str) -> bool:
         with self._write_lock:
             removed = self.indexer.remove(report_id)
-        self.refresh()
+        self.refresh(wait=True)
         return removed
 
-    def refresh(self) -> bool:
-        """Catch up with index runs made by this or another process (cheap when nothing changed)."""
-        return self.searcher.refresh()
+    def rebuild_lexical(self) -> int:
+        """Rebuild this replica's lexical index from the store; returns the chunks it holds."""
+        self.lexical.rebuild(self.store)
+        return len(self.lexical)
+
+    def refresh(self, wait: bool = False) -> bool:
+        """Catch up with index runs made by this or another process (cheap when nothing changed).
+        wait=False serves what is applied when another process is busy applying the same changes."""
+        return self.lexical.refresh(self.store, wait=wait)
 
     def reports(self) -> list[Report]:
         self.refresh()

@@ -12,6 +12,7 @@ from datetime import date
 
 from index.concepts import coverage, question_concepts
 from index.embedding import Embedder
+from index.filters import SearchFilter
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import Tokenizer, search_form
@@ -32,6 +33,7 @@ class SearchResult:
     plan: QueryPlan
     hits: list[Hit]
     reports: list[Report]  # the reports that were searched (after filters)
+    where: SearchFilter | None = None  # what the engines were restricted to
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -71,7 +73,7 @@ class Searcher:
         self.dense_weight = dense_weight
 
     def refresh(self) -> bool:
-        return self.lexical.refresh(self.store)
+        return self.lexical.refresh(self.store, wait=False)
 
     # ---- filters ---------------------------------------------------------------------------
     def filter_reports(self, plan: QueryPlan) -> list[Report]:
@@ -79,7 +81,8 @@ class Searcher:
         if plan.broker:
             reports = [r for r in reports if r.broker == plan.broker]
         if plan.since or plan.until:
-            in_range = [r for r in reports if _in_range(r, plan.since, plan.until)]
+            dated = SearchFilter.of(since=plan.since, until=plan.until)  # date or covered period overlaps
+            in_range = [r for r in reports if dated.matches(r)]
             # Dates asked in words are a preference ("last Friday" may be when something happened,
             # not when the note came out); explicit --since/--until (plan.strict_dates) are a filter.
             reports = in_range if (in_range or getattr(plan, "strict_dates", False)) else reports
@@ -112,8 +115,12 @@ class Searcher:
         plan: QueryPlan | None = None,
         extra_queries: list[str] | None = None,
         report_ids: set[str] | None = None,
+        where: SearchFilter | None = None,
         stage_timer: Callable[[str, float], None] | None = None,
     ) -> SearchResult:
+        """`broker`, `since`, `until`, `kind`, `report_ids` and `where` are explicit filters (a user's
+        options, a command's scope): they restrict both engines. What the question itself says
+        about brokers or dates is read by the query plan."""
         timings: dict[str, float] = {}
 
         def mark(stage: str, started: float) -> None:
@@ -124,33 +131,41 @@ class Searcher:
         started = time.perf_counter()
         plan = plan or parse_query(question, today or date.today(), self.lexicon)
         if broker:
-            plan.broker = self.lexicon.canonical_broker(broker) or broker
+            broker = plan.broker = self.lexicon.canonical_broker(broker) or broker
+        explicit = SearchFilter.of(
+            brokers=[broker] if broker else None,
+            kinds=[kind] if kind else None,
+            since=since,
+            until=until,
+            report_ids=report_ids,
+        )
+        if where:
+            explicit = where
         if since or until:
             plan.since, plan.until = since or plan.since, until or plan.until
             plan.strict_dates = True
         if kind:
             plan.kind = kind
         reports = self.filter_reports(plan)
-        if report_ids is not None:
-            reports = [r for r in reports if r.id in report_ids]
-        allowed = {r.id for r in reports}
-        filtered = len(allowed) != len(self.lexical.reports)
+        if explicit:
+            reports = [r for r in reports if explicit.matches(r)]
+        engines = self._engine_filter(explicit, reports)
         tokens = self.query_tokens(plan)
         for extra in extra_queries or []:
             tokens.extend(self.tokenizer.tokens(extra))
         mark("parse", started)
 
         started = time.perf_counter()
-        lexical = self.lexical.search(tokens, CANDIDATES, allowed if filtered else None)
+        lexical = self.lexical.search(tokens, CANDIDATES, engines)
         mark("retrieve_lexical", started)
 
         dense: list[tuple[str, float]] = []
-        if self.embedder is not None and allowed:
+        if self.embedder is not None and reports:
             started = time.perf_counter()
             query_text = question if not plan.terms else f"{question} {' '.join(plan.terms)}"
             vector = self.embedder.embed_query(search_form(query_text))
             versions = self.lexical.versions
-            raw = self.store.dense_query(vector, CANDIDATES, sorted(allowed) if filtered else None)
+            raw = self.store.dense_query(vector, CANDIDATES, engines)
             # keep only chunks of committed versions the lexical cache knows (see store.py)
             dense = [
                 (cid, s) for cid, s in raw if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
@@ -174,7 +189,25 @@ class Searcher:
             head.sort(key=lambda h: h.scores["rerank"], reverse=True)
             hits = head + hits[len(head) :]
             mark("rerank", started)
-        return SearchResult(plan=plan, hits=hits[:k], reports=reports, timings=timings)
+        return SearchResult(plan=plan, hits=hits[:k], reports=reports, where=engines, timings=timings)
+
+    def _engine_filter(self, explicit: SearchFilter, reports: list[Report]) -> SearchFilter | None:
+        """The explicit filter, as fields both engines test on each chunk. While filter_reports
+        still narrows by what a question implies (a gate q10 turns into a ranking prior), that
+        narrowing reaches the engines as the report ids it kept."""
+        everything = self.lexical.reports
+        allowed = {r.id for r in reports}
+        if not explicit and len(allowed) == len(everything):
+            return None
+        if explicit and len(allowed) == sum(1 for r in everything.values() if explicit.matches(r)):
+            return explicit
+        return SearchFilter(
+            report_ids=frozenset(allowed),
+            brokers=explicit.brokers,
+            kinds=explicit.kinds,
+            since=explicit.since,
+            until=explicit.until,
+        )
 
     def _weigh_coverage(self, question: str, plan: QueryPlan, hits: list[Hit], today: date | None) -> None:
         """Re-order candidates by how much of the question each covers, as phrases: BM25 scores
@@ -231,22 +264,6 @@ class Searcher:
                 scores["dense"], scores["rank_dense"] = dense_rank[cid][1], float(dense_rank[cid][0])
             hits.append(Hit(chunk=chunk, report=report, score=score, scores=scores))
         return hits
-
-
-def _in_range(report: Report, since: str | None, until: str | None) -> bool:
-    """A report is in range when its publish date is, or when its covered period overlaps."""
-    start = end = report.date
-    if report.period:
-        start, end = report.period.split("/")
-        if report.date:
-            end = max(end, report.date)
-    if not start:
-        return False
-    if since and (end or start) < since:
-        return False
-    if until and start > until:
-        return False
-    return True
 
 
 def _prefer_latest(hits: list[Hit], reports: list[Report]) -> list[Hit]:

@@ -30,6 +30,7 @@ _ENV_NAMES: dict[str, str] = {
     "report_dirs": "YANBAO_REPORT_DIRS",
     "max_upload_mb": "YANBAO_MAX_UPLOAD_MB",
     "log_level": "YANBAO_LOG_LEVEL",
+    "kill_at": "YANBAO_KILL_AT",
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_app_token": "SLACK_APP_TOKEN",
@@ -76,6 +77,7 @@ class Settings:
     report_dirs: tuple[Path, ...] = ()
     max_upload_mb: float = 50.0
     log_level: str = "INFO"
+    kill_at: str | None = None  # crash tests only: the step where the process kills itself (killpoints.py)
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None

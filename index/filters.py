@@ -1,0 +1,149 @@
+"""Explicit search filters, applied inside both engines.
+
+A user who asks `--broker 山西证券 --since 2024-12-01` (or a command that scopes a search to some
+reports) gets a SearchFilter. It is translated once into a tantivy query (index/lexical.py) and
+once into a Chroma `where` on chunk metadata (index/store.py), so neither engine scores chunks the
+user excluded and neither receives a list of thousands of report ids. Metadata merely *inferred*
+from a question (a broker named in passing, "last week") is a ranking prior, never a SearchFilter.
+
+Every field a filter can test is written on each chunk, in both engines, by `chunk_filter_fields`.
+Adding a filter (channel scopes by source folder or sector come next) means: a field here, its
+value in `chunk_filter_fields`, and one clause in each of `tantivy_query` and `chroma_where`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from index.records import Report
+
+# Undated reports get an empty interval, so any date filter excludes them (as it always has).
+UNDATED_START = 99_999_999
+UNDATED_END = 0
+_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
+
+
+def date_int(value: str) -> int:
+    """'2024-12-16' (or '20241216') as 20241216; ValueError naming the value otherwise."""
+    match = _DATE.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a date: expected YYYY-MM-DD")
+    return int("".join(match.groups()))
+
+
+def report_interval(report: Report) -> tuple[int, int]:
+    """(first day, last day) a report speaks for: its covered period and its publish date.
+
+    A weekly published on 12-25 about 12-16..12-22 is in range for a filter on any of those days."""
+    start = end = report.date
+    if report.period:
+        start, end = report.period.split("/")
+        if report.date:
+            end = max(end, report.date)
+    if not start:
+        return UNDATED_START, UNDATED_END
+    return date_int(start), date_int(end or start)
+
+
+def chunk_filter_fields(report: Report) -> dict[str, Any]:
+    """The per-chunk fields filters test, the same in Chroma metadata and in the tantivy document."""
+    start, end = report_interval(report)
+    return {
+        "report_id": report.id,
+        "broker": report.broker or "",
+        "kind": report.kind,
+        "date_start": start,
+        "date_end": end,
+    }
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restrictions a user asked for. None means "no restriction" on that field; an empty set
+    means "nothing matches" (e.g. a follow-up scoped to reports that no longer exist)."""
+
+    report_ids: frozenset[str] | None = None
+    brokers: frozenset[str] | None = None
+    kinds: frozenset[str] | None = None
+    since: int | None = None  # YYYYMMDD: the report's interval must end on or after it
+    until: int | None = None  # YYYYMMDD: the report's interval must start on or before it
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        report_ids: Iterable[str] | None = None,
+        brokers: Iterable[str] | None = None,
+        kinds: Iterable[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> SearchFilter:
+        return cls(
+            report_ids=frozenset(report_ids) if report_ids is not None else None,
+            brokers=frozenset(brokers) if brokers is not None else None,
+            kinds=frozenset(kinds) if kinds is not None else None,
+            since=date_int(since) if since else None,
+            until=date_int(until) if until else None,
+        )
+
+    def __bool__(self) -> bool:
+        """True when the filter restricts anything."""
+        return any(v is not None for v in (self.report_ids, self.brokers, self.kinds, self.since, self.until))
+
+    @property
+    def matches_nothing(self) -> bool:
+        return any(s is not None and not s for s in (self.report_ids, self.brokers, self.kinds)) or (
+            self.since is not None and self.until is not None and self.since > self.until
+        )
+
+    def matches(self, report: Report) -> bool:
+        """The same rule as the engines apply, for code that holds Report records."""
+        if self.report_ids is not None and report.id not in self.report_ids:
+            return False
+        if self.brokers is not None and (report.broker or "") not in self.brokers:
+            return False
+        if self.kinds is not None and report.kind not in self.kinds:
+            return False
+        start, end = report_interval(report)
+        if self.since is not None and end < self.since:
+            return False
+        return not (self.until is not None and start > self.until)
+
+    # ---- the engines' forms -------------------------------------------------------------------
+    def chroma_where(self) -> dict[str, Any] | None:
+        """A Chroma `where` on chunk metadata, or None when nothing is restricted."""
+        clauses: list[dict[str, Any]] = []
+        for name, values in (("report_id", self.report_ids), ("broker", self.brokers), ("kind", self.kinds)):
+            if values is not None:
+                ordered = sorted(values)
+                clauses.append({name: ordered[0]} if len(ordered) == 1 else {name: {"$in": ordered}})
+        if self.since is not None:
+            clauses.append({"date_end": {"$gte": self.since}})
+        if self.until is not None:
+            clauses.append({"date_start": {"$lte": self.until}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def tantivy_query(self, schema: Any) -> Any | None:
+        """A tantivy query matching the allowed chunks (scores nothing), or None."""
+        import tantivy
+
+        clauses = []
+        for name, values in (("report_id", self.report_ids), ("broker", self.brokers), ("kind", self.kinds)):
+            if values is not None:
+                clauses.append(tantivy.Query.term_set_query(schema, name, sorted(values)))
+        for name, lower, upper in (("date_end", self.since, None), ("date_start", None, self.until)):
+            if lower is not None or upper is not None:
+                clauses.append(
+                    tantivy.Query.range_query(
+                        schema, name, tantivy.FieldType.Integer, lower_bound=lower, upper_bound=upper
+                    )
+                )
+        if not clauses:
+            return None
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
+        return tantivy.Query.const_score_query(query, 0.0)
