@@ -31,7 +31,7 @@ from bot_process import free_port, percentile, start_bot  # noqa: E402 (benchmar
 from bot.service import Yanbao  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from tests.fakes.feishu_api import APP_ID, APP_SECRET, FakeFeishu, message_event, webhook_request  # noqa: E402
-from tests.helpers import copy_seeds  # noqa: E402
+from tests.helpers import copy_notes  # noqa: E402
 
 TOKEN = "bench-verification-token"
 KEY = "bench-encrypt-key"
@@ -93,7 +93,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="yanbao-bench-feishu-"))
     reports = home / "reports"
-    copy_seeds(reports)
+    copy_notes(reports)
     try:
         with FakeFeishu() as feishu:
             Yanbao(Settings(home=home, embed_model="none", report_dirs=(reports,))).reindex()

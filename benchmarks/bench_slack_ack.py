@@ -1,7 +1,7 @@
 """How fast the Slack bot acknowledges, and how long until the answer is in the thread.
 
 Runs the real bot (`bot.slack.server.serve`, HTTP mode, settings from the environment) in its own
-process over the seed notes (lexical only), pointed at the fake Slack Web API on 127.0.0.1 in this
+process over the fixture notes (lexical only), pointed at the fake Slack Web API on 127.0.0.1 in this
 process; a third process fires N signed app_mention events at once.
 
     .venv/bin/python benchmarks/bench_slack_ack.py [--events 50] [--json]
@@ -37,15 +37,15 @@ from tests.fakes.slack_api import (  # noqa: E402
     new_ts,
     signed_headers,
 )
-from tests.helpers import SEEDS  # noqa: E402
+from tests.helpers import note_paths  # noqa: E402
 
 SECRET = "bench-signing-secret"
 QUESTIONS = [
-    "字节边缘算力建议关注哪些公司？",
-    "字节跳动2025年资本开支预计多少？",
-    "豆包APP的MAU是多少？",
+    "端侧AI芯片建议关注哪些公司？",
+    "2025年全球AI PC出货量预计多少？",
+    "DDR4 8Gb颗粒现货均价是多少？",
     "10Y美债收益率上行对美股有什么影响？",
-    "IDC基建受益标的有哪些？",
+    "存储受益标的有哪些？",
 ]
 
 
@@ -134,8 +134,8 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="yanbao-bench-"))
     reports = home / "reports"
     reports.mkdir()
-    for seed in SEEDS.glob("*.txt"):
-        shutil.copy(seed, reports / seed.name)
+    for note in note_paths():
+        shutil.copy(note, reports / note.name)
     try:
         with FakeSlackAPI() as slack:
             settings = Settings(
@@ -165,7 +165,9 @@ def main() -> int:
                 warm_ts = new_ts()
                 started = time.perf_counter()
                 sender.event(
-                    mention_event("<@UBOT> 豆包APP的MAU是多少？", user="UWARM", channel="CWARM", ts=warm_ts)
+                    mention_event(
+                        "<@UBOT> DDR4 8Gb颗粒现货均价是多少？", user="UWARM", channel="CWARM", ts=warm_ts
+                    )
                 )
                 slack.wait_for(
                     lambda: any(is_answer(c) and c.params["channel"] == "CWARM" for c in slack.calls), 60

@@ -1,4 +1,4 @@
-"""Shared test helpers: the real seed notes, settings for a throwaway home, the packaged MiniLM
+"""Shared test helpers: the fixture notes (and the real seeds when ../shared is there), settings for a throwaway home, the packaged MiniLM
 model, the `yanbao` command in a subprocess, and small report files the tests write themselves."""
 
 from __future__ import annotations
@@ -11,31 +11,52 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from index.normalize import search_form
 from index.settings import Settings, load_settings
 
-# The real seed notes live in the read-only shared/ folder beside the checkout (CI clones it the
-# same way); YANBAO_SEEDS points elsewhere when the checkout lives somewhere else.
+# The project's own notes (tests/fixtures/, invented) cover core behaviour on any clone; the real
+# seed notes live in the read-only shared/ folder beside the checkout (CI clones it the same way,
+# a newcomer's clone has none): tests about them are marked `needs_shared`.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+WEEKLY_NOTE = FIXTURES / "weekly_traditional.txt"  # 中泰證券 weekly, a traditional-script web reprint
+STRATEGY_NOTE = FIXTURES / "strategy_simplified.txt"  # a simplified strategy note, no broker named
 SEEDS = Path(os.environ.get("YANBAO_SEEDS") or Path(__file__).resolve().parents[2] / "shared" / "seeds")
 TRADITIONAL_SEED = SEEDS / "000_d1516b028d16e038.txt"  # 山西证券 weekly, a traditional-script web reprint
 SIMPLIFIED_SEED = SEEDS / "004_dd3e188d18b39e68.txt"  # a simplified strategy note, no broker named
 YANBAO = Path(sys.executable).parent / "yanbao"
 
-# Seed 000's recommendation paragraph, exactly as written (the answer to "字節邊緣算力").
-RECOMMENDATION_START = "建議關注:字節IDC基建:"
+needs_shared = pytest.mark.skipif(
+    not (TRADITIONAL_SEED.is_file() and SIMPLIFIED_SEED.is_file()),
+    reason=f"the real seed notes ../shared/seeds/ are absent (newcomer's clone): looked in {SEEDS}",
+)
+
+# The weekly fixture's recommendation paragraph starts so (the answer to "端側AI芯片").
+RECOMMENDATION_START = "建議關注:端側AI芯片:"
+# What the weekly fixture says about itself, as yanbao should describe it.
+WEEKLY_FACTS = {
+    "broker": "中泰证券",
+    "date": "2025-01-13",
+    "period": "2025-01-06/2025-01-12",
+    "analysts": ["周明遠", "林書涵"],
+    "kind": "weekly",
+}
+STRATEGY_FACTS = {"broker": None, "date": "2025-01-06", "period": None, "analysts": [], "kind": "strategy"}
 
 
-def seed_paths() -> list[Path]:
-    return [TRADITIONAL_SEED, SIMPLIFIED_SEED]
+def note_paths() -> list[Path]:
+    """The two fixture notes: the weekly first."""
+    return [WEEKLY_NOTE, STRATEGY_NOTE]
 
 
-def seed_lines(path: Path) -> list[str]:
-    """The seed's non-blank lines, stripped: its paragraphs as a reader of the file sees them."""
+def note_lines(path: Path) -> list[str]:
+    """The note's non-blank lines, stripped: its paragraphs as a reader of the file sees them."""
     return [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def recommendation_paragraph() -> str:
-    return next(line for line in seed_lines(TRADITIONAL_SEED) if line.startswith(RECOMMENDATION_START))
+    return next(line for line in note_lines(WEEKLY_NOTE) if line.startswith(RECOMMENDATION_START))
 
 
 def fingerprint(text: str) -> str:
@@ -104,13 +125,14 @@ def json_out(result: subprocess.CompletedProcess[str]):
     return json.loads(result.stdout)
 
 
-def copy_seeds(folder: Path) -> list[Path]:
-    """Byte-exact copies of both seeds in `folder` (a report's id follows its path)."""
+def copy_notes(folder: Path, notes: list[Path] | None = None) -> list[Path]:
+    """Byte-exact copies of `notes` (the two fixture notes by default) in `folder` (a report's id
+    follows its path)."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for seed in seed_paths():
-        target = folder / seed.name
-        target.write_bytes(seed.read_bytes())
+    for note in notes or note_paths():
+        target = folder / note.name
+        target.write_bytes(note.read_bytes())
         out.append(target)
     return out
 

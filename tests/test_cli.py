@@ -12,13 +12,15 @@ import pytest
 from index.pipeline import report_id_for
 from tests.fakes.servers import free_port
 from tests.helpers import (
-    SIMPLIFIED_SEED,
-    TRADITIONAL_SEED,
-    copy_seeds,
+    STRATEGY_FACTS,
+    STRATEGY_NOTE,
+    WEEKLY_FACTS,
+    WEEKLY_NOTE,
+    copy_notes,
     json_out,
+    note_lines,
     recommendation_paragraph,
     run_yanbao,
-    seed_lines,
 )
 
 SUMMARY_KEYS = {"added", "updated", "unchanged", "removed", "chunks", "failed"}
@@ -30,10 +32,10 @@ E5 = "intfloat/multilingual-e5-small"
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
-    """A home with both seeds indexed by `yanbao index --json`; later commands only read it."""
+    """A home with both fixture notes indexed by `yanbao index --json`; later commands only read it."""
     tmp_path = tmp_path_factory.mktemp("cli")
     folder = tmp_path / "reports"
-    copy_seeds(folder)
+    copy_notes(folder)
     home = tmp_path / "home"
     result = run_yanbao(["index", str(folder), "--json"], home)
     return home, folder, result
@@ -102,12 +104,12 @@ def test_reports_json_lists_report_records(indexed):
         assert isinstance(report["analysts"], list) and isinstance(report["chunks"], int)
         assert Path(report["source"]).parent == folder.resolve()
     by_name = {Path(r["source"]).name: r for r in reports}
-    weekly, strategy = by_name[TRADITIONAL_SEED.name], by_name[SIMPLIFIED_SEED.name]
-    assert weekly["broker"] == "山西证券"
-    assert (weekly["date"], weekly["period"]) == ("2024-12-25", "2024-12-16/2024-12-22")
-    assert weekly["analysts"] == ["高宇洋", "張天", "趙天宇"]
+    weekly, strategy = by_name[WEEKLY_NOTE.name], by_name[STRATEGY_NOTE.name]
+    assert weekly["broker"] == WEEKLY_FACTS["broker"]
+    assert (weekly["date"], weekly["period"]) == (WEEKLY_FACTS["date"], WEEKLY_FACTS["period"])
+    assert weekly["analysts"] == WEEKLY_FACTS["analysts"]
     assert weekly["kind"] == "weekly"
-    assert (strategy["broker"], strategy["date"], strategy["period"]) == (None, "2024-12-30", None)
+    assert (strategy["broker"], strategy["date"], strategy["period"]) == (None, STRATEGY_FACTS["date"], None)
     assert reports[0]["date"] >= reports[1]["date"]  # newest first
 
 
@@ -123,16 +125,16 @@ def assert_answer(answer: dict, question: str) -> None:
 
 def test_ask_json_gives_an_answer_with_cited_paragraphs(indexed):
     home, _, _ = indexed
-    question = "字節邊緣算力推薦了哪些公司?"
+    question = "端側AI芯片推薦了哪些公司?"
     result = run_yanbao(["ask", "--json", question], home)
     assert result.returncode == 0, result.stderr
     answer = json_out(result)
     assert_answer(answer, question)
     assert answer["found"] is True and answer["citations"]
-    lines = seed_lines(TRADITIONAL_SEED)
+    lines = note_lines(WEEKLY_NOTE)
     for citation in answer["citations"]:
         assert citation["title"] == lines[0]
-        assert citation["broker"] == "山西证券" and citation["date"] == "2024-12-25"
+        assert citation["broker"] == WEEKLY_FACTS["broker"] and citation["date"] == WEEKLY_FACTS["date"]
         assert isinstance(citation["paragraph"], int) and citation["paragraph"] >= 0
         assert any(citation["text"] in line for line in lines)  # the paragraph as written
     assert recommendation_paragraph() in [c["text"] for c in answer["citations"]]
@@ -140,7 +142,7 @@ def test_ask_json_gives_an_answer_with_cited_paragraphs(indexed):
 
 def test_ask_json_dash_reads_one_question_per_line(indexed):
     home, _, _ = indexed
-    questions = ["字節邊緣算力", "edge compute Shanxi", "英伟达GB300的HBM容量是多少?"]
+    questions = ["端側AI芯片", "on-device AI chips Zhongtai", "2025年国内先进封装设备市场规模有多大?"]
     result = run_yanbao(
         ["ask", "--json", "-"], home, stdin="\n".join([questions[0], "", *questions[1:]]) + "\n"
     )
@@ -151,7 +153,7 @@ def test_ask_json_dash_reads_one_question_per_line(indexed):
     for answer, question in zip(answers, questions, strict=True):
         assert_answer(answer, question)
         assert answer["found"] is True
-    assert any("288GB" in c["text"] for c in answers[2]["citations"])
+    assert any("420亿元" in c["text"] for c in answers[2]["citations"])
 
 
 def test_doctor_json_works_with_no_network(indexed):
@@ -179,7 +181,7 @@ def test_doctor_json_works_with_no_network(indexed):
 def test_reports_remove_takes_a_report_out(tmp_path):
     home = tmp_path / "home"
     folder = tmp_path / "reports"
-    weekly, strategy = copy_seeds(folder)
+    weekly, strategy = copy_notes(folder)
     assert run_yanbao(["index", str(folder), "--json"], home).returncode == 0
     gone, kept = report_id_for(str(strategy.resolve())), report_id_for(str(weekly.resolve()))
     result = run_yanbao(["reports", "remove", gone, "--json"], home)
@@ -196,7 +198,7 @@ def test_reports_remove_takes_a_report_out(tmp_path):
 def test_an_unavailable_model_means_lexical_only_quickly_and_said_on_stderr(indexed):
     home, _, _ = indexed
     started = time.monotonic()
-    result = run_yanbao(["ask", "--json", "字節邊緣算力"], home, YANBAO_EMBED_MODEL=E5, timeout=60)
+    result = run_yanbao(["ask", "--json", "端側AI芯片"], home, YANBAO_EMBED_MODEL=E5, timeout=60)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed < 30, f"took {elapsed:.0f}s: the model hub must not be waited on"
@@ -223,7 +225,7 @@ def test_an_unreachable_model_hub_is_not_waited_on(indexed):
 
 def test_an_unavailable_model_is_said_once(indexed):
     home, _, _ = indexed
-    result = run_yanbao(["ask", "--json", "字節邊緣算力"], home, YANBAO_EMBED_MODEL=E5, timeout=60)
+    result = run_yanbao(["ask", "--json", "端側AI芯片"], home, YANBAO_EMBED_MODEL=E5, timeout=60)
     assert result.returncode == 0
     mentions = [line for line in result.stderr.splitlines() if E5 in line]
     assert len(mentions) == 1, mentions
@@ -232,6 +234,6 @@ def test_an_unavailable_model_is_said_once(indexed):
 def test_a_quiet_command_prints_no_debug_logs(indexed):
     # bm25s logs every index build at DEBUG; CLI commands other than serve log at WARNING
     home, _, _ = indexed
-    result = run_yanbao(["ask", "--json", "字節邊緣算力"], home)
+    result = run_yanbao(["ask", "--json", "端側AI芯片"], home)
     assert result.returncode == 0
     assert '"DEBUG"' not in result.stderr, result.stderr

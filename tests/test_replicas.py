@@ -2,7 +2,7 @@
 
 Replica A and replica B are real `yanbao serve slack --mode http` processes, each with its own
 YANBAO_HOME (so nothing is shared through the disk) and the same Chroma server, Redis and namespace.
-Slack is the in-process fake Web API; requests to the bots are signed as Slack signs them. The seed
+Slack is the in-process fake Web API; requests to the bots are signed as Slack signs them. The fixture
 notes are indexed into the shared store first by a separate `yanbao index` process.
 """
 
@@ -21,7 +21,7 @@ from index.settings import load_settings
 from tests.fakes.processes import YanbaoProcess, logs_on_failure, start_yanbao, wait_healthy
 from tests.fakes.servers import free_port
 from tests.fakes.slack_api import FakeSlackAPI, Message, SlackSender, mention_event, new_ts
-from tests.helpers import base_env, copy_seeds, json_out, run_yanbao, seed_paths, write_note
+from tests.helpers import base_env, copy_notes, json_out, note_paths, run_yanbao, write_note
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ ADMIN, READER = "UADMIN", "UREADER"
 STARTUP_SECONDS = 120  # two bots importing torch/chromadb at once on a loaded 2-core machine
 ANSWER_SECONDS = 60
 
-# A 国盛证券 weekly that only the second test indexes: nothing in the seeds names 移远通信 or 美格智能.
+# A 国盛证券 weekly that only the second test indexes: nothing in the fixture notes names 移远通信 or 美格智能.
 GUOSHENG_NOTE = [
     "【国盛证券】通信行业周报(20250106-20250112)：边缘算力加速落地",
     "国盛证券研究所 报告发布日期：2025年1月13日",
@@ -76,12 +76,12 @@ def reports_dir(workdir) -> Path:
 
 @pytest.fixture(scope="module")
 def replicas(slack, store_env, workdir, reports_dir):
-    """(replica A, replica B), healthy, over a shared store that holds the two seed notes."""
+    """(replica A, replica B), healthy, over a shared store that holds the two fixture notes."""
     seeded = run_yanbao(
-        ["index", "--json", *map(str, seed_paths())], workdir / "indexer-home", timeout=180, **store_env
+        ["index", "--json", *map(str, note_paths())], workdir / "indexer-home", timeout=180, **store_env
     )
     assert seeded.returncode == 0, seeded.stderr
-    assert json_out(seeded)["added"] == len(seed_paths())
+    assert json_out(seeded)["added"] == len(note_paths())
 
     bot_env = {
         **store_env,
@@ -172,7 +172,10 @@ def test_a_retried_event_lands_on_the_other_replica_and_is_answered_once(slack, 
     to_a, to_b = senders
     ts = new_ts()
     event = mention_event(
-        "<@UBOT> Which stocks does Shanxi recommend for edge compute?", user=READER, channel="CRETRY", ts=ts
+        "<@UBOT> Which stocks does Zhongtai recommend for on-device AI chips?",
+        user=READER,
+        channel="CRETRY",
+        ts=ts,
     )
     event_id = "Ev" + uuid.uuid4().hex[:10].upper()
     body = to_a.event_body(event, event_id=event_id)  # one delivery: same event_id, client_msg_id, text
@@ -187,7 +190,7 @@ def test_a_retried_event_lands_on_the_other_replica_and_is_answered_once(slack, 
         assert retried.status_code == 200, retried.text
 
         (answer,) = slack.wait_for(lambda: finished_answers(slack, "CRETRY", ts), ANSWER_SECONDS)
-        assert either(answer.all_text(), "樂鑫科技", "乐鑫科技"), answer.all_text()
+        assert either(answer.all_text(), "晶晨股份"), answer.all_text()
 
         # and once more after the answer is out, again to B
         late = to_b.post(body, "application/json", retry_num=2)
@@ -245,10 +248,10 @@ def test_a_report_indexed_through_one_replica_is_seen_by_the_other(
         assert "移远通信" in after.all_text(), after.all_text()
         assert "国盛证券" in after.all_text()
 
-        # the seeds are still there for both (A's re-index pruned only its own folder)
+        # the fixture notes are still there for both (A's re-index pruned only its own folder)
         listed = json_out(run_yanbao(["reports", "--json"], workdir / "lister-home", **store_env))
         sources = sorted(Path(r["source"]).name for r in listed)
-        assert sources == sorted([*(p.name for p in seed_paths()), "guosheng_comm_weekly_20250113.txt"])
+        assert sources == sorted([*(p.name for p in note_paths()), "guosheng_comm_weekly_20250113.txt"])
 
 
 # --- what a replica says about the index ------------------------------------------------------------------
@@ -265,14 +268,14 @@ def test_a_fresh_replica_reports_the_shared_index_size_on_healthz(replicas):
     for replica in replicas:
         health = replica.first_health
         assert health is not None
-        assert health["reports"] == len(seed_paths()), (replica.name, health)
+        assert health["reports"] == len(note_paths()), (replica.name, health)
         assert health["chunks"] > 0, (replica.name, health)
 
 
 def test_every_replica_exports_the_shared_index_size_in_metrics(replicas, senders, slack, store_env, workdir):
     replica_a, replica_b = replicas
     with logs_on_failure(replica_a, replica_b):
-        ask(slack, senders[1], "豆包APP的MAU是多少？", "CSIZES")  # B has read the store now
+        ask(slack, senders[1], "DDR4 8Gb颗粒现货均价是多少？", "CSIZES")  # B has read the store now
         listed = json_out(run_yanbao(["reports", "--json"], workdir / "sizes-home", **store_env))
         text = httpx.get(replica_b.url + "/metrics", timeout=10).text
         assert metric_value(text, "yanbao_index_reports") == len(listed)
@@ -288,7 +291,7 @@ def test_index_runs_from_two_replicas_at_once_are_serialized(store_env, workdir)
     unchanged, and the store lists each report once."""
     env = {**store_env, "YANBAO_NAMESPACE": store_env["YANBAO_NAMESPACE"] + "-lock"}  # own catalog
     folder = workdir / "shared-reports"
-    files = copy_seeds(folder)
+    files = copy_notes(folder)
     files.append(write_note(folder / "guosheng_weekly.txt", GUOSHENG_NOTE))
     files.append(
         write_note(

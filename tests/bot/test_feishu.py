@@ -1,5 +1,5 @@
 """The Feishu bot end to end in webhook mode: the real bot served over HTTP by uvicorn, the real
-Yanbao service over the seed notes (lexical only), and a fake Feishu Open API on 127.0.0.1.
+Yanbao service over the fixture notes (lexical only), and a fake Feishu Open API on 127.0.0.1.
 Pushes are encrypted and signed as Feishu does it (one bot runs with a verification token only and
 plain bodies); assertions are about the cards people in Feishu would see."""
 
@@ -32,7 +32,7 @@ from tests.fakes.feishu_api import (
 )
 from tests.fakes.openai_server import FakeOpenAIServer, Stream
 from tests.fakes.slack_api import ServedApp
-from tests.helpers import TRADITIONAL_SEED, copy_seeds, seed_paths
+from tests.helpers import WEEKLY_NOTE, copy_notes, note_paths
 
 TOKEN = "vt-feishu-test-token"
 KEY = "ek-feishu-test-encrypt-key"
@@ -52,7 +52,7 @@ def feishu():
 @pytest.fixture(scope="module")
 def reports_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
-    copy_seeds(folder)
+    copy_notes(folder)
     return folder
 
 
@@ -76,7 +76,7 @@ def settings(tmp_path_factory, feishu, reports_dir):
 def service(settings):
     yanbao = Yanbao(settings)
     summary = yanbao.reindex()
-    assert summary.ok and summary.added == len(seed_paths())
+    assert summary.ok and summary.added == len(note_paths())
     return yanbao
 
 
@@ -127,7 +127,7 @@ def pusher(bot):
 
 @pytest.fixture(scope="module")
 def weekly_title(service):
-    (report,) = [r for r in service.reports() if r.source.endswith(TRADITIONAL_SEED.name)]
+    (report,) = [r for r in service.reports() if r.source.endswith(WEEKLY_NOTE.name)]
     return report.title
 
 
@@ -181,8 +181,8 @@ def text_pdf(lines: list[str]) -> bytes:
 
 
 def test_p2p_question_is_answered_with_a_citation_card(feishu, pusher, weekly_title):
-    message_id, answer = ask(feishu, pusher, "字节边缘算力建议关注哪些公司？", sender=READER)
-    assert either(answer.text(), "乐鑫科技", "樂鑫科技")
+    message_id, answer = ask(feishu, pusher, "端侧AI芯片建议关注哪些公司？", sender=READER)
+    assert either(answer.text(), "晶晨股份")
     headings = citation_headings(answer)
     assert headings and any(weekly_title in h for h in headings)
     assert "正在检索研报" in answer.text(0)  # "searching…" first, then PATCHed with the answer
@@ -194,8 +194,10 @@ def test_p2p_question_is_answered_with_a_citation_card(feishu, pusher, weekly_ti
 
 def test_plain_json_pushes_with_a_verification_token(feishu, plain_bot):
     feishu_side = Pusher(plain_bot, encrypt_key=None, encrypted=False)
-    _, answer = ask(feishu, feishu_side, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_p2p_plain")
-    assert "5998" in answer.text() and citation_headings(answer)
+    _, answer = ask(
+        feishu, feishu_side, "DDR4 8Gb颗粒现货均价是多少？", sender=READER, chat_id="oc_p2p_plain"
+    )
+    assert "1.42" in answer.text() and citation_headings(answer)
     feishu_side.close()
 
 
@@ -203,13 +205,13 @@ def test_group_mention_is_answered_and_other_chatter_ignored(feishu, pusher):
     _, answer = ask(
         feishu,
         pusher,
-        "@_user_1 豆包APP的MAU是多少？",
+        "@_user_1 DDR4 8Gb颗粒现货均价是多少？",
         sender=READER,
         chat_id="oc_group",
         chat_type="group",
         mentions=[mention()],
     )
-    assert "5998" in answer.text()
+    assert "1.42" in answer.text()
     assert "@_user_1" not in json.dumps(answer.card["header"], ensure_ascii=False)
 
     chatter = message_event(
@@ -230,14 +232,14 @@ def test_follow_up_in_a_topic_thread_uses_the_earlier_question(feishu, pusher):
     first_id, first = ask(
         feishu,
         pusher,
-        "@_user_1 字节跳动2025年资本开支预计多少？",
+        "@_user_1 2025年AI PC渗透率预计多少？",
         sender=READER,
         chat_id="oc_topics",
         chat_type="group",
         mentions=[mention()],
         thread_id=thread,
     )
-    assert "1600" in first.text() and first.reply_in_thread
+    assert "41%" in first.text() and first.reply_in_thread
 
     # a reply in the topic, without @yanbao: still a follow-up of the same conversation
     _, second = ask(
@@ -251,16 +253,16 @@ def test_follow_up_in_a_topic_thread_uses_the_earlier_question(feishu, pusher):
         thread_id=thread,
     )
     assert second.reply_in_thread
-    assert either(second.text(), "1100億", "1100亿")
+    assert "18%" in second.text()
 
 
 def test_post_messages_are_read_and_images_politely_declined(feishu, pusher):
     post = {
         "title": "",
-        "content": [[{"tag": "text", "text": "豆包APP的"}, {"tag": "text", "text": "MAU是多少？"}]],
+        "content": [[{"tag": "text", "text": "DDR4 8Gb颗粒"}, {"tag": "text", "text": "现货均价是多少？"}]],
     }
     _, answer = ask(feishu, pusher, None, sender=READER, message_type="post", content=post)
-    assert "5998" in answer.text()
+    assert "1.42" in answer.text()
 
     image = message_event(feishu, message_type="image", content={"image_key": "img_v2_1"}, sender=READER)
     acked(pusher.push(image))
@@ -276,23 +278,23 @@ def test_empty_mention_and_help_show_usage(feishu, pusher):
 
 
 def test_an_llm_answer_streams_into_the_card(feishu, service, settings):
-    chunks = ["山西证券建议关注", "字节边缘算力：", "乐鑫科技、", "泰凌微、", "广和通、", "中科创达 [1]"]
+    chunks = ["中泰证券建议关注", "端侧AI芯片：", "恒玄科技、", "晶晨股份、", "瑞芯微、", "全志科技 [1]"]
     with FakeOpenAIServer() as llm:
-        llm.responder = lambda request: Stream(chunks, delay=0.3) if request.get("stream") else "字节边缘算力"
+        llm.responder = lambda request: Stream(chunks, delay=0.3) if request.get("stream") else "端侧AI芯片"
         llm_settings = settings.replace(llm_base_url=llm.url, llm_model="fake-model", llm_timeout=10.0)
         llm_service = Yanbao(llm_settings)
         bot = FeishuBot(llm_service, llm_settings, stream_interval=0.4)
         with ServedApp(build_asgi(llm_service, llm_settings, bot=bot)) as served:
             feishu_side = Pusher(served)
             _, answer = ask(
-                feishu, feishu_side, "字节边缘算力建议关注哪些公司？", sender=READER, chat_id="oc_p2p_llm"
+                feishu, feishu_side, "端侧AI芯片建议关注哪些公司？", sender=READER, chat_id="oc_p2p_llm"
             )
             feishu_side.close()
         bot.close()
     streamed = [json.dumps(card, ensure_ascii=False) for card in answer.cards[1:-1]]
     assert streamed and all("▍" in card and "正在生成" in card for card in streamed)
     assert len(streamed) < len(chunks)  # throttled: fewer updates than pieces of text
-    assert "泰凌微" in answer.text() and "mode: llm" in answer.text() and "fake-model" in answer.text()
+    assert "晶晨股份" in answer.text() and "mode: llm" in answer.text() and "fake-model" in answer.text()
     assert citation_headings(answer)
 
 
@@ -400,7 +402,7 @@ def test_wrong_type_and_oversized_uploads_get_the_exact_reason(feishu, pusher):
 
 
 def test_a_repushed_event_is_answered_once_even_after_a_restart(feishu, service, settings):
-    payload = message_event(feishu, "字节跳动2025年资本开支预计多少？", sender=READER, chat_id="oc_p2p_retry")
+    payload = message_event(feishu, "2025年全球AI PC出货量预计多少？", sender=READER, chat_id="oc_p2p_retry")
     message_id = payload["event"]["message"]["message_id"]
     with ServedApp(build_asgi(service, settings)) as first:
         feishu_side = Pusher(first)
@@ -427,7 +429,7 @@ def test_a_repushed_event_is_answered_once_even_after_a_restart(feishu, service,
 
 def test_forged_pushes_are_refused_with_4xx(feishu, bot):
     before = len(feishu.calls)
-    payload = message_event(feishu, "字节跳动", sender=READER, chat_id="oc_forged")
+    payload = message_event(feishu, "存储价格", sender=READER, chat_id="oc_forged")
     feishu_side = Pusher(bot)
     assert feishu_side.push(payload, token="not-the-token").status_code == 401
     body, headers = webhook_request(payload, token=TOKEN, encrypt_key=KEY, encrypted=True)
@@ -444,11 +446,11 @@ def test_forged_pushes_are_refused_with_4xx(feishu, bot):
 
 def test_header_case_does_not_matter(feishu, bot):
     feishu_side = Pusher(bot)
-    payload = message_event(feishu, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_p2p_case")
+    payload = message_event(feishu, "DDR4 8Gb颗粒现货均价是多少？", sender=READER, chat_id="oc_p2p_case")
     body, headers = webhook_request(payload, token=TOKEN, encrypt_key=KEY, encrypted=True)
     lower = {k.lower(): v for k, v in headers.items()}
     acked(feishu_side.http.post(feishu_side.url, content=body, headers=lower))
-    assert "5998" in feishu.answer_to(payload["event"]["message"]["message_id"]).text()
+    assert "1.42" in feishu.answer_to(payload["event"]["message"]["message_id"]).text()
     feishu_side.close()
 
 
@@ -490,8 +492,10 @@ def test_expired_token_is_refreshed_and_rate_limits_waited_out(feishu, pusher):
         status=429,
         headers={"x-ogw-ratelimit-reset": "1"},
     )
-    message_id, answer = ask(feishu, pusher, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_p2p_errors")
-    assert "5998" in answer.text()
+    message_id, answer = ask(
+        feishu, pusher, "DDR4 8Gb颗粒现货均价是多少？", sender=READER, chat_id="oc_p2p_errors"
+    )
+    assert "1.42" in answer.text()
     assert len(feishu.calls_to("token")) > tokens
     assert [c.code for c in feishu.calls_to("patch") if c.code] == [99991400]
 
@@ -500,7 +504,7 @@ def test_bot_not_in_chat_is_logged_and_the_bot_keeps_working(feishu, pusher, cap
     feishu.kicked_from.add("oc_left_group")
     payload = message_event(
         feishu,
-        "@_user_1 豆包APP的MAU是多少？",
+        "@_user_1 DDR4 8Gb颗粒现货均价是多少？",
         chat_type="group",
         chat_id="oc_left_group",
         mentions=[mention()],
@@ -508,8 +512,10 @@ def test_bot_not_in_chat_is_logged_and_the_bot_keeps_working(feishu, pusher, cap
     )
     acked(pusher.push(payload))
     feishu.wait_for(lambda: any(c.code == 230002 for c in feishu.calls_to("reply")))
-    _, answer = ask(feishu, pusher, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_p2p_after_kick")
-    assert "5998" in answer.text()
+    _, answer = ask(
+        feishu, pusher, "DDR4 8Gb颗粒现货均价是多少？", sender=READER, chat_id="oc_p2p_after_kick"
+    )
+    assert "1.42" in answer.text()
     assert feishu.replies_to(payload["event"]["message"]["message_id"]) == []
     assert any("230002" in r.getMessage() and "not in this chat" in r.getMessage() for r in caplog.records)
 
@@ -518,7 +524,7 @@ def test_bot_not_in_chat_is_logged_and_the_bot_keeps_working(feishu, pusher, cap
 
 
 def test_thumbs_up_is_stored_with_question_answer_and_citations(feishu, pusher, settings):
-    _, answer = ask(feishu, pusher, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_p2p_vote")
+    _, answer = ask(feishu, pusher, "DDR4 8Gb颗粒现货均价是多少？", sender=READER, chat_id="oc_p2p_vote")
     buttons = [c["elements"][0] for c in answer.card["body"]["elements"][-1]["columns"]]
     value = buttons[0]["behaviors"][0]["value"]
     response = acked(pusher.push(card_action_event(answer.message_id, "oc_p2p_vote", READER, value)))
@@ -527,7 +533,7 @@ def test_thumbs_up_is_stored_with_question_answer_and_citations(feishu, pusher, 
 
     (record,) = [r for r in open_state(settings).list_feedback() if r.get("message_id") == answer.message_id]
     assert record["platform"] == "feishu" and record["vote"] == "up" and record["user"] == READER
-    assert record["question"] == "豆包APP的MAU是多少？" and "5998" in record["answer"]
+    assert record["question"] == "DDR4 8Gb颗粒现货均价是多少？" and "1.42" in record["answer"]
     assert record["citations"] and all(c["report_id"] and c["text"] for c in record["citations"])
     # a second push of the same click is not stored twice
     acked(pusher.push(card_action_event(answer.message_id, "oc_p2p_vote", READER, value)))

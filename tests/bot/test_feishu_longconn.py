@@ -22,7 +22,7 @@ from tests.fakes.feishu_api import (
     mention,
     message_event,
 )
-from tests.helpers import TRADITIONAL_SEED, copy_seeds
+from tests.helpers import WEEKLY_NOTE, copy_notes
 
 SILENCE_SECONDS = 3.0
 READER = "ou_reader"
@@ -37,7 +37,7 @@ def feishu():
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, feishu):
     reports = tmp_path_factory.mktemp("reports")
-    copy_seeds(reports)
+    copy_notes(reports)
     return Settings(
         home=tmp_path_factory.mktemp("yanbao-home"),
         embed_model="none",
@@ -75,7 +75,7 @@ def connection(bot, settings, feishu):
 
 @pytest.fixture(scope="module")
 def weekly_title(service):
-    (report,) = [r for r in service.reports() if r.source.endswith(TRADITIONAL_SEED.name)]
+    (report,) = [r for r in service.reports() if r.source.endswith(WEEKLY_NOTE.name)]
     return report.title
 
 
@@ -84,12 +84,12 @@ def either(text: str, *forms: str) -> bool:
 
 
 def test_a_question_arrives_over_the_long_connection_and_is_answered(feishu, connection, weekly_title):
-    payload = message_event(feishu, "字节边缘算力建议关注哪些公司？", sender=READER)
+    payload = message_event(feishu, "端侧AI芯片建议关注哪些公司？", sender=READER)
     started = time.monotonic()
     ack = feishu.push_event(payload)
     assert ack["code"] == 200 and time.monotonic() - started < 1.0
     answer = feishu.answer_to(payload["event"]["message"]["message_id"])
-    assert either(answer.text(), "乐鑫科技", "樂鑫科技")
+    assert either(answer.text(), "晶晨股份")
     assert weekly_title in answer.text()
     assert connection.connected and connection.status()["connected"]
 
@@ -97,7 +97,7 @@ def test_a_question_arrives_over_the_long_connection_and_is_answered(feishu, con
 def test_a_group_mention_and_a_repush_over_the_long_connection(feishu, connection):
     payload = message_event(
         feishu,
-        "@_user_1 豆包APP的MAU是多少？",
+        "@_user_1 DDR4 8Gb颗粒现货均价是多少？",
         sender=READER,
         chat_type="group",
         chat_id="oc_ws_group",
@@ -106,13 +106,13 @@ def test_a_group_mention_and_a_repush_over_the_long_connection(feishu, connectio
     assert feishu.push_event(payload)["code"] == 200
     assert feishu.push_event(payload)["code"] == 200  # re-pushed: acknowledged, not answered again
     message_id = payload["event"]["message"]["message_id"]
-    assert "5998" in feishu.answer_to(message_id).text()
+    assert "1.42" in feishu.answer_to(message_id).text()
     time.sleep(1.0)
     assert len(feishu.replies_to(message_id)) == 1
 
 
 def test_card_clicks_are_answered_over_the_long_connection(feishu, connection):
-    payload = message_event(feishu, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_ws_vote")
+    payload = message_event(feishu, "DDR4 8Gb颗粒现货均价是多少？", sender=READER, chat_id="oc_ws_vote")
     feishu.push_event(payload)
     answer = feishu.answer_to(payload["event"]["message"]["message_id"])
     value = answer.card["body"]["elements"][-1]["columns"][1]["elements"][0]["behaviors"][0]["value"]
@@ -129,9 +129,9 @@ def test_the_watchdog_reconnects_after_the_connection_goes_silent(feishu, connec
     feishu.go_silent()  # the socket stays open; Feishu just stops talking (no pongs, no events)
     feishu.wait_for(lambda: len(feishu.ws_connections) > before and feishu.live_connections(), 20)
     assert connection.restarts == restarts + 1
-    payload = message_event(feishu, "字节跳动2025年资本开支预计多少？", sender=READER, chat_id="oc_ws_after")
+    payload = message_event(feishu, "2025年全球AI PC出货量预计多少？", sender=READER, chat_id="oc_ws_after")
     assert feishu.push_event(payload)["code"] == 200
-    assert "1600" in feishu.answer_to(payload["event"]["message"]["message_id"]).text()
+    assert "1.1億台" in feishu.answer_to(payload["event"]["message"]["message_id"]).text()
 
 
 def test_the_watchdog_gets_past_a_hung_endpoint_discovery(feishu, connection):
@@ -144,6 +144,6 @@ def test_the_watchdog_gets_past_a_hung_endpoint_discovery(feishu, connection):
     feishu.wait_for(lambda: feishu.live_connections(), 30)
     hung = [c for c in feishu.calls_to("endpoint")[discoveries:] if c.body["hung"]]
     assert len(hung) == 1 and connection.restarts >= restarts + 2
-    payload = message_event(feishu, "豆包APP的MAU是多少？", sender=READER, chat_id="oc_ws_after_hang")
+    payload = message_event(feishu, "DDR4 8Gb颗粒现货均价是多少？", sender=READER, chat_id="oc_ws_after_hang")
     assert feishu.push_event(payload)["code"] == 200
-    assert "5998" in feishu.answer_to(payload["event"]["message"]["message_id"]).text()
+    assert "1.42" in feishu.answer_to(payload["event"]["message"]["message_id"]).text()

@@ -1,5 +1,5 @@
 """The Slack bot end to end: the real bot served over HTTP by uvicorn, the real Yanbao service over the
-seed notes (lexical only), and a fake Slack Web API on 127.0.0.1. Requests are signed as Slack signs
+fixture notes (lexical only), and a fake Slack Web API on 127.0.0.1. Requests are signed as Slack signs
 them; assertions are about what people in Slack would see."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.fakes.slack_api import (
     mention_event,
     new_ts,
 )
-from tests.helpers import SEEDS, TRADITIONAL_SEED, copy_seeds
+from tests.helpers import WEEKLY_NOTE, copy_notes, note_paths
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADMIN, READER = "UADMIN", "UREADER"
@@ -46,7 +46,7 @@ def slack():
 @pytest.fixture(scope="module")
 def reports_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
-    copy_seeds(folder)
+    copy_notes(folder)
     return folder
 
 
@@ -68,7 +68,7 @@ def settings(tmp_path_factory, slack, reports_dir):
 def service(settings):
     yanbao = Yanbao(settings)
     summary = yanbao.reindex()
-    assert summary.ok and summary.added == len(list(SEEDS.glob("*.txt")))
+    assert summary.ok and summary.added == len(note_paths())
     return yanbao
 
 
@@ -87,7 +87,7 @@ def sender(bot):
 
 @pytest.fixture(scope="module")
 def weekly_title(service):
-    (report,) = [r for r in service.reports() if r.source.endswith(TRADITIONAL_SEED.name)]
+    (report,) = [r for r in service.reports() if r.source.endswith(WEEKLY_NOTE.name)]
     return report.title
 
 
@@ -159,13 +159,13 @@ def text_pdf(lines: list[str]) -> bytes:
 def test_mention_is_answered_in_its_thread_with_citations(slack, sender, weekly_title):
     ts = new_ts()
     response = sender.event(
-        mention_event("<@UBOT> 字节边缘算力建议关注哪些公司？", user=READER, channel="CMAIN", ts=ts)
+        mention_event("<@UBOT> 端侧AI芯片建议关注哪些公司？", user=READER, channel="CMAIN", ts=ts)
     )
     acked(response)
 
     (answer,) = answered(slack, "CMAIN", ts)
     assert answer.thread_ts == ts
-    assert either(answer.all_text(), "乐鑫科技", "樂鑫科技")
+    assert either(answer.all_text(), "晶晨股份")
     cites = citation_lines(answer)
     assert cites and any(weekly_title in c for c in cites)
     assert "Searching" in answer.versions[0]["text"]  # "searching…" first, then chat.update
@@ -174,27 +174,25 @@ def test_mention_is_answered_in_its_thread_with_citations(slack, sender, weekly_
 
 def test_direct_message_is_answered(slack, sender):
     ts = new_ts()
-    acked(sender.event(dm_event("豆包APP的MAU是多少？", user=READER, channel="DREADER", ts=ts)))
+    acked(sender.event(dm_event("DDR4 8Gb颗粒现货均价是多少？", user=READER, channel="DREADER", ts=ts)))
     (answer,) = answered(slack, "DREADER", ts)
-    assert either(answer.all_text(), "5998")
+    assert either(answer.all_text(), "1.42")
     assert citation_lines(answer)
 
 
 def test_follow_up_in_thread_uses_the_earlier_question(slack, sender):
     ts = new_ts()
-    question = mention_event("<@UBOT> 字节边缘算力建议关注哪些公司？", user=READER, channel="CFOLLOW", ts=ts)
+    question = mention_event("<@UBOT> 端侧AI芯片建议关注哪些公司？", user=READER, channel="CFOLLOW", ts=ts)
     acked(sender.event(question))
     (first,) = answered(slack, "CFOLLOW", ts)
-    assert either(first.all_text(), "乐鑫科技", "樂鑫科技")
+    assert either(first.all_text(), "晶晨股份")
 
-    # "and IDC infrastructure?" only means "which IDC companies to watch" after the first question
-    follow_up = mention_event(
-        "<@UBOT> 那IDC基建呢？", user=READER, channel="CFOLLOW", ts=new_ts(), thread_ts=ts
-    )
+    # "and memory?" only means "which memory companies to watch" after the first question
+    follow_up = mention_event("<@UBOT> 那存储呢？", user=READER, channel="CFOLLOW", ts=new_ts(), thread_ts=ts)
     acked(sender.event(follow_up))
     second = answered(slack, "CFOLLOW", ts, count=2)[-1]
     assert second.thread_ts == ts
-    assert either(second.all_text(), "润泽科技", "潤澤科技")
+    assert either(second.all_text(), "兆易创新", "兆易創新")
 
 
 def test_empty_mention_gets_help(slack, sender):
@@ -206,7 +204,7 @@ def test_empty_mention_gets_help(slack, sender):
 
 def test_a_very_long_question_is_trimmed_with_a_note(slack, sender):
     ts = new_ts()
-    question = "字节跳动资本开支" + "很长的问题" * 2000
+    question = "端侧AI芯片出货" + "很长的问题" * 2000
     assert len(question) > 10_000
     acked(sender.event(mention_event(f"<@UBOT> {question}", user=READER, channel="CLONG", ts=ts)))
     (answer,) = answered(slack, "CLONG", ts)
@@ -215,7 +213,7 @@ def test_a_very_long_question_is_trimmed_with_a_note(slack, sender):
 
 def test_bot_messages_edits_and_joins_are_ignored(slack, sender):
     before = len(slack.calls_to("chat.postMessage"))
-    base = {"channel": "DREADER", "channel_type": "im", "text": "字节跳动", "type": "message"}
+    base = {"channel": "DREADER", "channel_type": "im", "text": "存储价格", "type": "message"}
     acked(sender.event({**base, "ts": new_ts(), "bot_id": "BOTHER", "subtype": "bot_message"}))
     acked(sender.event({**base, "ts": new_ts(), "user": "UBOT", "bot_id": "BBOT"}))
     acked(sender.event({**base, "ts": new_ts(), "subtype": "message_changed", "message": {"text": "x"}}))
@@ -229,7 +227,7 @@ def test_bot_messages_edits_and_joins_are_ignored(slack, sender):
 
 def test_a_retried_event_is_answered_once_even_after_a_restart(slack, service, settings):
     ts = new_ts()
-    event = mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CRETRY", ts=ts)
+    event = mention_event("<@UBOT> DDR4 8Gb颗粒现货均价是多少？", user=READER, channel="CRETRY", ts=ts)
     event_id = "EvRETRY0001"
     with ServedApp(build_asgi(service, settings)) as first:
         slack_side = SlackSender(first.events_url, SECRET)
@@ -258,7 +256,7 @@ def test_forged_and_stale_requests_are_refused(slack, bot):
     slack_side = SlackSender(bot.events_url, SECRET)
     before = len(slack.calls)
     body = slack_side.event_body(
-        mention_event("<@UBOT> 字节跳动", user=READER, channel="CFORGED", ts=new_ts())
+        mention_event("<@UBOT> 存储价格", user=READER, channel="CFORGED", ts=new_ts())
     )
     forged = slack_side.post(body, "application/json", signature="v0=" + "0" * 64)
     assert forged.status_code == 401
@@ -333,7 +331,7 @@ def test_slash_ask_where_the_bot_is_not_in_the_channel_answers_through_response_
     slack.script_error("chat.postMessage", "not_in_channel", when=lambda p: p.get("channel") == "COUTSIDE")
     response = sender.command(
         "/ask",
-        "字节边缘算力建议关注哪些公司？",
+        "端侧AI芯片建议关注哪些公司？",
         user=READER,
         channel="COUTSIDE",
         response_url=slack.response_url(READER, "COUTSIDE"),
@@ -346,7 +344,7 @@ def test_slash_ask_where_the_bot_is_not_in_the_channel_answers_through_response_
         )
 
     call = slack.wait_for(in_channel_answer)
-    assert either(json.dumps(call.params, ensure_ascii=False), "乐鑫科技", "樂鑫科技")
+    assert either(json.dumps(call.params, ensure_ascii=False), "晶晨股份")
 
 
 def test_rate_limited_slack_is_retried_after_retry_after(slack, sender):
@@ -354,9 +352,13 @@ def test_rate_limited_slack_is_retried_after_retry_after(slack, sender):
         "chat.postMessage", "ratelimited", retry_after=1, when=lambda p: p.get("channel") == "CBUSY"
     )
     ts = new_ts()
-    acked(sender.event(mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CBUSY", ts=ts)))
+    acked(
+        sender.event(
+            mention_event("<@UBOT> DDR4 8Gb颗粒现货均价是多少？", user=READER, channel="CBUSY", ts=ts)
+        )
+    )
     (answer,) = answered(slack, "CBUSY", ts)
-    assert "5998" in answer.all_text()
+    assert "1.42" in answer.all_text()
     refused = [
         c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CBUSY" and c.error
     ]
@@ -368,7 +370,11 @@ def test_rate_limited_slack_is_retried_after_retry_after(slack, sender):
 
 def test_thumbs_up_is_stored_with_question_answer_and_citations(slack, sender, settings):
     ts = new_ts()
-    acked(sender.event(mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CVOTE", ts=ts)))
+    acked(
+        sender.event(
+            mention_event("<@UBOT> DDR4 8Gb颗粒现货均价是多少？", user=READER, channel="CVOTE", ts=ts)
+        )
+    )
     (answer,) = answered(slack, "CVOTE", ts)
     thumbs_up = answer.blocks[-1]["elements"][0]
     message = {
@@ -394,8 +400,8 @@ def test_thumbs_up_is_stored_with_question_answer_and_citations(slack, sender, s
     state = open_state(settings)
     (record,) = [r for r in state.list_feedback() if r.get("message_ts") == answer.ts]
     assert record["vote"] == "up" and record["user"] == READER
-    assert record["question"] == "豆包APP的MAU是多少？"
-    assert "5998" in record["answer"]
+    assert record["question"] == "DDR4 8Gb颗粒现货均价是多少？"
+    assert "1.42" in record["answer"]
     assert record["citations"] and all(c["report_id"] for c in record["citations"])
     slack.wait_for(lambda: any("Thanks" in m.text for m in slack.ephemerals(READER)))
 
@@ -466,27 +472,27 @@ def test_a_file_larger_than_slack_said_is_cut_off_at_the_limit(slack, sender, se
 
 
 def test_llm_answer_streams_into_the_message_then_shows_the_model(slack, settings, service):
-    pieces = ["山西证券", "指出11月", "豆包APP的", "MAU已达到", "5998万，", "仅次于ChatGPT [1]"]
+    pieces = ["中泰证券", "指出本周", "DDR4 8Gb颗粒", "现货均价为", "1.42美元，", "环比下跌0.7% [1]"]
     with FakeOpenAIServer() as llm:
-        llm.responder = lambda req: Stream(pieces, delay=0.4) if req.get("stream") else "豆包APP MAU"
+        llm.responder = lambda req: Stream(pieces, delay=0.4) if req.get("stream") else "DDR4 现货均价"
         llm_settings = settings.replace(llm_base_url=llm.url, llm_model="fake-model", llm_timeout=10.0)
         with ServedApp(build_asgi(Yanbao(llm_settings), llm_settings)) as bot:
             slack_side = SlackSender(bot.events_url, SECRET)
             ts = new_ts()
             acked(
                 slack_side.event(
-                    mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CLLM", ts=ts)
+                    mention_event("<@UBOT> DDR4 8Gb颗粒现货均价是多少？", user=READER, channel="CLLM", ts=ts)
                 )
             )
             (answer,) = answered(slack, "CLLM", ts)
             slack_side.close()
-    assert "5998" in answer.all_text() and "fake-model" in answer.all_text()
+    assert "1.42" in answer.all_text() and "fake-model" in answer.all_text()
     assert citation_lines(answer)
     partial = [
         v for v in answer.versions if "▍" in v["text"] or "▍" in json.dumps(v["blocks"], ensure_ascii=False)
     ]
     assert partial, [v["text"] for v in answer.versions]
-    assert all("5998万，仅次于" not in v["text"] for v in partial)  # shown while still growing
+    assert all("1.42美元，环比下跌" not in v["text"] for v in partial)  # shown while still growing
 
 
 # --- secrets stay out of the logs ---------------------------------------------------------------------
@@ -495,7 +501,11 @@ def test_llm_answer_streams_into_the_message_then_shows_the_model(slack, setting
 def test_tokens_and_the_signing_secret_never_reach_the_logs(slack, sender, settings, caplog):
     caplog.set_level(logging.DEBUG)
     ts = new_ts()
-    acked(sender.event(mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CLOGS", ts=ts)))
+    acked(
+        sender.event(
+            mention_event("<@UBOT> DDR4 8Gb颗粒现货均价是多少？", user=READER, channel="CLOGS", ts=ts)
+        )
+    )
     answered(slack, "CLOGS", ts)
     shared = slack.add_file("notes.md", "# 测试\n\n华泰证券研究所 2025-01-13 测试内容。".encode(), user=ADMIN)
     acked(sender.event(dm_event("", user=ADMIN, channel="DLOGS", ts=(upload_ts := new_ts()), files=[shared])))
@@ -518,13 +528,13 @@ def test_socket_mode_answers_events_and_commands(slack, service, settings):
         sender = SlackSender("http://unused", SECRET)
         body = json.loads(
             sender.event_body(
-                mention_event("<@UBOT> 豆包APP的MAU是多少？", user=READER, channel="CSOCK", ts=ts)
+                mention_event("<@UBOT> DDR4 8Gb颗粒现货均价是多少？", user=READER, channel="CSOCK", ts=ts)
             )
         )
         first = slack.socket_send("events_api", body)
         slack.wait_for(lambda: first in slack.socket_acks, 5)
         (answer,) = answered(slack, "CSOCK", ts)
-        assert "5998" in answer.all_text() and citation_lines(answer)
+        assert "1.42" in answer.all_text() and citation_lines(answer)
 
         retried = slack.socket_send("events_api", body, retry_attempt=1)
         slack.wait_for(lambda: retried in slack.socket_acks, 5)

@@ -15,21 +15,21 @@ from bot.slack.blocks import (
     render_answer,
     split_for_sections,
 )
-from tests.helpers import TRADITIONAL_SEED as SEED
+from tests.helpers import WEEKLY_NOTE
 
 
-def seed_paragraphs() -> list[str]:
-    text = SEED.read_text(encoding="utf-8")
+def long_paragraphs() -> list[str]:
+    text = WEEKLY_NOTE.read_text(encoding="utf-8")
     return [p.strip() for p in text.split("\n") if len(p.strip()) > 300]
 
 
-def citation(n: int, text: str, title: str = "【山證通信】周跟蹤(20241216-20241222)") -> Citation:
+def citation(n: int, text: str, title: str = "【中泰電子】周跟蹤(20250106-20250112)") -> Citation:
     return Citation(
         n=n,
         report_id=f"r{n}",
         title=title,
-        broker="山西证券",
-        date="2024-12-26",
+        broker="中泰证券",
+        date="2025-01-13",
         source="/notes/000.txt",
         paragraph=n,
         text=text,
@@ -37,11 +37,11 @@ def citation(n: int, text: str, title: str = "【山證通信】周跟蹤(202412
 
 
 def test_quote_keeps_the_cited_clause_of_a_long_paragraph():
-    paragraph = max(seed_paragraphs(), key=len)
-    clause = "字節跳動2025年資本開支或達1600億元"
-    assert len(paragraph) > 400 and "1600億元" in paragraph
+    paragraph = max(long_paragraphs(), key=len)
+    clause = "我們預計2025年全球AI PC出貨量有望達到1.1億台"
+    assert len(paragraph) > 400 and "1.1億台" in paragraph
     quote = quote_around(paragraph, clause, limit=200)
-    assert "1600億元" in quote
+    assert "1.1億台" in quote
     assert len(quote) <= 202
     assert quote.startswith("…") or paragraph.startswith(quote.rstrip("…")[:20])
 
@@ -51,32 +51,32 @@ def test_quote_of_a_short_paragraph_is_the_whole_paragraph():
 
 
 def test_answer_renders_sections_citations_footer_and_buttons():
-    paragraph = max(seed_paragraphs(), key=len)
+    paragraph = max(long_paragraphs(), key=len)
     answer = Answer(
-        question="字节跳动明年的资本开支？",
-        answer="字節跳動2025年資本開支或達1600億元。[1]",
+        question="今年AI PC出货量预计多少？",
+        answer="2025年全球AI PC出貨量有望達到1.1億台。[1]",
         mode="llm",
         found=True,
         model="qwen-plus",
         citations=[citation(1, paragraph)],
     )
     text, blocks = render_answer(answer, conversation="slack:C1:1.0")
-    assert "1600億元" in text
+    assert "1.1億台" in text
     kinds = [b["type"] for b in blocks]
     assert kinds == ["section", "divider", "context", "context", "actions"]
     cite = blocks[2]["elements"][0]["text"]
-    assert "【山證通信】周跟蹤" in cite and "山西证券" in cite and "2024-12-26" in cite and "1600億元" in cite
+    assert "【中泰電子】周跟蹤" in cite and "中泰证券" in cite and "2025-01-13" in cite and "1.1億台" in cite
     assert "qwen-plus" in blocks[3]["elements"][0]["text"]
     buttons = blocks[4]["elements"]
     assert [b["text"]["text"][0] for b in buttons] == ["👍", "👎"]
     value = json.loads(buttons[0]["value"])
     assert value["q"] == answer.question and value["r"] == [[1, "r1", 1]] and value["c"] == "slack:C1:1.0"
     assert answer_text_from_blocks(blocks) == answer.answer
-    assert "1600億元" in quotes_from_blocks(blocks)[1]
+    assert "1.1億台" in quotes_from_blocks(blocks)[1]
 
 
 def test_huge_answers_respect_slack_limits():
-    paragraphs = seed_paragraphs()
+    paragraphs = long_paragraphs()
     long_text = "。".join(f"第{i}句很长的回答内容，重复以超过限制[{i % 60 + 1}]" for i in range(800))
     answer = Answer(
         question="问" * 5000,

@@ -10,10 +10,24 @@ from index.clean import clean_reprint_boilerplate
 from index.readers import read_document
 from tests.helpers import (
     SIMPLIFIED_SEED,
+    STRATEGY_NOTE,
     TRADITIONAL_SEED,
+    WEEKLY_NOTE,
+    needs_shared,
+    note_lines,
     recommendation_paragraph,
-    seed_lines,
     write_note,
+)
+
+ALL_NOTES = pytest.mark.parametrize(
+    "note",
+    [
+        WEEKLY_NOTE,
+        STRATEGY_NOTE,
+        pytest.param(TRADITIONAL_SEED, marks=needs_shared),
+        pytest.param(SIMPLIFIED_SEED, marks=needs_shared),
+    ],
+    ids=["weekly", "strategy", "seed-traditional", "seed-simplified"],
 )
 
 SENTENCE_ENDS = tuple("。！？；!?;")
@@ -72,9 +86,9 @@ def test_a_long_paragraph_splits_between_sentences_only(tmp_path):
         assert len(chunk.text) <= 500
 
 
-def test_seed_000s_long_paragraph_splits_between_sentences(tmp_path):
-    cleaned, chunks = chunks_of(TRADITIONAL_SEED)
-    paragraph = next(p.text for p in cleaned.paragraphs if p.text.startswith("根據36氪報道"))
+def test_the_weeklys_long_paragraph_splits_between_sentences(tmp_path):
+    cleaned, chunks = chunks_of(WEEKLY_NOTE)
+    paragraph = next(p.text for p in cleaned.paragraphs if p.text.startswith("據展會主辦方統計"))
     assert len(paragraph) > 500
     pieces = [c.text for c in chunks if c.text in paragraph]
     assert len(pieces) >= 2
@@ -119,20 +133,20 @@ def test_short_one_sentence_paragraphs_are_indexed_not_taken_for_headings(tmp_pa
     ]
 
 
-def test_seed_000s_recommendation_paragraph_is_one_chunk():
-    _, chunks = chunks_of(TRADITIONAL_SEED)
+def test_the_weeklys_recommendation_paragraph_is_one_chunk():
+    _, chunks = chunks_of(WEEKLY_NOTE)
     paragraph = recommendation_paragraph()
-    matching = [c for c in chunks if "字節邊緣算力" in c.text]
+    matching = [c for c in chunks if "AI眼鏡供應鏈:" in c.text]
     assert len(matching) == 1
     assert matching[0].text == paragraph
     assert matching[0].section == "建議關注"
 
 
-@pytest.mark.parametrize("seed", [TRADITIONAL_SEED, SIMPLIFIED_SEED], ids=["traditional", "simplified"])
-def test_every_chunk_is_report_text_as_written(seed):
-    cleaned, chunks = chunks_of(seed)
+@ALL_NOTES
+def test_every_chunk_is_report_text_as_written(note):
+    cleaned, chunks = chunks_of(note)
     kept = "\n".join(p.text for p in cleaned.paragraphs)
-    raw_lines = seed_lines(seed)
+    raw_lines = note_lines(note)
     assert chunks
     for chunk in chunks:
         # a piece of one paragraph, or consecutive whole paragraphs joined by "\n"
@@ -141,15 +155,15 @@ def test_every_chunk_is_report_text_as_written(seed):
             assert any(line in raw for raw in raw_lines), line[:60]
 
 
-@pytest.mark.parametrize("seed", [TRADITIONAL_SEED, SIMPLIFIED_SEED], ids=["traditional", "simplified"])
-def test_chunks_cover_every_content_paragraph_once_in_order(seed):
-    cleaned, chunks = chunks_of(seed)
+@ALL_NOTES
+def test_chunks_cover_every_content_paragraph_once_in_order(note):
+    cleaned, chunks = chunks_of(note)
     content = [p.text for p in cleaned.paragraphs if p.kind != "heading"]  # headings become sections
     assert "".join(c.text.replace("\n", "") for c in chunks) == "".join(content)
 
 
 def test_headings_are_sections_not_chunks():
-    cleaned, chunks = chunks_of(SIMPLIFIED_SEED)
+    cleaned, chunks = chunks_of(STRATEGY_NOTE)
     assert "美国市场" not in [c.text for c in chunks]
     sections = {c.section for c in chunks}
-    assert "【北美AI产业】——从英伟达GB300看，北美推理端逻辑继续增强".replace("，", ",") in sections
+    assert "【半导体产业】——先进封装产能紧缺,国产设备迎来验证窗口" in sections

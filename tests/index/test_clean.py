@@ -1,5 +1,6 @@
-"""Cleaning the real web reprints: site chrome and metadata lines out, the disclaimer kept apart,
-repeated paragraphs indexed once, and the report's own text kept exactly as written."""
+"""Cleaning web reprints: site chrome and metadata lines out, the disclaimer kept apart, repeated
+paragraphs indexed once, and the report's own text kept exactly as written. The project's fixture
+notes cover it everywhere; the real seeds too when ../shared is there."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ import pytest
 
 from index.clean import Paragraph, clean_reprint_boilerplate, collapse_repeated_paragraphs
 from index.readers import read_document
-from tests.helpers import SIMPLIFIED_SEED, TRADITIONAL_SEED, fingerprint, seed_lines, write_note
+from tests.helpers import (
+    SIMPLIFIED_SEED,
+    STRATEGY_NOTE,
+    TRADITIONAL_SEED,
+    WEEKLY_NOTE,
+    fingerprint,
+    needs_shared,
+    note_lines,
+    write_note,
+)
 
-# Site chrome and report metadata found in the seeds, as written there (traditional script).
+# Site chrome and report metadata of a Sina reprint, as written in the weekly notes (traditional script).
 CHROME_MARKERS = [
     "新浪財經APP",
     "熱門推薦",
@@ -33,9 +43,10 @@ CHROME_MARKERS = [
     "禁止我司員工",
     "本人已在中國證券業協會登記為證券分析師",
     "資料來源",
-    "來源:山西證券研究所",
+    "證券研究所)",
     "分析師:",
     "執業登記編碼",
+    "S0740",
     "S0760",
     "報告發布日期",
 ]
@@ -49,21 +60,34 @@ def cleaned(path):
 
 @pytest.fixture(scope="module")
 def traditional():
-    return cleaned(TRADITIONAL_SEED)
+    return cleaned(WEEKLY_NOTE)
 
 
 @pytest.fixture(scope="module")
 def simplified():
-    return cleaned(SIMPLIFIED_SEED)
+    return cleaned(STRATEGY_NOTE)
+
+
+# Every note of the weekly-reprint and strategy shapes: the fixtures always, the real seeds when present.
+ALL_NOTES = pytest.mark.parametrize(
+    "note",
+    [
+        WEEKLY_NOTE,
+        STRATEGY_NOTE,
+        pytest.param(TRADITIONAL_SEED, marks=needs_shared),
+        pytest.param(SIMPLIFIED_SEED, marks=needs_shared),
+    ],
+    ids=["weekly", "strategy", "seed-traditional", "seed-simplified"],
+)
 
 
 def kept_texts(report) -> list[str]:
     return [p.text for p in report.paragraphs]
 
 
-@pytest.mark.parametrize("seed", [TRADITIONAL_SEED, SIMPLIFIED_SEED], ids=["traditional", "simplified"])
-def test_no_kept_paragraph_carries_site_chrome_or_metadata(seed):
-    for text in kept_texts(cleaned(seed)):
+@ALL_NOTES
+def test_no_kept_paragraph_carries_site_chrome_or_metadata(note):
+    for text in kept_texts(cleaned(note)):
         for marker in CHROME_MARKERS:
             assert marker not in text, f"site chrome {marker!r} kept in: {text[:80]}"
         assert not IPO_CALENDAR_LINE.search(text), f"IPO calendar line kept: {text}"
@@ -71,19 +95,22 @@ def test_no_kept_paragraph_carries_site_chrome_or_metadata(seed):
         assert not text.startswith(("来源:", "來源:", "(來源", "（來源")), text
 
 
-def test_the_seed_really_has_that_chrome():
-    # guards the test above against a seed that silently lost its junk
-    raw = TRADITIONAL_SEED.read_text(encoding="utf-8")
+@pytest.mark.parametrize(
+    "note", [WEEKLY_NOTE, pytest.param(TRADITIONAL_SEED, marks=needs_shared)], ids=["weekly", "seed"]
+)
+def test_the_note_really_has_that_chrome(note):
+    # guards the test above against a note that silently lost its junk
+    raw = note.read_text(encoding="utf-8")
     for marker in ("新浪財經APP", "熱門推薦", "二維碼", "股市直播", "免責聲明", "資料來源", "執業登記編碼"):
         assert marker in raw
     assert IPO_CALENDAR_LINE.search("01-06 惠通科技 301601 --")
-    assert any(IPO_CALENDAR_LINE.search(line) for line in seed_lines(TRADITIONAL_SEED))
+    assert any(IPO_CALENDAR_LINE.search(line) for line in note_lines(note))
 
 
 def test_disclaimer_is_kept_apart_from_the_content(traditional):
     disclaimer = "\n".join(traditional.disclaimer)
     assert disclaimer.strip()
-    assert "本訂閱號不是山西證券研究所證券研究報告的發布平臺" in disclaimer
+    assert "本訂閱號不是中泰證券研究所證券研究報告的正式發布渠道" in disclaimer
     assert "禁止我司員工將我司證券研究報告私自提供" in disclaimer
     content = "\n".join(kept_texts(traditional))
     for line in traditional.disclaimer:
@@ -97,18 +124,18 @@ def test_a_note_without_a_disclaimer_has_none(simplified):
 @pytest.mark.parametrize(
     ("marker", "why"),
     [
-        ("根據36氪報道,2024上半年字節跳動整體收入", "行業動向 paragraph, printed twice"),
-        ("在OpenAI的12日發布會最后一天", "O3 paragraph, printed twice"),
-        ("申萬通信指數漲4.27%", "market paragraph, printed three times"),
+        ("據展會主辦方統計,本屆CES共有超過4100家廠商參展", "行業動向 paragraph, printed twice"),
+        ("根據行業機構的報價,本周DDR4", "memory-price paragraph, printed twice"),
+        ("申萬電子指數跌1.86%", "market paragraph, printed three times"),
         ("從個股情況看", "individual stocks paragraph, printed twice"),
-        ("海外算力需求不及預期", "risk paragraph, printed twice"),
-        ("字節跳動已躍升為世界頂級CSP", "point heading, printed twice"),
-        ("字節跳動大幅催化算力產業鏈", "title, printed twice"),
+        ("下游需求復甦不及預期", "risk paragraph, printed twice"),
+        ("AI眼鏡與AI PC成為消費電子新主線", "point heading, printed twice"),
+        ("端側AI新品密集發布,存儲價格企穩回升", "title, printed twice"),
     ],
 )
-def test_repeated_paragraphs_of_seed_000_are_kept_once(traditional, marker, why):
-    raw_copies = sum(fingerprint(marker) in fingerprint(line) for line in seed_lines(TRADITIONAL_SEED))
-    assert raw_copies >= 2, f"the seed should repeat the {why}"
+def test_repeated_paragraphs_of_the_weekly_are_kept_once(traditional, marker, why):
+    raw_copies = sum(fingerprint(marker) in fingerprint(line) for line in note_lines(WEEKLY_NOTE))
+    assert raw_copies >= 2, f"the note should repeat the {why}"
     kept_copies = sum(fingerprint(marker) in fingerprint(text) for text in kept_texts(traditional))
     assert kept_copies == 1, f"{why}: kept {kept_copies} times"
 
@@ -119,37 +146,40 @@ def test_no_two_kept_paragraphs_share_a_fingerprint(traditional, simplified):
         assert len(prints) == len(set(prints))
 
 
-@pytest.mark.parametrize("seed", [TRADITIONAL_SEED, SIMPLIFIED_SEED], ids=["traditional", "simplified"])
-def test_kept_text_is_the_seed_text_exactly(seed):
-    lines = set(seed_lines(seed))
-    for text in kept_texts(cleaned(seed)):
-        assert text in lines, f"kept paragraph is not a line of the seed: {text[:80]}"
+@ALL_NOTES
+def test_kept_text_is_the_note_text_exactly(note):
+    lines = set(note_lines(note))
+    for text in kept_texts(cleaned(note)):
+        assert text in lines, f"kept paragraph is not a line of the note: {text[:80]}"
 
 
 def test_traditional_stays_traditional(traditional):
     content = "\n".join(kept_texts(traditional))
-    assert "字節跳動" in content and "建議關注" in content and "樂鑫科技" in content
-    assert "字节跳动" not in content and "建议关注" not in content
+    assert "存儲價格" in content and "建議關注" in content and "藍特光學" in content
+    assert "存储价格" not in content and "建议关注" not in content
 
 
-def test_the_report_content_of_seed_000_survives(traditional):
+def test_the_report_content_of_the_weekly_survives(traditional):
     texts = kept_texts(traditional)
-    lines = seed_lines(TRADITIONAL_SEED)
+    lines = note_lines(WEEKLY_NOTE)
     must_keep = [
         next(line for line in lines if line.startswith("建議關注:")),
         next(line for line in lines if line.startswith("市場整體:")),
-        next(line for line in lines if line.startswith("根據36氪報道")),
-        next(line for line in lines if line.startswith("在OpenAI的12日發布會")),
-        "海外算力需求不及預期,國內運營商和互聯網投資不及預期,市場競爭激烈導致價格下降超出預期,外部制裁升級。",
+        next(line for line in lines if line.startswith("據展會主辦方統計")),
+        next(line for line in lines if line.startswith("根據行業機構的報價")),
+        "下游需求復甦不及預期,端側AI新品推廣節奏不及預期,行業競爭加劇導致價格下降,海外貿易限制升級。",
     ]
     for line in must_keep:
         assert line in texts, line[:40]
 
 
-def test_simplified_seed_loses_only_its_metadata_line_and_end_marker(simplified):
-    lines = seed_lines(SIMPLIFIED_SEED)
+@pytest.mark.parametrize(
+    "note", [STRATEGY_NOTE, pytest.param(SIMPLIFIED_SEED, marks=needs_shared)], ids=["strategy", "seed"]
+)
+def test_the_strategy_note_loses_only_its_metadata_line_and_end_marker(note):
+    lines = note_lines(note)
     assert lines[0].startswith("来源:") and lines[-1] == "END"
-    assert kept_texts(simplified) == lines[1:-1]
+    assert kept_texts(cleaned(note)) == lines[1:-1]
 
 
 def test_a_reprint_with_its_own_chrome_keeps_only_the_report(tmp_path):

@@ -11,7 +11,16 @@ from index.clean import clean_reprint_boilerplate
 from index.describe import describe_report
 from index.lexicon import Lexicon
 from index.readers import read_document
-from tests.helpers import SIMPLIFIED_SEED, TRADITIONAL_SEED, write_note
+from tests.helpers import (
+    SIMPLIFIED_SEED,
+    STRATEGY_FACTS,
+    STRATEGY_NOTE,
+    TRADITIONAL_SEED,
+    WEEKLY_FACTS,
+    WEEKLY_NOTE,
+    needs_shared,
+    write_note,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,65 +36,94 @@ def describe(path: Path, lexicon: Lexicon):
 
 @pytest.fixture(scope="module")
 def weekly(lexicon):
-    return describe(TRADITIONAL_SEED, lexicon)
+    return describe(WEEKLY_NOTE, lexicon)
 
 
 @pytest.fixture(scope="module")
 def strategy(lexicon):
-    return describe(SIMPLIFIED_SEED, lexicon)
+    return describe(STRATEGY_NOTE, lexicon)
 
 
-# --- seed 000: 【山證通信】周跟蹤 -------------------------------------------------------------
+# --- the weekly fixture: 【中泰電子】周跟蹤, a traditional web reprint -----------------------------
 
 
-def test_seed_000_broker_is_shanxi_in_simplified(weekly):
-    assert weekly.broker == "山西证券"
+def test_the_weeklys_broker_is_named_in_simplified(weekly):
+    assert weekly.broker == WEEKLY_FACTS["broker"]
 
 
-def test_seed_000_publish_date_beats_the_reprint_date(weekly):
-    # the reprint is stamped "2024年12月26日 08:18"; the report says 報告發布日期:2024年12月25日
-    assert weekly.date == "2024-12-25"
+def test_the_weeklys_publish_date_beats_the_reprint_date(weekly):
+    # the reprint is stamped "2025年01月14日 07:52"; the report says 報告發布日期:2025年01月13日
+    assert weekly.date == WEEKLY_FACTS["date"] == "2025-01-13"
 
 
-def test_seed_000_covered_period_comes_from_the_title(weekly):
-    assert weekly.period == "2024-12-16/2024-12-22"
+def test_the_weeklys_covered_period_comes_from_the_title(weekly):
+    assert weekly.period == WEEKLY_FACTS["period"]
 
 
-def test_seed_000_analysts_as_written_in_order(weekly):
-    assert weekly.analysts == ["高宇洋", "張天", "趙天宇"]
+def test_the_weeklys_analysts_as_written_in_order(weekly):
+    assert weekly.analysts == WEEKLY_FACTS["analysts"]
 
 
-def test_seed_000_is_a_weekly(weekly):
+def test_the_weekly_is_a_weekly(weekly):
     assert weekly.kind == "weekly"
 
 
-def test_seed_000_title_is_the_headline_as_written(weekly):
-    assert weekly.title == "【山證通信】周跟蹤(20241216-20241222)--字節跳動大幅催化算力產業鏈,O3推理表現震撼"
+def test_the_weeklys_title_is_the_headline_as_written(weekly):
+    assert weekly.title == "【中泰電子】周跟蹤(20250106-20250112)--端側AI新品密集發布,存儲價格企穩回升"
 
 
-def test_seed_000_stocks_include_the_edge_compute_picks(weekly):
-    for name in ("乐鑫科技", "泰凌微", "广和通", "中科创达"):
+def test_the_weeklys_stocks_include_every_recommended_name(weekly):
+    for name in ("恒玄科技", "晶晨股份", "瑞芯微", "全志科技"):
         assert name in weekly.stocks, name
-    for name in ("润泽科技", "寒武纪", "中兴通讯", "新易盛"):
+    for name in ("歌尔股份", "蓝特光学", "江波龙", "生益科技"):
         assert name in weekly.stocks, name
     assert len(weekly.stocks) == len(set(weekly.stocks))
 
 
-# --- seed 004: a simplified strategy note with no broker named ------------------------------
+# --- the strategy fixture: simplified, no broker named ----------------------------------------
 
 
-def test_seed_004_date_from_its_publish_line(strategy):
-    assert strategy.date == "2024-12-30"
+def test_the_strategy_notes_date_from_its_publish_line(strategy):
+    assert strategy.date == STRATEGY_FACTS["date"]
 
 
-def test_seed_004_has_no_broker_and_no_analysts(strategy):
+def test_the_strategy_note_has_no_broker_and_no_analysts(strategy):
     # "来源:" is empty in this reprint: nothing names the broker, so none is guessed
     assert strategy.broker is None
     assert strategy.analysts == []
     assert strategy.period is None
 
 
-def test_seed_004_is_a_strategy_note(strategy):
+def test_the_strategy_note_is_a_strategy_note(strategy):
+    assert strategy.kind == "strategy"
+    assert strategy.title.startswith("美元指数走强叠加关税预期")
+
+
+# --- the real seeds (../shared) -------------------------------------------------------------
+
+
+@needs_shared
+def test_seed_000_is_described_from_its_own_text(lexicon):
+    weekly = describe(TRADITIONAL_SEED, lexicon)
+    assert weekly.broker == "山西证券"
+    assert weekly.date == "2024-12-25"  # 報告發布日期, not the reprint's 2024年12月26日
+    assert weekly.period == "2024-12-16/2024-12-22"
+    assert weekly.analysts == ["高宇洋", "張天", "趙天宇"]
+    assert weekly.kind == "weekly"
+    assert weekly.title == "【山證通信】周跟蹤(20241216-20241222)--字節跳動大幅催化算力產業鏈,O3推理表現震撼"
+    for name in ("乐鑫科技", "泰凌微", "广和通", "中科创达", "润泽科技", "寒武纪", "中兴通讯", "新易盛"):
+        assert name in weekly.stocks, name
+
+
+@needs_shared
+def test_seed_004_is_a_strategy_note_with_no_broker(lexicon):
+    strategy = describe(SIMPLIFIED_SEED, lexicon)
+    assert (strategy.date, strategy.broker, strategy.analysts, strategy.period) == (
+        "2024-12-30",
+        None,
+        [],
+        None,
+    )
     assert strategy.kind == "strategy"
     assert strategy.title.startswith("10Y美债收益率上行叠加业绩期")
 

@@ -14,18 +14,20 @@ import pytest
 from index.library import Library
 from index.pipeline import UsageError
 from tests.helpers import (
-    SIMPLIFIED_SEED,
-    TRADITIONAL_SEED,
-    copy_seeds,
+    STRATEGY_FACTS,
+    STRATEGY_NOTE,
+    WEEKLY_FACTS,
+    WEEKLY_NOTE,
+    copy_notes,
     encrypt_pdf,
     fingerprint,
     json_out,
     make_pdf,
     make_settings,
     minilm_path,
+    note_lines,
     recommendation_paragraph,
     run_yanbao,
-    seed_lines,
     write_note,
 )
 
@@ -75,9 +77,9 @@ def hits_containing(library: Library, question: str, phrase: str, k: int = 20) -
 
 @pytest.fixture
 def seeded(tmp_path):
-    """Both seeds (copied under tmp_path) indexed into a fresh lexical-only library."""
+    """Both fixture notes (copied under tmp_path) indexed into a fresh lexical-only library."""
     folder = tmp_path / "reports"
-    copy_seeds(folder)
+    copy_notes(folder)
     library = open_library(tmp_path)
     summary = library.index([folder], progress=False)
     return library, folder, summary
@@ -86,7 +88,7 @@ def seeded(tmp_path):
 # --- what goes in ---------------------------------------------------------------------------
 
 
-def test_both_seeds_give_exactly_two_reports_with_their_metadata(seeded):
+def test_both_notes_give_exactly_two_reports_with_their_metadata(seeded):
     library, folder, summary = seeded
     assert summary.to_json() == {
         "added": 2,
@@ -97,12 +99,14 @@ def test_both_seeds_give_exactly_two_reports_with_their_metadata(seeded):
         "failed": [],
     }
     reports = {Path(r.source).name: r for r in library.reports()}
-    assert sorted(reports) == sorted(p.name for p in (TRADITIONAL_SEED, SIMPLIFIED_SEED))
-    weekly, strategy = reports[TRADITIONAL_SEED.name], reports[SIMPLIFIED_SEED.name]
-    assert (weekly.broker, weekly.date, weekly.period) == ("山西证券", "2024-12-25", "2024-12-16/2024-12-22")
-    assert weekly.analysts == ["高宇洋", "張天", "趙天宇"] and weekly.kind == "weekly"
-    assert (strategy.broker, strategy.date, strategy.analysts) == (None, "2024-12-30", [])
-    assert weekly.source == str((folder / TRADITIONAL_SEED.name).resolve())
+    assert sorted(reports) == sorted(p.name for p in (WEEKLY_NOTE, STRATEGY_NOTE))
+    weekly, strategy = reports[WEEKLY_NOTE.name], reports[STRATEGY_NOTE.name]
+    assert (weekly.broker, weekly.date, weekly.period) == tuple(
+        WEEKLY_FACTS[k] for k in ("broker", "date", "period")
+    )
+    assert weekly.analysts == WEEKLY_FACTS["analysts"] and weekly.kind == "weekly"
+    assert (strategy.broker, strategy.date, strategy.analysts) == (None, STRATEGY_FACTS["date"], [])
+    assert weekly.source == str((folder / WEEKLY_NOTE.name).resolve())
     assert_store_consistent(library)
 
 
@@ -112,14 +116,14 @@ def test_no_chunk_text_is_stored_twice(seeded):
     assert len(texts) == len(set(texts))
     prints = [fingerprint(t) for t in texts]
     assert len(prints) == len(set(prints))
-    # seed 000 prints these paragraphs two or three times; the store holds each once
+    # the weekly prints these paragraphs two or three times; the store holds each once
     everything = fingerprint("".join(texts))
     for marker in (
-        "根據36氪報道",
-        "在OpenAI的12日發布會",
-        "申萬通信指數漲4.27%",
+        "據展會主辦方統計",
+        "根據行業機構的報價",
+        "申萬電子指數跌1.86%",
         "從個股情況看",
-        "海外算力需求不及預期",
+        "下游需求復甦不及預期",
     ):
         assert everything.count(fingerprint(marker)) == 1, marker
     lexical_texts = [c.text for rid in library.lexical.reports for c in library.lexical.report_chunks(rid)]
@@ -138,14 +142,14 @@ def test_stored_chunks_are_the_report_text_as_written(seeded):
     library, _, _ = seeded
     by_source = {r.id: Path(r.source) for r in library.reports()}
     for _, text, meta in stored_chunks(library):
-        lines = seed_lines(by_source[meta["report_id"]])
+        lines = note_lines(by_source[meta["report_id"]])
         for piece in text.split("\n"):
             assert any(piece in line for line in lines), piece[:60]
 
 
 def test_search_finds_the_recommendation_paragraph(seeded):
     library, _, _ = seeded
-    for question in ("字節邊緣算力", "字节边缘算力", "edge compute Shanxi"):
+    for question in ("端側AI芯片", "端侧AI芯片", "on-device AI chips Zhongtai"):
         texts = [h.chunk.text for h in library.search(question).hits]
         assert recommendation_paragraph() in texts, question
 
@@ -178,29 +182,29 @@ def test_a_changed_file_replaces_its_old_chunks(tmp_path):
     folder = tmp_path / "reports"
     note = folder / "strategy.txt"
     folder.mkdir()
-    original = SIMPLIFIED_SEED.read_text(encoding="utf-8")
-    assert original.count("鲶鱼效应") == 1
+    original = STRATEGY_NOTE.read_text(encoding="utf-8")
+    assert original.count("量价齐升") == 1
     note.write_text(original, encoding="utf-8")
     library = open_library(tmp_path)
     assert library.index([folder], progress=False).added == 1
     (before,) = library.reports()
-    assert hits_containing(library, "鲶鱼效应", "鲶鱼效应")
+    assert hits_containing(library, "量价齐升", "量价齐升")
 
-    note.write_text(original.replace("鲶鱼效应", "示范效应"), encoding="utf-8")
+    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
     summary = library.index([folder], progress=False)
     assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 0)
     (after,) = library.reports()
     assert after.id == before.id  # same file, same report id
     assert after.content_hash != before.content_hash
-    assert hits_containing(library, "鲶鱼效应", "鲶鱼效应") == []
-    assert hits_containing(library, "示范效应", "示范效应")
-    assert not any("鲶鱼效应" in text for _, text, _ in stored_chunks(library))
+    assert hits_containing(library, "量价齐升", "量价齐升") == []
+    assert hits_containing(library, "量增价稳", "量增价稳")
+    assert not any("量价齐升" in text for _, text, _ in stored_chunks(library))
     assert_store_consistent(library)
 
 
 def test_prune_removes_reports_whose_files_are_gone(seeded):
     library, folder, _ = seeded
-    (folder / SIMPLIFIED_SEED.name).unlink()
+    (folder / STRATEGY_NOTE.name).unlink()
 
     without_prune = library.index([folder], progress=False)
     assert (without_prune.unchanged, without_prune.removed) == (1, 0)
@@ -209,19 +213,19 @@ def test_prune_removes_reports_whose_files_are_gone(seeded):
     summary = library.index([folder], prune=True, progress=False)
     assert (summary.unchanged, summary.removed) == (1, 1)
     (left,) = library.reports()
-    assert left.source.endswith(TRADITIONAL_SEED.name)
-    assert hits_containing(library, "鲶鱼效应", "鲶鱼效应") == []
+    assert left.source.endswith(WEEKLY_NOTE.name)
+    assert hits_containing(library, "量价齐升", "量价齐升") == []
     assert_store_consistent(library)
 
 
 def test_prune_leaves_reports_outside_the_given_folders_alone(tmp_path):
     library = open_library(tmp_path)
     one, two = tmp_path / "one", tmp_path / "two"
-    copy_seeds(one)
+    copy_notes(one)
     write_note(two / "other.txt", ["通信行业周报：光模块景气", "光模块订单饱满，我们维持行业推荐评级。"])
     library.index([one, two], progress=False)
     (two / "other.txt").unlink()
-    (one / SIMPLIFIED_SEED.name).unlink()
+    (one / STRATEGY_NOTE.name).unlink()
     assert library.index([two], prune=True, progress=False).removed == 1
     assert len(library.reports()) == 2  # one's vanished file is not under "two": kept
 
@@ -249,10 +253,10 @@ def bad_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (folder / "locked.pdf").write_bytes(encrypt_pdf(pdf, "secret"))
     data = pdf.read_bytes()
     (folder / "cut.pdf").write_bytes(data[: len(data) // 2])
-    big5_lines = [line for line in seed_lines(TRADITIONAL_SEED) if _encodes(line, "big5")]
+    big5_lines = [line for line in note_lines(WEEKLY_NOTE) if _encodes(line, "big5")]
     write_note(folder / "big5-weekly.txt", big5_lines, encoding="big5")
-    # GBK has no no-break space: the publish line "发布时间:\xa0 2024-12-30" gets a plain one
-    gbk_lines = [line.replace("\xa0", " ") for line in seed_lines(SIMPLIFIED_SEED)]
+    # GBK has no no-break space: a publish line "发布时间:\xa0 2025-01-06" would get a plain one
+    gbk_lines = [line.replace("\xa0", " ") for line in note_lines(STRATEGY_NOTE)]
     write_note(folder / "gbk-strategy.txt", gbk_lines, encoding="gbk")
     expected = {
         "empty.txt": "empty file",
@@ -287,14 +291,14 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(seeded, tmp_path):
     assert summary.added == 2  # the Big5 and GBK notes
 
     reports = {Path(r.source).name: r for r in library.reports()}
-    assert reports["big5-weekly.txt"].broker == "山西证券"
-    assert reports["big5-weekly.txt"].date == "2024-12-25"
-    assert reports["gbk-strategy.txt"].date == "2024-12-30"
+    assert reports["big5-weekly.txt"].broker == WEEKLY_FACTS["broker"]
+    assert reports["big5-weekly.txt"].date == WEEKLY_FACTS["date"]
+    assert reports["gbk-strategy.txt"].date == STRATEGY_FACTS["date"]
     # nothing already in the store was lost
     for rid, report in before.items():
         assert rid in {r.id for r in library.reports()}
         assert len(library.lexical.report_chunks(rid)) == report.chunks
-    assert recommendation_paragraph() in [h.chunk.text for h in library.search("字節邊緣算力", k=10).hits]
+    assert recommendation_paragraph() in [h.chunk.text for h in library.search("端側AI芯片", k=10).hits]
     assert_store_consistent(library)
 
 
@@ -302,7 +306,7 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(seeded, tmp_path):
 def test_cli_names_each_bad_file_and_exits_1(tmp_path):
     home = tmp_path / "home"
     seeds = tmp_path / "reports"
-    copy_seeds(seeds)
+    copy_notes(seeds)
     assert run_yanbao(["index", str(seeds), "--json"], home).returncode == 0
     folder, expected = bad_folder(tmp_path)
 
@@ -322,7 +326,7 @@ def test_cli_names_each_bad_file_and_exits_1(tmp_path):
 
     library = open_library(tmp_path, YANBAO_HOME=str(home))  # nothing already indexed was lost
     names = {Path(r.source).name for r in library.reports()}
-    assert {TRADITIONAL_SEED.name, SIMPLIFIED_SEED.name, "big5-weekly.txt", "gbk-strategy.txt"} == names
+    assert {WEEKLY_NOTE.name, STRATEGY_NOTE.name, "big5-weekly.txt", "gbk-strategy.txt"} == names
     assert_store_consistent(library)
 
 
@@ -336,7 +340,7 @@ def test_cli_names_each_bad_file_and_exits_1(tmp_path):
 def dense_library(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("dense")
     folder = tmp_path / "reports"
-    copy_seeds(folder)
+    copy_notes(folder)
     library = open_library(tmp_path, YANBAO_EMBED_MODEL=str(minilm_path()))
     summary = library.index([folder], progress=False)
     return library, summary
@@ -360,7 +364,7 @@ def test_dense_indexing_stores_384_dimensional_vectors(dense_library):
 @pytest.mark.slow
 def test_dense_search_returns_hits_with_a_dense_score(dense_library):
     library, _ = dense_library
-    result = library.search("edge compute Shanxi", k=5)
+    result = library.search("on-device AI chips Zhongtai", k=5)
     assert result.hits
     assert any("dense" in hit.scores for hit in result.hits)
     assert recommendation_paragraph() in [h.chunk.text for h in result.hits]

@@ -1,6 +1,7 @@
 """Readers turn report files into the paragraphs and table rows a reader of the report sees.
 
-Every fixture is written by the test itself; the real seed notes are read from ../shared/seeds.
+Every fixture is written by the test itself or is one of tests/fixtures/; the real seed notes are
+read from ../shared/seeds when it is there.
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ import pytest
 
 from index.encoding import decode_text
 from index.readers import SUPPORTED_SUFFIXES, ReadError, read_bytes, read_document
-from tests.helpers import SEEDS  # noqa: E402
-
-TRADITIONAL_SEED = SEEDS / "000_d1516b028d16e038.txt"
-SIMPLIFIED_SEED = SEEDS / "004_dd3e188d18b39e68.txt"
-
-
-def seed_lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+from tests.helpers import (
+    SIMPLIFIED_SEED,
+    STRATEGY_NOTE,
+    TRADITIONAL_SEED,
+    WEEKLY_NOTE,
+    needs_shared,
+    note_lines,
+    recommendation_paragraph,
+)
 
 
 def encodable(lines: list[str], encoding: str) -> list[str]:
-    """The seed's lines that `encoding` can hold, so the round trip is exact by construction."""
+    """The note's lines that `encoding` can hold, so the round trip is exact by construction."""
     kept = []
     for line in lines:
         try:
@@ -31,7 +33,7 @@ def encodable(lines: list[str], encoding: str) -> list[str]:
         except UnicodeEncodeError:
             continue
         kept.append(line)
-    assert len(kept) > len(lines) / 2, f"too little of the seed encodes to {encoding}"
+    assert len(kept) > len(lines) / 2, f"too little of the note encodes to {encoding}"
     return kept
 
 
@@ -39,23 +41,23 @@ def encodable(lines: list[str], encoding: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("seed", "encoding", "bom"),
+    ("note", "encoding", "bom"),
     [
-        (SIMPLIFIED_SEED, "utf-8", b""),
-        (TRADITIONAL_SEED, "utf-8", b"\xef\xbb\xbf"),
-        (SIMPLIFIED_SEED, "gbk", b""),
-        (SIMPLIFIED_SEED, "gb18030", b""),
-        (TRADITIONAL_SEED, "gb18030", b""),  # traditional characters written in a mainland encoding
-        (TRADITIONAL_SEED, "big5", b""),
-        (TRADITIONAL_SEED, "big5hkscs", b""),
-        (SIMPLIFIED_SEED, "utf-16-le", b"\xff\xfe"),
-        (TRADITIONAL_SEED, "utf-16-be", b"\xfe\xff"),
-        (TRADITIONAL_SEED, "utf-32-le", b"\xff\xfe\x00\x00"),
+        (STRATEGY_NOTE, "utf-8", b""),
+        (WEEKLY_NOTE, "utf-8", b"\xef\xbb\xbf"),
+        (STRATEGY_NOTE, "gbk", b""),
+        (STRATEGY_NOTE, "gb18030", b""),
+        (WEEKLY_NOTE, "gb18030", b""),  # traditional characters written in a mainland encoding
+        (WEEKLY_NOTE, "big5", b""),
+        (WEEKLY_NOTE, "big5hkscs", b""),
+        (STRATEGY_NOTE, "utf-16-le", b"\xff\xfe"),
+        (WEEKLY_NOTE, "utf-16-be", b"\xfe\xff"),
+        (WEEKLY_NOTE, "utf-32-le", b"\xff\xfe\x00\x00"),
     ],
 )
-def test_report_text_decodes_exactly_in_each_encoding(tmp_path, seed, encoding, bom):
-    paragraphs = encodable(seed_lines(seed), encoding)
-    # The seeds' layout: one paragraph per line, blank lines between.
+def test_report_text_decodes_exactly_in_each_encoding(tmp_path, note, encoding, bom):
+    paragraphs = encodable(note_lines(note), encoding)
+    # The notes' layout: one paragraph per line, blank lines between.
     original = "\n\n".join(paragraphs) + "\n"
     path = tmp_path / f"note-{encoding}.txt"
     path.write_bytes(bom + original.encode(encoding))
@@ -112,16 +114,34 @@ def test_suffix_is_case_insensitive():
     assert [block.text for block in document.blocks] == ["行业动向:", "字节跳动大幅催化算力产业链。"]
 
 
-# --- real seeds -----------------------------------------------------------------------------
+# --- the fixture notes and the real seeds ----------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [TRADITIONAL_SEED, SIMPLIFIED_SEED], ids=["traditional", "simplified"])
-def test_seed_notes_read_as_their_paragraphs(seed):
-    document = read_document(seed)
-    assert [block.text for block in document.blocks] == seed_lines(seed)
+@pytest.mark.parametrize(
+    "note",
+    [
+        WEEKLY_NOTE,
+        STRATEGY_NOTE,
+        pytest.param(TRADITIONAL_SEED, marks=needs_shared),
+        pytest.param(SIMPLIFIED_SEED, marks=needs_shared),
+    ],
+    ids=["weekly", "strategy", "seed-traditional", "seed-simplified"],
+)
+def test_text_notes_read_as_their_paragraphs(note):
+    document = read_document(note)
+    assert [block.text for block in document.blocks] == note_lines(note)
     assert all(block.page is None and block.kind == "text" for block in document.blocks)
 
 
+def test_the_weekly_keeps_the_recommendation_paragraph_intact():
+    texts = [block.text for block in read_document(WEEKLY_NOTE).blocks]
+    paragraph = next(text for text in texts if "AI眼鏡供應鏈:" in text)
+    assert paragraph == recommendation_paragraph()
+    assert "端側AI芯片:恒玄科技晶晨股份瑞芯微全志科技;AI眼鏡供應鏈:" in paragraph
+    assert paragraph.endswith("生益科技")
+
+
+@needs_shared
 def test_traditional_seed_keeps_the_recommendation_paragraph_intact():
     texts = [block.text for block in read_document(TRADITIONAL_SEED).blocks]
     paragraph = next(text for text in texts if "字節邊緣算力" in text)

@@ -2,7 +2,7 @@
 each one's lexical index is rebuilt from, and kept in step with, what the store holds.
 
 The session's Chroma server is shared with other tests, so these tests index their own copies of
-the seeds (a report's id follows its path) and look only at the reports they made.
+the fixture notes (a report's id follows its path) and look only at the reports they made.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from index.library import Library
 from index.store import StoreError
-from tests.helpers import copy_seeds, make_settings, recommendation_paragraph, write_note
+from tests.helpers import copy_notes, make_settings, recommendation_paragraph, write_note
 
 
 def replica(tmp_path: Path, name: str, url: str) -> Library:
@@ -23,9 +23,9 @@ def replica(tmp_path: Path, name: str, url: str) -> Library:
 
 @pytest.fixture
 def indexed(tmp_path, chroma_server):
-    """Replica A with both seeds indexed through the server; returns (A, folder, report ids)."""
+    """Replica A with both fixture notes indexed through the server; returns (A, folder, report ids)."""
     folder = tmp_path / "reports"
-    copy_seeds(folder)
+    copy_notes(folder)
     a = replica(tmp_path, "replica-a", chroma_server.url)
     summary = a.index([folder], progress=False)
     assert summary.added == 2 and summary.failed == []
@@ -44,7 +44,7 @@ def test_the_store_is_the_server_not_a_local_folder(indexed, chroma_server):
     assert not (a.settings.home / "chroma").exists()
 
 
-@pytest.mark.parametrize("question", ["字節邊緣算力", "edge compute Shanxi"])
+@pytest.mark.parametrize("question", ["端側AI芯片", "on-device AI chips Zhongtai"])
 def test_search_through_the_server_finds_the_recommendation_paragraph(indexed, question):
     a, _, ids = indexed
     assert recommendation_paragraph() in found_texts(a, question, ids)
@@ -66,7 +66,7 @@ def test_a_second_replica_sees_the_same_reports_and_paragraphs(indexed, tmp_path
             c.text for c in a.lexical.report_chunks(rid)
         ]
         assert len(b.lexical.report_chunks(rid)) == report.chunks
-    for question in ("字節邊緣算力", "edge compute Shanxi"):
+    for question in ("端側AI芯片", "on-device AI chips Zhongtai"):
         assert recommendation_paragraph() in found_texts(b, question, ids), question
     assert (tmp_path / "replica-b" / "lexical" / "lexical" / "CURRENT").exists()
 
