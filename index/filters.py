@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from index.records import Report
@@ -38,11 +39,16 @@ def report_interval(report: Report) -> tuple[int, int]:
     """(first day, last day) a report speaks for: its covered period and its publish date.
 
     A weekly published on 12-25 about 12-16..12-22 is in range for a filter on any of those days."""
-    start = end = report.date
-    if report.period:
-        start, end = report.period.split("/")
-        if report.date:
-            end = max(end, report.date)
+    return _interval(report.date, report.period)
+
+
+@lru_cache(maxsize=1 << 16)  # a filter tests every report of the archive: parse each date once
+def _interval(published: str | None, period: str | None) -> tuple[int, int]:
+    start = end = published
+    if period:
+        start, end = period.split("/")
+        if published:
+            end = max(end, published)
     if not start:
         return UNDATED_START, UNDATED_END
     return date_int(start), date_int(end or start)

@@ -117,7 +117,8 @@ class LexicalIndex:
         self._watermark = -1
         self._revision = 0  # of the state file: bumped by every apply, followed by other processes
         self._store_id = ""
-        self._reconciled = False  # the first refresh compares every version with the store
+        self._reconciled = False  # False: the next refresh compares every version with the store
+        self._counter_checked = False
         self._problem: str | None = None  # why the index on disk cannot be used (it gets rebuilt)
         self.vocabulary = Vocabulary(self)
         self._open_current()
@@ -162,7 +163,10 @@ class LexicalIndex:
         self._build, self._index, self._searcher, self._state = build, index, searcher, state
         self._set_applied(applied, int(meta.get("watermark", -1)), int(meta.get("revision", 0)))
         self._store_id = meta.get("store_id", "")
-        self._reconciled = False
+        # a process killed between its tantivy commit and its state commit leaves the state
+        # "dirty": the first refresh then compares every version with the catalog
+        self._reconciled = meta.get("dirty") != "1"
+        self._counter_checked = False
         if old is not None:
             old.close()
 
@@ -170,7 +174,9 @@ class LexicalIndex:
         # new dicts, never mutated in place: searches in other threads may be iterating the old ones
         self._applied = applied
         self._total_tokens = sum(a.tokens for a in applied.values())
-        self._reports = {rid: a.report for rid, a in applied.items()}
+        # newest first, as lists of reports are shown and filtered
+        ordered = sorted(applied.values(), key=lambda a: (a.report.date or "", a.report.id), reverse=True)
+        self._reports = {a.report.id: a.report for a in ordered}
         self._versions = {rid: a.version for rid, a in applied.items()}
         self._watermark = watermark
         self._revision = revision
@@ -227,9 +233,13 @@ class LexicalIndex:
     def _pending(self, store: Store) -> tuple[list[Change], int]:
         """The changes to apply and the watermark after them.
 
-        Normally the catalog records above the watermark (the change log). The first time after
-        opening, every applied version is compared with the catalog instead: cheap (metadata only),
-        and it repairs whatever a kill or a restored store left behind."""
+        Normally the catalog records above the watermark (the change log). After a kill in the
+        middle of an apply, or when the store's counter is below the watermark (a store restored
+        from a backup), every applied version is compared with the catalog instead: metadata only,
+        and it repairs whatever the kill or the restore left behind."""
+        if self._reconciled and not self._counter_checked:
+            self._counter_checked = True
+            self._reconciled = store.generation() >= self._watermark
         if self._reconciled:
             changes = store.changes_after(self._watermark)
             return changes, max([self._watermark, *(c.generation for c in changes)])
@@ -314,6 +324,7 @@ class LexicalIndex:
                     applied[change.report_id] = done
                     rows.append(_row(done, revision, change.generation))
                     kill_point("lexical.applying")
+                self._state.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('dirty', '1')")
                 writer.commit()
                 kill_point("lexical.committed")
                 writer.wait_merging_threads()
@@ -331,7 +342,7 @@ class LexicalIndex:
             )
             self._state.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
-                [(str(watermark), "watermark"), (str(revision), "revision")],
+                [(str(watermark), "watermark"), (str(revision), "revision"), ("0", "dirty")],
             )
         if changes:
             self._index.reload()
@@ -397,6 +408,7 @@ class LexicalIndex:
                         ("store_id", store.identity()),
                         ("watermark", str(watermark)),
                         ("revision", "0"),
+                        ("dirty", "0"),
                     ],
                 )
                 state.executemany(

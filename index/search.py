@@ -4,10 +4,11 @@ fuse, optionally rerank, and return typed Hits with every retriever's score."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from index.concepts import coverage, question_concepts
@@ -24,6 +25,10 @@ log = logging.getLogger("yanbao.search")
 
 RRF_K = 60
 CANDIDATES = 50
+# Routes of a filtered dense query (measured at 100k chunks, see Searcher._dense)
+DENSE_EXACT_MAX = 3000  # allowed chunks scored directly from their vectors, fetched by id (~20 ms a 1000)
+DENSE_POSTFILTER_MAX = 2000  # the largest unfiltered nearest-neighbour query filtered after (~30 ms)
+DENSE_ID_FILTER_MAX = 300  # reports whose ids a Chroma where may list (~100 ms); above, fields
 COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl (see benchmarks/README.md)
 _FINGERPRINT = re.compile(r"[\s\W_]+")
 
@@ -149,7 +154,7 @@ class Searcher:
         reports = self.filter_reports(plan)
         if explicit:
             reports = [r for r in reports if explicit.matches(r)]
-        engines = self._engine_filter(explicit, reports)
+        engines = self._engine_filter(explicit, plan, reports)
         tokens = self.query_tokens(plan)
         for extra in extra_queries or []:
             tokens.extend(self.tokenizer.tokens(extra))
@@ -165,11 +170,11 @@ class Searcher:
             query_text = question if not plan.terms else f"{question} {' '.join(plan.terms)}"
             vector = self.embedder.embed_query(search_form(query_text))
             versions = self.lexical.versions
-            raw = self.store.dense_query(vector, CANDIDATES, engines)
+            raw = self._dense(vector, engines, reports)
             # keep only chunks of committed versions the lexical cache knows (see store.py)
             dense = [
                 (cid, s) for cid, s in raw if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
-            ]
+            ][:CANDIDATES]
             mark("retrieve_dense", started)
 
         started = time.perf_counter()
@@ -191,23 +196,62 @@ class Searcher:
             mark("rerank", started)
         return SearchResult(plan=plan, hits=hits[:k], reports=reports, where=engines, timings=timings)
 
-    def _engine_filter(self, explicit: SearchFilter, reports: list[Report]) -> SearchFilter | None:
-        """The explicit filter, as fields both engines test on each chunk. While filter_reports
-        still narrows by what a question implies (a gate q10 turns into a ranking prior), that
-        narrowing reaches the engines as the report ids it kept."""
+    def _engine_filter(
+        self, explicit: SearchFilter, plan: QueryPlan, reports: list[Report]
+    ) -> SearchFilter | None:
+        """What the engines are restricted to: the explicit filter, as fields both test on each
+        chunk. While filter_reports still narrows by what a question implies (a gate that q10
+        turns into a ranking prior), that narrowing reaches the engines too: as fields when the
+        plan's broker, kind or dates describe it exactly, else as the report ids it kept."""
         everything = self.lexical.reports
-        allowed = {r.id for r in reports}
-        if not explicit and len(allowed) == len(everything):
+        if len(reports) == len(everything) and not explicit:
             return None
-        if explicit and len(allowed) == sum(1 for r in everything.values() if explicit.matches(r)):
+        if explicit and len(reports) == _count(explicit, everything.values()):
             return explicit
-        return SearchFilter(
-            report_ids=frozenset(allowed),
-            brokers=explicit.brokers,
-            kinds=explicit.kinds,
-            since=explicit.since,
-            until=explicit.until,
+        fields = SearchFilter(
+            report_ids=explicit.report_ids,
+            brokers=explicit.brokers or _implied(plan.broker, reports, lambda r: r.broker),
+            kinds=explicit.kinds or _implied(plan.kind, reports, lambda r: r.kind),
         )
+        if plan.since or plan.until:
+            dated = SearchFilter.of(since=plan.since, until=plan.until)
+            if all(dated.matches(r) for r in reports):
+                fields = replace(fields, since=dated.since, until=dated.until)
+        if len(reports) == _count(fields, everything.values()):
+            return fields
+        return replace(explicit, report_ids=frozenset(r.id for r in reports))
+
+    def _dense(
+        self, vector: list[float], where: SearchFilter | None, reports: list[Report]
+    ) -> list[tuple[str, float]]:
+        """The nearest chunks within `where` (`reports` are the reports it allows), by the cheapest
+        exact route. At 100k chunks Chroma answers an unfiltered query in 2-50 ms but a filtered
+        one in 60-950 ms (it evaluates the condition over the whole collection; a condition most
+        chunks meet, such as a date bound, costs most). So: few allowed chunks are scored
+        directly; a filter allowing many takes the unfiltered nearest and keeps the allowed ones;
+        only what lies between goes to Chroma's where, naming report ids while they are few."""
+        if where is None:
+            return self.store.dense_query(vector, CANDIDATES)
+        allowed = {r.id: r for r in reports}
+        allowed_chunks = sum(r.chunks for r in reports)
+        if allowed_chunks <= DENSE_EXACT_MAX:
+            versions = self.lexical.versions
+            ids = [
+                Store.chunk_id(r.id, versions.get(r.id, ""), paragraph)
+                for r in reports
+                for paragraph in range(r.chunks)
+            ]
+            return self.store.dense_among(vector, ids, CANDIDATES)
+        total = max(len(self.lexical), 1)
+        wanted = math.ceil(2 * CANDIDATES * total / allowed_chunks)
+        if wanted <= DENSE_POSTFILTER_MAX:
+            nearest = self.store.dense_query(vector, wanted)
+            kept = [(cid, s) for cid, s in nearest if cid.partition(":")[0] in allowed]
+            if len(kept) >= CANDIDATES or len(nearest) < wanted:
+                return kept
+        if len(reports) <= DENSE_ID_FILTER_MAX:
+            where = SearchFilter(report_ids=frozenset(allowed))
+        return self.store.dense_query(vector, CANDIDATES, where)
 
     def _weigh_coverage(self, question: str, plan: QueryPlan, hits: list[Hit], today: date | None) -> None:
         """Re-order candidates by how much of the question each covers, as phrases: BM25 scores
@@ -264,6 +308,15 @@ class Searcher:
                 scores["dense"], scores["rank_dense"] = dense_rank[cid][1], float(dense_rank[cid][0])
             hits.append(Hit(chunk=chunk, report=report, score=score, scores=scores))
         return hits
+
+
+def _count(where: SearchFilter, reports) -> int:
+    return sum(1 for r in reports if where.matches(r))
+
+
+def _implied(value: str | None, reports: list[Report], field) -> frozenset[str] | None:
+    """{value} when every kept report has it (the plan's gate on that field was applied)."""
+    return frozenset([value]) if value and all(field(r) == value for r in reports) else None
 
 
 def _prefer_latest(hits: list[Hit], reports: list[Report]) -> list[Hit]:

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
+import numpy as np
 
 from index.filters import SearchFilter, chunk_filter_fields
 from index.killpoints import kill_point
@@ -410,6 +411,20 @@ class Store:
             include=["distances"],
         )
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
+
+    def dense_among(self, vector: list[float], ids: list[str], n: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the `n` chunks among `ids` nearest to `vector`, exactly."""
+        if not ids:
+            return []
+        got = self.chunks.get(ids=ids, include=["embeddings"])
+        if not got["ids"]:
+            return []
+        matrix = np.asarray(got["embeddings"], dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+        scores = matrix @ query / np.where(norms == 0, 1.0, norms)
+        order = np.argsort(-scores)[:n]
+        return [(got["ids"][i], float(scores[i])) for i in order]
 
     def count_chunks(self) -> int:
         return self.chunks.count()

@@ -171,3 +171,23 @@ def test_explicit_options_of_a_search_become_the_engines_filter(library):
     assert result.hits and {h.report.broker for h in result.hits} == {"天风证券"}
     unfiltered = library.search("液冷 订单 南向资金 AI Agent", k=20)
     assert len({h.report.broker for h in unfiltered.hits}) > 1
+
+
+@pytest.mark.slow
+def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(tmp_path):
+    """Whatever route the searcher takes for a filtered dense query (the allowed chunks scored
+    directly, or the unfiltered nearest kept when allowed), the chunks and their order are the
+    ones Chroma's filtered query gives."""
+    from tests.helpers import minilm_path
+
+    library = Library(
+        make_settings(tmp_path, YANBAO_HOME=str(tmp_path / "home"), YANBAO_EMBED_MODEL=str(minilm_path()))
+    )
+    library.index([copy_samples(tmp_path / "reports")], progress=False)
+    vector = library.searcher.embedder.embed_query("liquid cooling orders for data centers")
+    for where in (SearchFilter.of(brokers=["天风证券", "开源证券"]), SearchFilter.of(kinds=["weekly"])):
+        reports = [r for r in library.reports() if where.matches(r)]
+        ours = library.searcher._dense(vector, where, reports)
+        chromas = library.store.dense_query(vector, 50, where)
+        assert [cid for cid, _ in ours] == [cid for cid, _ in chromas]
+        assert all(math.isclose(a, b, abs_tol=1e-4) for (_, a), (_, b) in zip(ours, chromas, strict=True))
