@@ -26,8 +26,9 @@ log = logging.getLogger("yanbao.search")
 RRF_K = 60
 CANDIDATES = 50
 # Routes of a filtered dense query (measured at 100k chunks, see Searcher._dense)
-DENSE_EXACT_MAX = 3000  # allowed chunks scored directly from their vectors, fetched by id (~20 ms a 1000)
+DENSE_EXACT_MAX = 1000  # allowed chunks scored directly from their vectors, fetched by id (~40 ms)
 DENSE_POSTFILTER_MAX = 2000  # the largest unfiltered nearest-neighbour query filtered after (~30 ms)
+DENSE_POSTFILTER_ENOUGH = 20  # allowed chunks among those nearest that make the filtered query exact enough
 DENSE_ID_FILTER_MAX = 300  # reports whose ids a Chroma where may list (~100 ms); above, fields
 COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl (see benchmarks/README.md)
 _FINGERPRINT = re.compile(r"[\s\W_]+")
@@ -94,8 +95,7 @@ class Searcher:
         if plan.kind:
             kind_matches = [r for r in reports if r.kind == plan.kind]
             reports = kind_matches or reports
-        reports.sort(key=lambda r: (r.date or "", r.id), reverse=True)
-        return reports
+        return reports  # newest first: lexical.reports keeps them in (date, id) order, descending
 
     def query_tokens(self, plan: QueryPlan) -> list[str]:
         tokens = self.tokenizer.tokens(plan.question)
@@ -228,8 +228,8 @@ class Searcher:
         exact route. At 100k chunks Chroma answers an unfiltered query in 2-50 ms but a filtered
         one in 60-950 ms (it evaluates the condition over the whole collection; a condition most
         chunks meet, such as a date bound, costs most). So: few allowed chunks are scored
-        directly; a filter allowing many takes the unfiltered nearest and keeps the allowed ones;
-        only what lies between goes to Chroma's where, naming report ids while they are few."""
+        directly; otherwise the nearest chunks unfiltered, keeping the allowed ones; Chroma's
+        where only when too few of those are allowed, naming report ids while they are few."""
         if where is None:
             return self.store.dense_query(vector, CANDIDATES)
         allowed = {r.id: r for r in reports}
@@ -242,13 +242,14 @@ class Searcher:
                 for paragraph in range(r.chunks)
             ]
             return self.store.dense_among(vector, ids, CANDIDATES)
+        # The allowed chunks among the n nearest are the nearest allowed ones, in order: exact
+        # for as many as there are. Enough of them (not always all 50) is as good a dense list.
         total = max(len(self.lexical), 1)
-        wanted = math.ceil(2 * CANDIDATES * total / allowed_chunks)
-        if wanted <= DENSE_POSTFILTER_MAX:
-            nearest = self.store.dense_query(vector, wanted)
-            kept = [(cid, s) for cid, s in nearest if cid.partition(":")[0] in allowed]
-            if len(kept) >= CANDIDATES or len(nearest) < wanted:
-                return kept
+        wanted = min(math.ceil(2 * CANDIDATES * total / allowed_chunks), DENSE_POSTFILTER_MAX)
+        nearest = self.store.dense_query(vector, wanted)
+        kept = [(cid, s) for cid, s in nearest if cid.partition(":")[0] in allowed]
+        if len(kept) >= min(DENSE_POSTFILTER_ENOUGH, allowed_chunks) or len(nearest) < wanted:
+            return kept
         if len(reports) <= DENSE_ID_FILTER_MAX:
             where = SearchFilter(report_ids=frozenset(allowed))
         return self.store.dense_query(vector, CANDIDATES, where)

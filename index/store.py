@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -388,15 +389,23 @@ class Store:
 
     def iter_chunks(self, versions: dict[str, str]) -> Iterator[StoredChunk]:
         """Every chunk of the given report versions, a hundred reports per read (never the whole
-        store in memory; no offset paging, whose cost grows with the offset)."""
+        store in memory; no offset paging, whose cost grows with the offset). The next read is
+        under way while the caller works on this one."""
         ids = sorted(versions)
-        for start in range(0, len(ids), _REPORTS_PER_READ):
-            part = ids[start : start + _REPORTS_PER_READ]
-            where = {"report_id": part[0]} if len(part) == 1 else {"report_id": {"$in": part}}
-            got = self.chunks.get(where=where, include=["documents", "metadatas"])
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                if versions.get(meta["report_id"]) == meta["version"]:
-                    yield _stored(cid, doc, meta)
+        parts = [ids[start : start + _REPORTS_PER_READ] for start in range(0, len(ids), _REPORTS_PER_READ)]
+        with ThreadPoolExecutor(1, thread_name_prefix="yanbao-read") as reader:
+            ahead = [reader.submit(self._read_reports, part) for part in parts[:1]]
+            for number in range(len(parts)):
+                got = ahead.pop().result()
+                if number + 1 < len(parts):
+                    ahead.append(reader.submit(self._read_reports, parts[number + 1]))
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                    if versions.get(meta["report_id"]) == meta["version"]:
+                        yield _stored(cid, doc, meta)
+
+    def _read_reports(self, report_ids: list[str]) -> Any:
+        where = {"report_id": report_ids[0]} if len(report_ids) == 1 else {"report_id": {"$in": report_ids}}
+        return self.chunks.get(where=where, include=["documents", "metadatas"])
 
     def dense_query(
         self, vector: list[float], n: int, where: SearchFilter | None = None
