@@ -118,6 +118,20 @@ class SearchFilter:
             return False
         return not (self.until is not None and start > self.until)
 
+    def count(self, reports: Iterable[Report]) -> int:
+        """How many of `reports` match (the same rule as `matches`, without the date arithmetic
+        when the filter has no dates: a filter is counted over the whole archive per question)."""
+        if self.since is not None or self.until is not None:
+            return sum(1 for r in reports if self.matches(r))
+        ids, brokers, kinds = self.report_ids, self.brokers, self.kinds
+        return sum(
+            1
+            for r in reports
+            if (ids is None or r.id in ids)
+            and (brokers is None or (r.broker or "") in brokers)
+            and (kinds is None or r.kind in kinds)
+        )
+
     # ---- the engines' forms -------------------------------------------------------------------
     def chroma_where(self) -> dict[str, Any] | None:
         """A Chroma `where` on chunk metadata, or None when nothing is restricted."""

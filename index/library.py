@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from index import killpoints
@@ -52,6 +53,7 @@ class Library:
             dense_weight=settings.dense_weight,
         )
         self._write_lock = threading.Lock()
+        self._refreshed = float("-inf")
 
     @staticmethod
     def _load_reranker(settings: Settings) -> Reranker | None:
@@ -98,14 +100,20 @@ class Library:
     def refresh(self, wait: bool = False) -> bool:
         """Catch up with index runs made by this or another process (cheap when nothing changed).
         wait=False serves what is applied when another process is busy applying the same changes."""
+        self._refreshed = time.monotonic()
         return self.lexical.refresh(self.store, wait=wait)
+
+    def _refresh_before_search(self) -> None:
+        """Read the change log at most every `refresh_seconds` while questions keep coming."""
+        if time.monotonic() - self._refreshed >= self.settings.refresh_seconds:
+            self.refresh()
 
     def reports(self) -> list[Report]:
         self.refresh()
         return sorted(self.lexical.reports.values(), key=lambda r: (r.date or "", r.title), reverse=True)
 
     def search(self, question: str, **kwargs) -> SearchResult:
-        self.refresh()
+        self._refresh_before_search()
         return self.searcher.search(question, **kwargs)
 
     def status(self) -> dict[str, object]:

@@ -206,7 +206,7 @@ class Searcher:
         everything = self.lexical.reports
         if len(reports) == len(everything) and not explicit:
             return None
-        if explicit and len(reports) == _count(explicit, everything.values()):
+        if explicit and len(reports) == explicit.count(everything.values()):
             return explicit
         fields = SearchFilter(
             report_ids=explicit.report_ids,
@@ -217,7 +217,7 @@ class Searcher:
             dated = SearchFilter.of(since=plan.since, until=plan.until)
             if all(dated.matches(r) for r in reports):
                 fields = replace(fields, since=dated.since, until=dated.until)
-        if len(reports) == _count(fields, everything.values()):
+        if len(reports) == fields.count(everything.values()):
             return fields
         return replace(explicit, report_ids=frozenset(r.id for r in reports))
 
@@ -309,10 +309,6 @@ class Searcher:
                 scores["dense"], scores["rank_dense"] = dense_rank[cid][1], float(dense_rank[cid][0])
             hits.append(Hit(chunk=chunk, report=report, score=score, scores=scores))
         return hits
-
-
-def _count(where: SearchFilter, reports) -> int:
-    return sum(1 for r in reports if where.matches(r))
 
 
 def _implied(value: str | None, reports: list[Report], field) -> frozenset[str] | None:

@@ -31,6 +31,7 @@ _ENV_NAMES: dict[str, str] = {
     "max_upload_mb": "YANBAO_MAX_UPLOAD_MB",
     "log_level": "YANBAO_LOG_LEVEL",
     "kill_at": "YANBAO_KILL_AT",
+    "refresh_seconds": "YANBAO_REFRESH_SECONDS",
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_app_token": "SLACK_APP_TOKEN",
@@ -77,6 +78,9 @@ class Settings:
     report_dirs: tuple[Path, ...] = ()
     max_upload_mb: float = 50.0
     log_level: str = "INFO"
+    # how often a serving replica reads the store's change log: a new report reaches its answers
+    # within this, and the store gets at most 1/this catalog reads a second from each replica
+    refresh_seconds: float = 0.25
     kill_at: str | None = None  # crash tests only: the step where the process kills itself (killpoints.py)
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -169,6 +173,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 raise SettingsError(f"{env_name}={value!r}: expected a number") from None
             if values[attr] <= 0:  # type: ignore[operator]
                 raise SettingsError(f"{env_name}={value!r}: must be greater than 0")
+        elif attr == "refresh_seconds":
+            try:
+                values[attr] = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise SettingsError(f"{env_name}={value!r}: expected a number of seconds") from None
+            if not 0 <= values[attr] <= 60:  # type: ignore[operator]
+                raise SettingsError(f"{env_name}={value!r}: expected 0 to 60 seconds")
         elif attr in ("admins", "report_dirs"):
             items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[union-attr]
             if attr == "report_dirs":

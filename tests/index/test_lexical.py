@@ -191,3 +191,19 @@ def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(tmp_path):
         chromas = library.store.dense_query(vector, 50, where)
         assert [cid for cid, _ in ours] == [cid for cid, _ in chromas]
         assert all(math.isclose(a, b, abs_tol=1e-4) for (_, a), (_, b) in zip(ours, chromas, strict=True))
+
+
+def test_a_serving_replica_reads_the_change_log_at_most_every_refresh_seconds(tmp_path):
+    folder = copy_samples(tmp_path / "reports", (NOTES["guosheng"],))
+    home = tmp_path / "home"
+    writer = open_library(home)
+    writer.index([folder], progress=False)
+    serving = Library(make_settings(tmp_path, YANBAO_HOME=str(home), YANBAO_REFRESH_SECONDS="60"))
+    assert serving.search("AI Agent").hits  # its first search reads the change log
+
+    write_note(folder / "new.txt", ["新研报：固态电池产业化提速", "我们看好硫化物固态电解质龙头。"])
+    writer.index([folder], progress=False)
+    # within the minute, questions are answered from what it has, with no store round trip
+    assert not any("硫化物" in h.chunk.text for h in serving.search("硫化物固态电解质").hits)
+    serving.refresh()  # what the interval's end (or an explicit refresh) does
+    assert any("硫化物" in h.chunk.text for h in serving.search("硫化物固态电解质").hits)
