@@ -59,6 +59,8 @@ class Answer:
     searched: list[str] = field(default_factory=list)  # titles of the reports searched (for found=false)
     note: str | None = None  # e.g. "question trimmed to 2,000 characters"
     fallback: str | None = None  # why an LLM answer was not used (mode is then "extractive")
+    # the top retrieved paragraphs (Citation fields plus "score"), when asked for (`ask --hits K`)
+    hits: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -77,4 +79,6 @@ class Answer:
             data["fallback"] = self.fallback
         if not self.found and self.searched:
             data["searched"] = list(self.searched)
+        if self.hits:
+            data["hits"] = list(self.hits)
         return data

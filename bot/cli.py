@@ -6,7 +6,9 @@ Every command that a script may read takes --json. Exit codes: 0 ok, 1 some work
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +19,32 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def _err(message: str) -> None:
     sys.stderr.write(f"yanbao: {message}\n")
+
+
+def port(text: str) -> int:
+    """A TCP port, 1-65535: `serve --port 99999` is refused, not bound elsewhere."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (use 1-65535)")
+    return value
+
+
+_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})|(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def day(text: str) -> str:
+    """A date as YYYY-MM-DD, from 2024-12-01, 20241201, 2024/12/01 or 2024.12.01."""
+    match = _DAY.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (write 2024-12-01 or 20241201)")
+    year, month, day_ = (int(part) for part in match.groups() if part is not None)
+    try:
+        return datetime.date(year, month, day_).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date ({exc})") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,25 +67,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help='ask a question ("-" reads one question per line from stdin)')
     p.add_argument("question")
     p.add_argument("--broker")
-    p.add_argument("--since", help="YYYY-MM-DD")
-    p.add_argument("--until", help="YYYY-MM-DD")
+    p.add_argument("--since", type=day, help="YYYY-MM-DD (or YYYYMMDD)")
+    p.add_argument("--until", type=day, help="YYYY-MM-DD (or YYYYMMDD)")
     p.add_argument("--conversation", help="a conversation id, to ask follow-up questions")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--hits",
+        type=int,
+        default=0,
+        metavar="K",
+        help='with --json: add "hits", the top K retrieved paragraphs',
+    )
 
     p = sub.add_parser("weekly", help="summarize the latest weekly note(s)")
     p.add_argument("--broker")
     p.add_argument("--sector")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("reports", help="list indexed reports; `reports remove ID`")
-    p.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    p = sub.add_parser("reports", help="list indexed reports; `reports show ID`, `reports remove ID`")
+    p.add_argument("action", nargs="?", choices=["list", "show", "remove"], default="list")
     p.add_argument("id", nargs="?")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("serve", help="run the Slack or Feishu bot")
     p.add_argument("platform", choices=["slack", "feishu"])
     p.add_argument("--host", default="0.0.0.0")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=port, default=8080)
     p.add_argument("--mode", choices=["http", "socket", "ws"], help="slack: http|socket; feishu: ws|http")
 
     sub.add_parser("chat", help="the bot's commands in a terminal")
@@ -66,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true")
     p.add_argument("-k", type=int, default=5)
-    p.add_argument("--today", help="YYYY-MM-DD: the date relative questions are asked on (default: today)")
+    p.add_argument(
+        "--today", type=day, help="YYYY-MM-DD: the date relative questions are asked on (default: today)"
+    )
 
     p = sub.add_parser("doctor", help="what is configured and reachable")
     p.add_argument("--json", action="store_true")
@@ -88,6 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except Exception as exc:  # a message naming what to check, not a traceback (that has secrets)
+        from bot.errors import debugging, describe_failure, masked_traceback
+        from index.settings import SettingsError, load_settings
+
+        try:
+            settings = load_settings()
+        except SettingsError:
+            settings = None
+        if debugging(settings):
+            sys.stderr.write(masked_traceback(exc, settings))
+        _err(describe_failure(exc, settings))
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from bot.answer import Answer
 from bot.logs import configure_logging, secret_values
-from bot.render_text import render_answer_text, render_reports_text, render_summary_text
+from bot.permissions import OPERATOR
+from bot.render_text import render_answer_text, render_report_text, render_reports_text, render_summary_text
 from index.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("yanbao.cli")
@@ -70,12 +71,25 @@ def cmd_index(args, settings: Settings) -> int:
     except UsageError as exc:
         _err(str(exc))
         return 2
+    from bot.state import LockTimeout
+
     service = _service(settings)
     progress = None if not args.no_progress else False
     summary = None
+
+    def waiting(holder: str) -> None:
+        _err(f"waiting for the index lock, held by {holder} (only one index run at a time)…")
+
     if args.paths:
-        with service.state.lock("index"):
-            summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+        try:
+            with service.state.lock("index", on_wait=waiting):
+                summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+        except LockTimeout as exc:
+            _err(
+                f"gave up waiting for the index lock after {exc.timeout:g} s; it is held by "
+                f"{exc.holder or 'another process'}. Run again when that run has finished."
+            )
+            return 1
     out = summary.to_json() if summary else {}
     if rebuild:
         out["lexical_chunks"] = service.library.rebuild_lexical()
@@ -98,7 +112,16 @@ def _answer_out(answer: Answer, as_json: bool) -> None:
 
 def cmd_ask(args, settings: Settings) -> int:
     service = _service(settings)
-    options = dict(broker=args.broker, since=args.since, until=args.until, conversation=args.conversation)
+    if args.hits < 0:
+        _err("--hits K: K must be 0 or more")
+        return 2
+    options = dict(
+        broker=args.broker,
+        since=args.since,
+        until=args.until,
+        conversation=args.conversation,
+        hits=args.hits,
+    )
     if args.question == "-":
         for line in sys.stdin:
             if line.strip():
@@ -120,12 +143,25 @@ def cmd_reports(args, settings: Settings) -> int:
         if not args.id:
             _err("reports remove needs a report ID (see `yanbao reports`)")
             return 2
-        removed = service.remove_report(args.id)
+        removed = service.remove_report(args.id, by=OPERATOR)
         if args.json:
             _print_json({"removed": removed, "id": args.id})
         else:
             sys.stdout.write(("removed " if removed else "no such report: ") + args.id + "\n")
         return 0 if removed else 1
+    if args.action == "show":
+        if not args.id:
+            _err("reports show needs a report ID (see `yanbao reports`)")
+            return 2
+        shown = service.report_paragraphs(args.id)
+        if shown is None:
+            _err(f"no such report: {args.id} (see `yanbao reports`)")
+            return 1
+        if args.json:
+            _print_json(shown)
+        else:
+            sys.stdout.write(render_report_text(shown) + "\n")
+        return 0
     reports = service.reports()
     if args.json:
         _print_json([r.to_json() for r in reports])

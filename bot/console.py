@@ -1,38 +1,45 @@
-"""`yanbao chat`: the bot's commands in a terminal, through the same service as Slack and Feishu."""
+"""`yanbao chat`: the bot's commands in a terminal, through the same dispatcher as Slack and Feishu.
+The person at the terminal is the operator (they own the store), so admin commands run for them."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from bot.dispatch import Dispatcher, Reply
+from bot.permissions import OPERATOR
 from bot.render_text import render_answer_text, render_reports_text, render_summary_text
 from bot.service import Yanbao
 
 PROMPT = "yanbao> "
+QUIT = ("/quit", "/exit", ":q")
 
 
-def handle_line(service: Yanbao, line: str, conversation: str) -> str | None:
+def render_reply_text(reply: Reply) -> str:
+    """A Reply as terminal text."""
+    if reply.kind == "answer" and reply.answer is not None:
+        return render_answer_text(reply.answer)
+    if reply.kind == "reports":
+        return render_reports_text(reply.reports)
+    if reply.kind == "indexed" and reply.summary is not None:
+        return render_summary_text(reply.summary)
+    text = reply.text("en") if reply.text else ""
+    title = reply.title("en") if reply.title else ""
+    return "\n".join(part for part in (title if reply.tone != "info" else "", text) if part) or title
+
+
+def handle_line(service: Yanbao | Dispatcher, line: str, conversation: str) -> str | None:
     """One console line → the text to print; None means quit."""
+    dispatcher = service if isinstance(service, Dispatcher) else Dispatcher(service)
     line = line.strip()
     if not line:
         return ""
-    if line in ("/quit", "/exit", ":q"):
+    if line in QUIT:
         return None
-    command, _, rest = line.partition(" ")
-    rest = rest.strip()
-    if command == "/help":
-        return service.help_text()
-    if command == "/weekly":
-        return render_answer_text(service.weekly(broker=rest or None) if rest else service.weekly())
-    if command == "/reports":
-        return render_reports_text(service.reports())
-    if command == "/reindex":
-        paths = [Path(p) for p in rest.split()] if rest else None
-        return render_summary_text(service.reindex(paths))
-    return render_answer_text(service.ask(line, conversation=conversation))
+    return render_reply_text(dispatcher.handle(line, OPERATOR, conversation=conversation))
 
 
 def run_console(service: Yanbao) -> int:
+    dispatcher = Dispatcher(service)
     conversation = "console:" + str(id(service))
     interactive = sys.stdin.isatty()
     if interactive:
@@ -42,7 +49,7 @@ def run_console(service: Yanbao) -> int:
             line = input(PROMPT if interactive else "")
         except EOFError:
             return 0
-        out = handle_line(service, line, conversation)
+        out = handle_line(dispatcher, line, conversation)
         if out is None:
             return 0
         if out:

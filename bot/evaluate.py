@@ -2,26 +2,21 @@
 accuracy (every must_include string present), and unsupported stock names in answers (target 0).
 
 A line: {"question", "evidence" (a substring of the right paragraph, or null when the notes do not
-answer it), "must_include": [...], "lang", "kind"}.
+answer it), "must_include": [...], "lang", "kind", "source", "today"}. "source" is the note's path
+relative to the repository root (eval/notes/…, samples/…, ../shared/…); `sources_of` resolves them,
+and a line whose source file is absent is skipped and counted, never scored as a miss.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
 from bot.service import Yanbao
-from index.normalize import search_form
-
-_SPACE = re.compile(r"\s+")
-
-
-def fold(text: str) -> str:
-    return _SPACE.sub("", search_form(text or ""))
+from index.text import compact_form as fold  # the scorer compares what index/text.py folds
 
 
 def load_items(path: Path) -> list[dict]:
@@ -50,9 +45,32 @@ def unsupported_names(answer, lexicon) -> list[str]:
     ]
 
 
-def evaluate_file(service: Yanbao, path: Path, k: int = 5, today: date | None = None) -> dict:
-    """`today` anchors relative dates ("latest", "last week"); a line's own "today" wins."""
+def sources_of(items: list[dict], root: Path) -> tuple[list[Path], list[str]]:
+    """The note files a question set names (relative to `root`), and the names that are absent."""
+    present: dict[Path, None] = {}
+    missing: dict[str, None] = {}
+    for item in items:
+        source = item.get("source")
+        if not source:
+            continue
+        path = (root / source).resolve()
+        if path.is_file():
+            present.setdefault(path)
+        else:
+            missing.setdefault(source)
+    return list(present), list(missing)
+
+
+def evaluate_file(
+    service: Yanbao, path: Path, k: int = 5, today: date | None = None, root: Path | None = None
+) -> dict:
+    """`today` anchors relative dates ("latest", "last week"); a line's own "today" wins. With
+    `root`, lines whose source file is absent under it are skipped (and counted)."""
     items = load_items(path)
+    skipped = 0
+    if root is not None:
+        kept = [i for i in items if not i.get("source") or (root / i["source"]).is_file()]
+        skipped, items = len(items) - len(kept), kept
     lexicon = service.library.lexicon
     rows = []
     for item in items:
@@ -90,7 +108,9 @@ def evaluate_file(service: Yanbao, path: Path, k: int = 5, today: date | None = 
                 "search_ms": round(search_seconds * 1000, 1),
             }
         )
-    return summarize(rows, k)
+    report = summarize(rows, k)
+    report["skipped_absent_source"] = skipped
+    return report
 
 
 def _retrieval(rows: list[dict]) -> dict:
@@ -118,6 +138,8 @@ def summarize(rows: list[dict], k: int) -> dict:
         "answers": {
             "accuracy": sum(1 for r in rows if r["answer_ok"]) / (len(rows) or 1),
             "unsupported_names": sum(len(r["unsupported"]) for r in rows),
+            "not_found_questions": sum(1 for r in rows if not r["evidence"]),
+            "not_found_refused": sum(1 for r in rows if not r["evidence"] and not r["found"]),
         },
         "by_lang": {
             lang: {**_retrieval(rs), "answer_accuracy": sum(r["answer_ok"] for r in rs) / len(rs)}
@@ -137,13 +159,15 @@ def summarize(rows: list[dict], k: int) -> dict:
 
 
 def render_report(report: dict) -> str:
-    r = report["retrieval"]
+    r, a = report["retrieval"], report["answers"]
+    skipped = report.get("skipped_absent_source", 0)
     lines = [
-        f"questions: {report['questions']} ({r['questions']} with evidence)",
+        f"questions: {report['questions']} ({r['questions']} with evidence)"
+        + (f"; {skipped} skipped: their source file is absent" if skipped else ""),
         f"retrieval: recall@1 {r['recall@1']:.3f}  recall@3 {r['recall@3']:.3f}  recall@5 {r['recall@5']:.3f}  "
         f"MRR {r['mrr']:.3f}  (search p50 {report['search_ms_p50']} ms)",
-        f"answers:   accuracy {report['answers']['accuracy']:.3f}  "
-        f"unsupported stock names {report['answers']['unsupported_names']}",
+        f"answers:   accuracy {a['accuracy']:.3f}  unsupported stock names {a['unsupported_names']}  "
+        f"not-found refused {a['not_found_refused']}/{a['not_found_questions']}",
         "",
         "by language:",
     ]

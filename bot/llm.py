@@ -17,7 +17,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -351,7 +351,7 @@ class LLMClient:
                 f"LLM at {self.url} answered 200 but not with JSON: {self._snippet(raw)!r}"
             ) from None
         choice = self._first_choice(data, raw)
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message = choice["message"] if isinstance(choice.get("message"), dict) else {}
         content = message.get("content")
         text = _strip_think(content) if isinstance(content, str) else ""
         if not text.strip():
@@ -374,7 +374,9 @@ class LLMClient:
             raise LLMBadResponse(f"LLM at {self.url} answered 200 without choices: {self._snippet(raw)!r}")
         return choices[0]
 
-    def _read_stream(self, response: httpx.Response, deadline: _Deadline) -> Iterator[str]:
+    def _read_stream(
+        self, response: httpx.Response, deadline: _Deadline
+    ) -> Generator[str, None, tuple[str, Usage]]:
         """Yield content deltas from an SSE body; return (model, usage)."""
         if response.headers.get("content-type", "").startswith("application/json"):
             # the server ignored "stream": true and sent one whole completion
@@ -407,7 +409,7 @@ class LLMClient:
                 if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                     continue
                 finished = finished or bool(choice.get("finish_reason"))
-                delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+                delta = choice["delta"] if isinstance(choice.get("delta"), dict) else {}
                 content = delta.get("content")  # reasoning_content / reasoning are not the answer
                 if isinstance(content, str) and content:
                     text = think.feed(content)

@@ -18,12 +18,13 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from index.redact import MASK, URL_PASSWORD
+
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("yanbao_request_id", default=None)
 
 # attributes every LogRecord has; anything else on a record came from `extra=`
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
-MASK = "***"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Slack bot/user/app/refresh/config tokens
     (re.compile(r"\b(xox[abeoprs]-|xapp-)[A-Za-z0-9-]+"), r"\1" + MASK),
@@ -31,7 +32,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # OpenAI-style keys (sk-…, sk-proj-…); not the "sk-" inside words like "task-list"
     (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{8,}"), "sk-" + MASK),
     # passwords in URLs: redis://:pw@host, https://user:pw@host
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@"), r"\1" + MASK + "@"),
+    (URL_PASSWORD, r"\1" + MASK + "@"),
 )
 # shorter values would mask ordinary words
 _MIN_SECRET_LENGTH = 6

@@ -15,15 +15,15 @@ from datetime import date
 from pathlib import Path
 
 from bot import metrics
-from bot.answer import Answer
+from bot.answer import Answer, Citation
 from bot.answering.extractive import answer_extractively, not_found_answer
-from bot.answering.followup import Turn, apply_history, is_follow_up
 from bot.answering.generative import answer_with_llm, rewrite_queries
 from bot.answering.weekly import summarize_weekly
 from bot.llm import LLMClient
+from bot.permissions import Requester, require_admin
 from bot.state import StateStore, open_state
+from index.followup import Turn
 from index.library import Library
-from index.query import parse_query
 from index.records import Report
 from index.settings import Settings
 from index.summary import Failure, IndexSummary
@@ -32,6 +32,7 @@ log = logging.getLogger("yanbao.service")
 
 MAX_QUESTION_CHARS = 2000
 SEARCH_DEPTH = 8
+FEEDBACK_CLAIM_SECONDS = 30 * 86400
 
 HELP_TEXT = """\
 *yanbao* (研报) answers questions about the indexed research notes and cites the paragraphs it used.
@@ -95,9 +96,11 @@ class Yanbao:
         until: str | None = None,
         on_text: Callable[[str], None] | None = None,
         today: date | None = None,
+        hits: int = 0,
     ) -> Answer:
         """Answer a question. `conversation` (e.g. "slack:C123:1700000000.0001") keeps follow-up
-        context; `on_text` receives the growing answer text while an LLM streams."""
+        context; `on_text` receives the growing answer text while an LLM streams; `hits` > 0 adds
+        the top retrieved paragraphs to the answer (to score retrieval apart from answering)."""
         started = time.perf_counter()
         question, note = _trim(question)
         if not question:
@@ -105,35 +108,29 @@ class Yanbao:
                 question="", answer=HELP_TEXT, mode="extractive", found=False, note="empty question"
             )
         library = self.library
-        plan = parse_query(question, today or date.today(), library.lexicon)
-        prefer_reports: list[str] = []
         history = self.state.get_history(conversation) if conversation else []
-        if history and is_follow_up(question, plan):
-            prefer_reports = apply_history(plan, Turn.from_json(history[-1]))
+        previous = Turn.from_json(history[-1]) if history else None
         extra_queries = rewrite_queries(self._llm, question) if self._llm else []
-        search = dict(
-            k=SEARCH_DEPTH,
+        # one index call: the plan, the ranked hits and each hit's evidence sentences
+        result = library.search(
+            question,
+            k=max(SEARCH_DEPTH, hits),
             broker=broker,
             since=since,
             until=until,
-            plan=plan,
             today=today,
+            previous=previous,
             extra_queries=extra_queries,
             stage_timer=metrics.observe_stage,
         )
-        result = None
-        if prefer_reports:
-            result = library.search(question, report_ids=set(prefer_reports), **search)
-            if not result.hits:
-                result = None
-        if result is None:
-            result = library.search(question, **search)
-
+        plan = result.plan
         with metrics.stage_timer("answer"):
-            answer = answer_extractively(question, result, library.lexicon, library.lexical, today)
+            answer = answer_extractively(question, result, library.lexicon)
         if self._llm is not None and result.hits:
             with metrics.stage_timer("llm"):
-                attempt = answer_with_llm(self._llm, question, result.hits, library.lexicon, on_text=on_text)
+                attempt = answer_with_llm(
+                    self._llm, plan.question, result.hits, library.lexicon, on_text=on_text
+                )
             if attempt.answer is not None:
                 if attempt.answer.found:
                     answer = attempt.answer
@@ -145,6 +142,11 @@ class Yanbao:
                 metrics.LLM_ERRORS.labels(reason="fallback").inc()
                 log.warning("LLM answer not used, extractive fallback", extra={"reason": attempt.problem})
         answer.note = note or answer.note
+        if hits > 0:
+            answer.hits = [
+                {**Citation.from_hit(n, hit).to_json(), "score": round(hit.score, 6)}
+                for n, hit in enumerate(result.hits[:hits], start=1)
+            ]
         if conversation:
             self.state.append_history(conversation, _turn(question, plan, answer).to_json())
         metrics.record_answer(answer.mode, answer.found)
@@ -174,11 +176,13 @@ class Yanbao:
         broker = self.library.lexicon.canonical_broker(words)
         return (broker, None) if broker else (None, words)
 
-    # ---- indexing -----------------------------------------------------------------------------
-    def reindex(self, paths: list[Path] | None = None, *, prune: bool = True) -> IndexSummary:
+    # ---- indexing (admins only: what is indexed is what every user's answers cite) -------------
+    def reindex(self, paths: list[Path] | None = None, *, by: Requester, prune: bool = True) -> IndexSummary:
         """Re-scan `paths` (default: settings.report_dirs) incrementally, one index run at a time
-        across processes and replicas."""
-        targets = list(paths) if paths else list(self.settings.report_dirs)
+        across processes and replicas. Raises NotPermitted unless `by` is an admin (or the operator);
+        index.pipeline.UsageError for a path that is not a report file or folder."""
+        require_admin(self.settings, by, "re-index the reports")
+        targets = [Path(p).expanduser() for p in paths] if paths else list(self.settings.report_dirs)
         if not targets:
             summary = IndexSummary()
             summary.failed.append(
@@ -199,9 +203,11 @@ class Yanbao:
         self._update_index_gauges()
         return result
 
-    def add_file(self, path: Path, source: str) -> IndexSummary:
+    def add_file(self, path: Path, source: str, *, by: Requester) -> IndexSummary:
         """Index one uploaded file; `source` is what citations show (e.g. "slack:F123/note.pdf").
-        summary.reports holds the new Report; summary.failed the exact reason when it failed."""
+        summary.reports holds the new Report; summary.failed the exact reason when it failed.
+        Raises NotPermitted unless `by` is an admin."""
+        require_admin(self.settings, by, "add reports to the index")
         with self.state.lock("index"):
             summary = self.library.index([path], progress=False, sources={Path(path): source})
         if summary.unchanged and not summary.reports:
@@ -213,7 +219,8 @@ class Yanbao:
         self._update_index_gauges()
         return summary
 
-    def remove_report(self, report_id: str) -> bool:
+    def remove_report(self, report_id: str, *, by: Requester) -> bool:
+        require_admin(self.settings, by, "remove reports from the index")
         with self.state.lock("index"):
             removed = self.library.remove(report_id)
         self._update_index_gauges()
@@ -222,12 +229,33 @@ class Yanbao:
     def reports(self) -> list[Report]:
         return self.library.reports()
 
+    def report_paragraphs(self, report_id: str) -> dict | None:
+        """`{"report": Report, "paragraphs": [{"paragraph", "page", "section", "text"}]}`: what was
+        read from a report's file, as stored; None when no report has that id (or id prefix)."""
+        found = self.library.report_paragraphs(report_id)
+        if found is None:
+            return None
+        report, chunks = found
+        paragraphs = [
+            {"paragraph": c.paragraph, "page": c.page, "section": c.section, "text": c.text} for c in chunks
+        ]
+        return {"report": report.to_json(), "paragraphs": paragraphs}
+
     def help_text(self) -> str:
         return HELP_TEXT
 
-    def record_feedback(self, record: dict) -> None:
+    def record_feedback(self, record: dict, *, once_per: str) -> bool:
+        """Store a 👍/👎 record unless one with the same `once_per` key was stored (a re-pushed click,
+        a double click); True when stored. The key is claimed first, in the shared state store."""
+        if not self.state.claim(f"feedback:{once_per}", FEEDBACK_CLAIM_SECONDS):
+            return False
         self.state.add_feedback(record)
-        metrics.FEEDBACK.labels(value=str(record.get("value", "unknown"))).inc()
+        metrics.FEEDBACK.labels(value=str(record.get("vote", "unknown"))).inc()
+        return True
+
+    def notes_count(self) -> int:
+        """How many reports a question searches (for "searching 32 notes…")."""
+        return len(self.library.lexical.reports)
 
     def health(self) -> dict[str, object]:
         status = self.library.status()
@@ -265,7 +293,7 @@ def _turn(question: str, plan, answer: Answer) -> Turn:
         until=plan.until,
         kind=plan.kind,
         wants_list=plan.wants_list,
-        intent_terms=list(getattr(plan, "intent_terms", []) or []),
+        intent_terms=list(plan.terms),
         report_ids=list(dict.fromkeys(c.report_id for c in answer.citations)),
         found=answer.found,
     )

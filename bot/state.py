@@ -18,10 +18,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+
+from index.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,32 @@ DEFAULT_CLAIM_TTL_SECONDS = 7 * 86400
 REDIS_PREFIX = "yanbao:"
 # how often a waiting lock retries; jittered so replicas do not retry in step
 _LOCK_POLL_SECONDS = 0.05
+# how often a waiter says again that it is still waiting
+LOCK_NOTICE_SECONDS = 15.0
+
+
+def lock_holder() -> str:
+    """Who this process is, as a lock's holder is shown to those waiting for it."""
+    import socket
+    import sys
+
+    command = " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:120] or "python"
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    return f"pid {os.getpid()} on {socket.gethostname()} ({command}), since {since}"
+
+
+class _Waiting:
+    """Tells `on_wait` who holds a lock: when the wait starts, then every LOCK_NOTICE_SECONDS."""
+
+    def __init__(self, on_wait: Callable[[str], None] | None) -> None:
+        self.on_wait = on_wait
+        self.next_notice = 0.0
+
+    def busy(self, holder: Callable[[], str | None]) -> None:
+        now = time.monotonic()
+        if self.on_wait is not None and now >= self.next_notice:
+            self.next_notice = now + LOCK_NOTICE_SECONDS
+            self.on_wait(holder() or "another process")
 
 
 def _now() -> float:
@@ -40,11 +67,13 @@ def _now() -> float:
 class LockTimeout(TimeoutError):
     """Another process or replica held the lock for longer than the caller was willing to wait."""
 
-    def __init__(self, name: str, timeout: float | None = None) -> None:
+    def __init__(self, name: str, timeout: float | None = None, holder: str | None = None) -> None:
         self.name = name
         self.timeout = timeout
+        self.holder = holder
         waited = f" within {timeout:g}s" if timeout is not None else ""
-        super().__init__(f"lock {name!r} is held by another process; not acquired{waited}")
+        by = holder or "another process"
+        super().__init__(f"lock {name!r} is held by {by}; not acquired{waited}")
 
 
 class StateError(RuntimeError):
@@ -68,8 +97,12 @@ class StateStore(Protocol):
 
     def list_feedback(self) -> list[dict]: ...
 
-    def lock(self, name: str, timeout: float = 600.0) -> contextlib.AbstractContextManager[None]:
-        """Mutual exclusion across processes and replicas; raises LockTimeout(name) after `timeout`."""
+    def lock(
+        self, name: str, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """Mutual exclusion across processes and replicas; raises LockTimeout(name) after `timeout`.
+        While another holds it, `on_wait(holder)` is told who ("pid 123 on host (yanbao index
+        /reports), since …"), at once and then every LOCK_NOTICE_SECONDS."""
         ...
 
     def ping(self) -> bool: ...
@@ -85,19 +118,13 @@ def open_state(settings: Any) -> StateStore:
     return SQLiteState(Path(settings.state_dir) / "state.sqlite3")
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, safe to log or print."""
+def _read_holder(path: Path) -> str | None:
+    """What the holder of a file lock wrote into it (see lock_holder)."""
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(unparseable URL)"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return text.splitlines()[0] if text else None
 
 
 def _feedback_record(record: dict) -> dict:
@@ -240,23 +267,27 @@ class SQLiteState:
         return self.lock_dir / f"{safe}-{digest}.lock"
 
     @contextlib.contextmanager
-    def lock(self, name: str, timeout: float = 600.0) -> Iterator[None]:
+    def lock(
+        self, name: str, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
         path = self._lock_path(name)
         # a separate open file per acquisition: flock excludes other descriptions, even in-process
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             deadline = time.monotonic() + max(timeout, 0.0)
+            waiting = _Waiting(on_wait)
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise LockTimeout(name, timeout) from None
+                        raise LockTimeout(name, timeout, _read_holder(path)) from None
+                    waiting.busy(lambda: _read_holder(path))
                     time.sleep(_LOCK_POLL_SECONDS * (0.5 + random.random()))
             try:
                 os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
+                os.write(fd, f"{lock_holder()}\n".encode())
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -363,14 +394,29 @@ class RedisState:
         return [json.loads(raw) for raw in self._client.lrange(self._key("feedback"), 0, -1)]
 
     @contextlib.contextmanager
-    def lock(self, name: str, timeout: float = 600.0) -> Iterator[None]:
+    def lock(
+        self, name: str, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
         key = self._key("lock", name)
-        token = uuid.uuid4().hex
+        # the value is unique to this holder and says who it is, for those who wait
+        token = f"{uuid.uuid4().hex} {lock_holder()}"
         lease_ms = int(self.lock_lease_seconds * 1000)
         deadline = time.monotonic() + max(timeout, 0.0)
+        waiting = _Waiting(on_wait)
+
+        def holder() -> str | None:
+            try:
+                value = self._client.get(key)
+            except self._redis_errors:
+                return None
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            return value.split(" ", 1)[1] if value and " " in value else None
+
         while not self._client.set(key, token, nx=True, px=lease_ms):
             if time.monotonic() >= deadline:
-                raise LockTimeout(name, timeout)
+                raise LockTimeout(name, timeout, holder())
+            waiting.busy(holder)
             time.sleep(_LOCK_POLL_SECONDS * (0.5 + random.random()))
 
         # a short lease renewed while we work: a crashed holder frees the lock within one lease

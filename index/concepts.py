@@ -21,7 +21,7 @@ GENERIC_ZH = frozenset(
     "周跟踪 最新 最近 本周 上周 本月 受益 受益标的 投资建议 说 认为 提到 提及 介绍 总结 一下 请问 情况 多 少 是否 有没有 "
     "推荐标的 哪家 券商 分析师 今年 去年 月 年 周 日 吗 呢 吧 啊 达到 预计 预期 会 将 是 有 为 了 的 中 里 在 "
     "哪 几 多少钱 什么样 预测 估计 大约 约 周观点 板块 行业 领域 方向 机会 怎么看 看法 一期 一篇 这份 这篇 该 发布 "
-    "策略 判断 对 哪天 哪一天 何时 什么时候 几号 时间 日期 出的".split()
+    "策略 判断 对 哪天 哪一天 何时 什么时候 几号 时间 日期 出的 多长时间 多久 多长 多大 怎么样".split()
 )
 GENERIC_EN = frozenset(
     "which what who whom how much many does do did is are was were be been stock stocks share shares company "
@@ -35,10 +35,35 @@ GENERIC_EN = frozenset(
 )
 # Glossary words that only say "which stocks" or "went up": true of any recommendation or market line.
 GENERIC_FORMS = GENERIC_ZH | frozenset(
-    "建议关注 推荐 重点关注 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报 "
+    "建议关注 推荐 重点关注 看好 受益 受益标的 标的 个股 板块 主题 主题行情 细分板块 环节 涨 跌 周报 周跟踪 研报 "
     "报告发布日期 发布日期 发布时间".split()
 )
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*")
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+_MONTH_WORD = re.compile(r"(?<![\d年.])(?:1[0-2]|[1-9])月(?![\d日号份])")
+PARTIAL_CREDIT = 0.5
+# jieba part-of-speech tags of words that never say what a question is about: pronoun, time word,
+# numeral, locative, particle, preposition, conjunction, adverb, modal, interjection, onomatopoeia,
+# measure word.
+_FUNCTION_TAGS = frozenset("r rr rz rg t tg m mq f u uj ul uv uz ud ug p c d dg y e o q".split())
+# An English word no note contains (no glossary entry, not in the index) cannot match a Chinese
+# paragraph: it counts against coverage only a little ("capture", "according").
+UNKNOWN_ENGLISH = 0.1
+# A Chinese word no note contains weighs most (its absence is usually why a question goes
+# unanswered), but not so much that one odd word outweighs two that a passage holds.
+UNKNOWN_CHINESE = 1.5
+_YEAR = re.compile(r"20\d{2}")
+_YEAR_RANGE = re.compile(r"(20\d{2})\s*[-–—~至到]\s*(20\d{2}|\d{2})(?=\s*年|e|\b)")
+
+
+def _year_ranges(form: str) -> list[tuple[str, str]]:
+    out = []
+    for match in _YEAR_RANGE.finditer(form):
+        start, end = match.group(1), match.group(2)
+        end = start[:2] + end if len(end) == 2 else end
+        if start < end:
+            out.append((start, end))
+    return out
 
 
 @dataclass
@@ -46,13 +71,31 @@ class Concept:
     label: str
     forms: tuple[str, ...]  # search forms (simplified, lower-case); any one present counts
     generic: bool = False
+    entity: bool = False  # a company the question names (listed or not): a figure must be its own
+    metric: bool = False  # what is measured (国产化率, 市场规模, capex): a figure should sit next to it
     # An English word with no glossary entry, found in no note, can never match a Chinese paragraph:
     # it still counts against coverage, but half as much as a concept the notes could contain.
     weight: float = 1.0
     required: bool = False  # companies the question names
+    # Weaker evidence of the concept, worth PARTIAL_CREDIT: every part of one of these groups present
+    # ("字节链" asked, 字节 written; "bytedance chain" asked, 字节跳动 written).
+    parts: tuple[tuple[str, ...], ...] = ()
 
     def present_in(self, form: str) -> bool:
-        return any(f and f in form for f in self.forms)
+        if any(f and f in form for f in self.forms):
+            return True
+        # a year asked about is in a range the passage gives: "2024-2026年营业收入分别为…" holds 2025
+        if _YEAR.fullmatch(self.label):
+            return any(a <= self.label <= b for a, b in _year_ranges(form))
+        return False
+
+    def credit(self, form: str) -> float:
+        """1 when the passage holds the concept, PARTIAL_CREDIT when it holds all parts of it."""
+        if self.present_in(form):
+            return 1.0
+        if any(group and all(p in form for p in group) for group in self.parts):
+            return PARTIAL_CREDIT
+        return 0.0
 
 
 def question_concepts(
@@ -73,12 +116,20 @@ def question_concepts(
     for entry, s, e in lexicon.match_glossary(form):
         spans.append((s, e))
         forms = tuple(dict.fromkeys(search_form(t) for t in entry.chinese))
-        concepts.append(Concept(form[s:e], forms, all(f in GENERIC_FORMS for f in forms)))
+        parts = _phrase_parts(form[s:e], lexicon, tokenizer, forms)
+        generic = all(f in GENERIC_FORMS for f in forms)
+        entity, metric = entry.category == "company", entry.category == "metric"
+        concepts.append(Concept(form[s:e], forms, generic, entity=entity, metric=metric, parts=parts))
     # A company the question names must be in the passage: CATL's target price is not 英维克's.
     for stock, s, e in lexicon.company_spans(form):
         spans.append((s, e))
         concepts.append(
-            Concept(stock.name, tuple(search_form(n) for n in (stock.name, *stock.former)), required=True)
+            Concept(
+                stock.name,
+                tuple(search_form(n) for n in (stock.name, *stock.former)),
+                required=True,
+                entity=True,
+            )
         )
     for name, s, e in lexicon.find_stocks(form):
         if _overlaps(s, e, spans):  # 山西证券 the broker, not 山西证券 the listed company
@@ -86,7 +137,7 @@ def question_concepts(
         spans.append((s, e))
         stock = lexicon.stocks_by_name.get(name)
         names = (stock.name, *stock.former) if stock else (name,)
-        concepts.append(Concept(name, tuple(search_form(n) for n in names), required=True))
+        concepts.append(Concept(name, tuple(search_form(n) for n in names), required=True, entity=True))
     for entry, term in lexicon.glossary_chinese(form):
         term_form = search_form(term)
         for match in re.finditer(re.escape(term_form), form):
@@ -94,19 +145,31 @@ def question_concepts(
                 continue
             spans.append(match.span())
             forms = tuple(dict.fromkeys((term_form, *(search_form(t) for t in entry.chinese))))
-            concepts.append(Concept(term_form, forms, all(f in GENERIC_FORMS for f in forms)))
+            generic = all(f in GENERIC_FORMS for f in forms)
+            entity, metric = entry.category == "company", entry.category == "metric"
+            parts = _word_parts(forms, tokenizer)
+            concepts.append(Concept(term_form, forms, generic, entity=entity, metric=metric, parts=parts))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
-    rest = _blank(_mask_dates(form, today), spans)
-    for word in tokenizer.words(rest):
+    masked, subjects = _mask_dates(form, today, plan)
+    for label in subjects:  # "怎么看1月行情": a time that is what the question is about
+        concepts.append(Concept(label, (label,)))
+    rest = _blank(masked, spans)
+    # a month named as the subject ("1月行情"): jieba would cut it into a digit and 月
+    for match in _MONTH_WORD.finditer(rest):
+        concepts.append(Concept(match.group(0), (match.group(0),)))
+    rest = _MONTH_WORD.sub(lambda m: " " * len(m.group(0)), rest)
+    for word, tag in _rejoin_single_characters(tokenizer.tagged_words(rest), vocabulary):
         if any(word in c.forms for c in concepts) or re.fullmatch(r"[a-z]", word):  # the s of "CATL's"
             continue
         if re.fullmatch(r"[a-z][a-z0-9.+\-]*", word):
             generic = word in GENERIC_EN or lexicon.canonical_broker(word) is not None
             unknown = vocabulary is not None and word not in vocabulary
-            concepts.append(Concept(word, (word,), generic, 0.25 if unknown else 1.0))
-        elif len(word) >= 2 or word.isdigit():
-            generic = word in GENERIC_ZH or lexicon.canonical_broker(word) is not None
-            concepts.append(Concept(word, (word,), generic))
+            concepts.append(Concept(word, (word,), generic, UNKNOWN_ENGLISH if unknown else 1.0))
+        elif len(word) >= 2:  # a lone digit or character says nothing ("@_user_1", "第1")
+            # pronouns, time words, numerals, particles… ask how, not about what (这家, 现在, 多少)
+            function_word = tag in _FUNCTION_TAGS and not word.isdigit()
+            generic = function_word or word in GENERIC_ZH or lexicon.canonical_broker(word) is not None
+            concepts.append(Concept(word, (word,), generic, parts=_word_parts((word,), tokenizer)))
     concepts = _merge(concepts)
     for concept in concepts:  # "周报", "weekly note": the kind of report is a filter, not a topic
         if all(f in GENERIC_FORMS for f in concept.forms):
@@ -114,6 +177,66 @@ def question_concepts(
     if idf is not None:
         _weigh_by_rarity(concepts, idf, tokenizer)
     return concepts
+
+
+def _rejoin_single_characters(
+    tagged: list[tuple[str, str]], vocabulary: Container[str] | None
+) -> list[tuple[str, str]]:
+    """Runs of single Chinese characters that jieba left apart ("涨幅居前" → 涨幅/居/前) joined again
+    where the notes hold the joined word (居前): the index was cut with new-word guessing, the
+    question without it."""
+    if vocabulary is None:
+        return tagged
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tagged):
+        word, tag = tagged[i]
+        if len(word) == 1 and _CJK_CHAR.match(word):
+            for n in (3, 2):
+                run = tagged[i : i + n]
+                joined = "".join(w for w, _ in run)
+                if (
+                    len(run) == n
+                    and all(len(w) == 1 and _CJK_CHAR.match(w) for w, _ in run)
+                    and joined in vocabulary
+                ):
+                    out.append((joined, "x"))
+                    i += n
+                    break
+            else:
+                out.append((word, tag))
+                i += 1
+            continue
+        out.append((word, tag))
+        i += 1
+    return out
+
+
+def _word_parts(forms: tuple[str, ...], tokenizer: Tokenizer) -> tuple[tuple[str, ...], ...]:
+    """The parts of Chinese words that jieba knows as words of their own: 首付款 → (首付, 付款)."""
+    groups = []
+    for form in forms:
+        if not re.search(r"[\u4e00-\u9fff]", form) or len(form) < 3:
+            continue
+        parts = tuple(dict.fromkeys(t for t in tokenizer.tokens(form) if len(t) >= 2 and t != form))
+        if parts:
+            groups.append(parts)
+    return tuple(groups)
+
+
+def _phrase_parts(
+    phrase: str, lexicon: Lexicon, tokenizer: Tokenizer, forms: tuple[str, ...]
+) -> tuple[tuple[str, ...], ...]:
+    """For a glossary phrase of several English words, the glossary entries of its words
+    ("bytedance chain" → 字节跳动 | 字节), and the parts of its Chinese forms."""
+    groups: list[tuple[str, ...]] = []
+    words = phrase.split()
+    if len(words) > 1:
+        for word in words:
+            for entry, _, _ in lexicon.match_glossary(word):
+                groups.extend((search_form(t),) for t in entry.chinese if search_form(t) not in forms)
+    groups.extend(_word_parts(forms, tokenizer))
+    return tuple(dict.fromkeys(groups))
 
 
 def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
@@ -146,16 +269,28 @@ def _weigh_by_rarity(
     median = known[len(known) // 2]
     for concept, value in zip(concepts, values, strict=True):
         if value is None:
-            concept.weight = 2.0 if re.search(r"[\u4e00-\u9fff]", concept.label) else 0.25
+            concept.weight = (
+                UNKNOWN_CHINESE if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
+            )
         else:
             concept.weight = min(2.0, max(0.5, value / median))
 
 
-def _mask_dates(form: str, today: date | None) -> str:
+def _mask_dates(form: str, today: date | None, plan: QueryPlan) -> tuple[str, list[str]]:
+    """Time words blanked out, and those the plan did not take as the notes' time ("12月30日发布的
+    报告怎么看1月行情": 12月30日 dates the note, 1月 is the subject) returned as topics."""
     spans = _find_spans(form, form.lower(), today or date.today())
+    subjects = []
     for span in sorted(spans, key=lambda sp: sp.start, reverse=True):
+        used = span.since.isoformat() in (plan.since, plan.until) or span.until.isoformat() in (
+            plan.since,
+            plan.until,
+        )
+        text = form[span.start : span.end].strip()
+        if not used and plan.since is not None and re.search(r"[\u4e00-\u9fff]", text):
+            subjects.append(text)
         form = form[: span.start] + " " * (span.end - span.start) + form[span.end :]
-    return form
+    return form, subjects
 
 
 def _merge(concepts: list[Concept]) -> list[Concept]:
@@ -178,4 +313,4 @@ def coverage(concepts: list[Concept], form: str) -> float:
         return 1.0
     if any(c.required and not c.present_in(form) for c in topics):
         return 0.0
-    return sum(c.weight for c in topics if c.present_in(form)) / sum(c.weight for c in topics)
+    return sum(c.weight * c.credit(form) for c in topics) / sum(c.weight for c in topics)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
-import opencc
+from index.text import fold_same_length as fold  # one fold for everyone (index/text.py)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-_t2s = opencc.OpenCC("t2s")
 
 # Between items of a run of stock names: "A、B", "A,B", "A和B", or nothing at all ("AB").
 _LIST_GAP = re.compile(r"[\s、,，;；/与和及]?")
@@ -81,20 +80,6 @@ _COMMON_ENGLISH = set(
 )
 # All-capital glossary alternatives whose lower case is an English word keep their case (UPS, BAT).
 _CASE_SENSITIVE = {"UPS", "BAT", "PE", "PB", "TP", "EV", "US", "IT", "GW", "CAT", "A-share", "A-shares"}
-
-
-def fold(text: str) -> str:
-    """Text as yanbao matches it: simplified, half-width; always the same length as `text`."""
-    chars = []
-    for ch in text:
-        norm = unicodedata.normalize("NFKC", ch) if ord(ch) >= 0x3000 else ch
-        chars.append(norm if len(norm) == 1 else ch)
-    half = "".join(chars)
-    out = _t2s.convert(half)
-    if len(out) == len(half):
-        return out
-    # OpenCC maps a few phrases to strings of another length; fall back to one character at a time.
-    return "".join(s if len(s := _t2s.convert(c)) == 1 else c for c in half)
 
 
 def userdict_path() -> Path:
@@ -241,7 +226,7 @@ class Lexicon:
                 words.add(parts[0])
         return frozenset(words)
 
-    def _index_covering_words(self, names: dict[str, object] | set[str]) -> dict[str, list[tuple[str, int]]]:
+    def _index_covering_words(self, names: Container[str]) -> dict[str, list[tuple[str, int]]]:
         """name -> [(longer known word containing it, offset of the name in that word)]."""
         covers: dict[str, list[tuple[str, int]]] = {}
         for word in self._known_words:
@@ -320,9 +305,9 @@ class Lexicon:
         }
         self._company_en: dict[tuple[str, ...], Stock] = {}
         for rec in _read_tsv(self.data_dir / "company_aliases.tsv"):
-            stock = self.stocks_by_name.get(fold(rec["name"]))
-            if stock is not None:
-                self._company_en[_english_key(rec["alias"])] = stock
+            aliased = self.stocks_by_name.get(fold(rec["name"]))
+            if aliased is not None:
+                self._company_en[_english_key(rec["alias"])] = aliased
 
     # --- stocks ---------------------------------------------------------------------------------
 

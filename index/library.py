@@ -12,11 +12,13 @@ from pathlib import Path
 
 from index import killpoints
 from index.embedding import EmbedderStatus, load_embedder, resolve_model_path
+from index.files import max_bytes
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.normalize import default_tokenizer
 from index.pipeline import Indexer
-from index.records import Report
+from index.records import Chunk, Report
+from index.redact import redact_url
 from index.search import Reranker, Searcher, SearchResult
 from index.settings import Settings
 from index.store import Store, connect
@@ -71,7 +73,13 @@ class Library:
 
     @property
     def indexer(self) -> Indexer:
-        return Indexer(self.store, self.embedder_status.embedder, self.tokenizer, self.lexicon)
+        return Indexer(
+            self.store,
+            self.embedder_status.embedder,
+            self.tokenizer,
+            self.lexicon,
+            max_bytes(self.settings.max_file_mb),
+        )
 
     def index(
         self,
@@ -112,6 +120,19 @@ class Library:
         self.refresh()
         return sorted(self.lexical.reports.values(), key=lambda r: (r.date or "", r.title), reverse=True)
 
+    def report_paragraphs(self, report_id: str) -> tuple[Report, list[Chunk]] | None:
+        """A committed report and its stored paragraphs (chunks) in reading order; None if there is
+        no such report. `report_id` may be a unique prefix of the id `reports` lists."""
+        report, meta = self.store.record(report_id)
+        if report is None:
+            matches = [r for r in self.reports() if r.id.startswith(report_id)] if len(report_id) >= 4 else []
+            if len(matches) != 1:
+                return None
+            report, meta = self.store.record(matches[0].id)
+        if report is None or meta.get("removed") or not meta.get("version"):
+            return None
+        return report, [stored.chunk for stored in self.store.chunks_of(report.id, meta["version"])]
+
     def search(self, question: str, **kwargs) -> SearchResult:
         self._refresh_before_search()
         return self.searcher.search(question, **kwargs)
@@ -120,11 +141,15 @@ class Library:
         """Sizes are the shared store's: a replica that never searched catches up first."""
         self.refresh()
         return {
-            "store": self.settings.chroma_url or str(self.settings.home / "chroma"),
+            "store": redact_url(self.settings.chroma_url)
+            if self.settings.chroma_url
+            else str(self.settings.home / "chroma"),
             "store_reachable": self.store.ping(),
             "space": self.space,
             "embed_model": self.embedder_status.embedder.name if self.embedder_status.embedder else None,
             "embed_problem": self.embedder_status.problem,
+            "embed_backend": self.embedder_status.backend,
+            "embed_why": self.embedder_status.why,
             "rerank_model": self.settings.rerank_model if self.reranker else None,
             "reports": len(self.lexical.reports),
             "chunks": len(self.lexical),

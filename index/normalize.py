@@ -1,4 +1,4 @@
-"""Search forms of text: simplified Chinese, width-folded, lower-cased, and jieba tokens.
+"""jieba tokens of the search form (index/text.py folds text; this module re-exports its fold).
 
 What users see is always the text as written; these forms are only for matching.
 """
@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jieba
-import opencc
+
+from index.text import search_form, to_simplified
+
+__all__ = ["Tokenizer", "default_tokenizer", "has_cjk", "is_traditional", "search_form", "to_simplified"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -24,17 +27,6 @@ _STOPWORDS = frozenset(
 )
 _TOKEN_KEEP = re.compile(r"[\w\u4e00-\u9fff%.+-]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-
-_t2s = opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    return _t2s.convert(text)
-
-
-def search_form(text: str) -> str:
-    """Simplified, NFKC-folded (full-width → half-width), lower-cased."""
-    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
 
 
 def has_cjk(text: str) -> bool:
@@ -62,6 +54,7 @@ class Tokenizer:
         self._lock = threading.Lock()
         self._userdict = userdict
         self._ready = False
+        self._pos: Any = None  # jieba.posseg.POSTokenizer, made on first use
 
     def _ensure_ready(self) -> None:
         if self._ready:
@@ -76,9 +69,23 @@ class Tokenizer:
             self._ready = True
 
     def words(self, text: str) -> list[str]:
-        """Whole words (no sub-word expansion): used for phrase-level features."""
+        """Whole dictionary words (no sub-word expansion, no guessed words): the words of a
+        question. jieba's HMM would invent words across a boundary ("周报中申万" → 中申), which no
+        note contains."""
         self._ensure_ready()
-        return [w for w in self._jieba.cut(search_form(text)) if _keep(w)]
+        return [w for w in self._jieba.cut(search_form(text), HMM=False) if _keep(w)]
+
+    def tagged_words(self, text: str) -> list[tuple[str, str]]:
+        """`words` with jieba's part-of-speech tags (r pronoun, t time, m numeral, …); words of our
+        user dictionary carry its tags (stock, fin, term, broker, media)."""
+        self._ensure_ready()
+        with self._lock:
+            if self._pos is None:
+                import jieba.posseg
+
+                self._pos = jieba.posseg.POSTokenizer(self._jieba)
+            pos = self._pos
+        return [(p.word, p.flag) for p in pos.cut(search_form(text), HMM=False) if _keep(p.word)]
 
     def tokens(self, text: str) -> list[str]:
         """Tokens for BM25: jieba search-mode cut (a long word also yields its known sub-words)."""

@@ -10,7 +10,6 @@ replicas see every change through the catalog records, whether or not the run go
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 import time
@@ -21,23 +20,40 @@ from pathlib import Path
 from tqdm import tqdm
 
 from index.embedding import Embedder
+from index.errors import ReadError
+from index.files import DEFAULT_MAX_FILE_MB, max_bytes, read_report_file
 from index.killpoints import kill_point
 from index.lexicon import Lexicon
 from index.normalize import Tokenizer
-from index.prepare import ParseFailure, ParseJob, Prepared, parse_all, prepare_report
+from index.prepare import (
+    PIPELINE_VERSION,
+    ParseFailure,
+    ParseJob,
+    Prepared,
+    content_version,
+    parse_all,
+    prepare_report,
+    report_id_for,
+)
 from index.readers import SUPPORTED_SUFFIXES
 from index.store import Store
 from index.summary import Failure, IndexSummary
 
 log = logging.getLogger("yanbao.index")
 
-# Bump when cleaning, describing or chunking changes, so every report is re-indexed once.
-PIPELINE_VERSION = "1"
 # Chunks embedded per model call: batching across reports saves 1.6x of encode time on MiniLM
 # (benchmarks/README.md); the bound keeps memory flat whatever the batch of files.
 EMBED_BATCH = 256
 
-__all__ = ["Indexer", "Prepared", "UsageError", "content_version", "discover", "report_id_for"]
+__all__ = [
+    "PIPELINE_VERSION",
+    "Indexer",
+    "Prepared",
+    "UsageError",
+    "content_version",
+    "discover",
+    "report_id_for",
+]
 
 
 class UsageError(ValueError):
@@ -52,7 +68,8 @@ def discover(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
         if not path.exists():
             raise UsageError(f"{raw}: no such file or folder")
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            # not only regular files: a FIFO or a device named *.txt is reported, not silently skipped
+            for file in sorted(p for p in path.rglob("*") if not p.is_dir()):
                 if file.suffix.lower() in SUPPORTED_SUFFIXES and not file.name.startswith((".", "~$")):
                     found.append((file, path))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
@@ -62,21 +79,10 @@ def discover(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
-def report_id_for(source: str) -> str:
-    """Stable for as long as the report keeps its source (its absolute path, or upload id)."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
-
-
-def content_version(data: bytes, space: str) -> str:
-    digest = hashlib.sha256(data)
-    digest.update(f"\0pipeline={PIPELINE_VERSION}\0space={space}".encode())
-    return digest.hexdigest()[:20]
-
-
 @dataclass
 class _Todo:
     job: ParseJob
-    version: str
+    report_id: str
     existed: bool  # the catalog holds a committed version of this report
 
 
@@ -91,18 +97,25 @@ class _EmbedBatch:
 
 class Indexer:
     def __init__(
-        self, store: Store, embedder: Embedder | None, tokenizer: Tokenizer, lexicon: Lexicon
+        self,
+        store: Store,
+        embedder: Embedder | None,
+        tokenizer: Tokenizer,
+        lexicon: Lexicon,
+        max_file_bytes: int = max_bytes(DEFAULT_MAX_FILE_MB),
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.tokenizer = tokenizer
         self.lexicon = lexicon
+        self.max_file_bytes = max_file_bytes
         self._next_generation = 0
 
     def prepare(self, path: Path, source: str, data: bytes) -> Prepared:
-        """Read, clean, describe, chunk and tokenize one file in this process."""
-        content_hash = hashlib.sha256(data).hexdigest()[:20]
-        return prepare_report(path, source, report_id_for(source), content_hash, self.tokenizer, self.lexicon)
+        """Read, clean, describe, chunk and tokenize one file's bytes in this process."""
+        prepared = prepare_report(path, source, data, self.tokenizer, self.lexicon)
+        prepared.version = content_version(data, self.store.space) if self.store is not None else ""
+        return prepared
 
     # ---- reconciling with the store -------------------------------------------------------------
     def reconcile(self) -> list[str]:
@@ -177,19 +190,20 @@ class Indexer:
         for file, _root in files:
             source = sources.get(file) or str(file.resolve())
             try:
-                data = file.read_bytes()
-            except OSError as exc:
-                summary.failed.append(Failure(str(file), f"cannot read: {exc.strerror or exc}"))
+                data = read_report_file(file, self.max_file_bytes)  # regular files only, capped
+            except ReadError as exc:
+                summary.failed.append(Failure(str(file), exc.reason))
                 bar.update(1)
                 continue
             report_id = report_id_for(source)
-            version = content_version(data, self.store.space)
-            if committed.get(report_id) == version:
+            if committed.get(report_id) == content_version(data, self.store.space):
                 summary.unchanged += 1
                 bar.update(1)
                 continue
-            content_hash = hashlib.sha256(data).hexdigest()[:20]
-            yield _Todo(ParseJob(file, source, report_id, content_hash), version, report_id in committed)
+            # the parser reads the file again (in a worker, for a batch) and versions what it parsed:
+            # holding every changed file's bytes here would not keep memory flat
+            job = ParseJob(file, source, self.store.space, self.max_file_bytes)
+            yield _Todo(job, report_id, report_id in committed)
 
     def _write(self, batch: _EmbedBatch, summary: IndexSummary, bar: tqdm) -> None:
         """Embed the batch's chunks together, then write each report (each all-or-nothing)."""
@@ -216,7 +230,7 @@ class Indexer:
             offset += count
             try:
                 self.store.write_report(
-                    prepared.report, item.version, prepared.chunks, prepared.tokens, embeddings,
+                    prepared.report, prepared.version, prepared.chunks, prepared.tokens, embeddings,
                     self._take_generation(),
                 )  # fmt: skip
             except Exception as exc:  # one broken write must not stop the run; say which and why
@@ -229,7 +243,7 @@ class Indexer:
             else:
                 summary.added += 1
             summary.chunks += count
-            summary.pages += prepared.pages or 0
+            summary.pages += prepared.pages
             summary.reports.append(prepared.report)
             bar.update(1)
 

@@ -7,6 +7,7 @@ to start. This module imports no store and no model: workers stay small and star
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import traceback
@@ -21,11 +22,14 @@ from index.chunking import chunk_paragraphs, search_text_for
 from index.clean import clean_reprint_boilerplate
 from index.describe import describe_report
 from index.errors import ReadError
+from index.files import read_report_file
 from index.lexicon import Lexicon
 from index.normalize import Tokenizer, default_tokenizer
-from index.readers import read_document
+from index.readers import read_bytes
 from index.records import Chunk, Report
 
+# Bump when cleaning, describing or chunking changes, so every report is re-indexed once.
+PIPELINE_VERSION = "2"  # 2: sentences not cut at ；, digest listings kept as text, new metadata cues
 POOL_MIN_FILES = 8  # fewer files are parsed in-process: starting workers costs ~1-2 s
 _AHEAD_PER_WORKER = 2  # files handed to each worker ahead of time: enough to keep it busy, no more
 
@@ -35,15 +39,16 @@ class Prepared:
     report: Report
     chunks: list[Chunk]
     tokens: list[list[str]]
-    pages: int | None = None  # pages of a paged source (PDF); None for text, HTML, DOCX
+    pages: int = 0  # PDF pages read (0 for other formats)
+    version: str = ""  # content_version of the bytes parsed
 
 
 @dataclass
 class ParseJob:
     path: Path
     source: str  # the report's source name (its absolute path, or an upload id)
-    report_id: str
-    content_hash: str
+    space: str  # the store's vector space (part of the content version)
+    max_bytes: int  # a larger file is refused (YANBAO_MAX_FILE_MB)
 
 
 @dataclass
@@ -52,15 +57,40 @@ class ParseFailure:
     detail: str = ""  # a traceback for the log, for errors that are not the file's fault
 
 
+def report_id_for(source: str) -> str:
+    """Stable for as long as the report keeps its source (its absolute path, or upload id)."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def content_version(data: bytes, space: str) -> str:
+    digest = hashlib.sha256(data)
+    digest.update(f"\0pipeline={PIPELINE_VERSION}\0space={space}".encode())
+    return digest.hexdigest()[:20]
+
+
 def prepare_report(
-    path: Path, source: str, report_id: str, content_hash: str, tokenizer: Tokenizer, lexicon: Lexicon
+    path: Path, source: str, data: bytes, tokenizer: Tokenizer, lexicon: Lexicon
 ) -> Prepared:
-    document = read_document(path)
+    """Read, clean, describe, chunk and tokenize the report in `data` (the bytes of `path`)."""
+    document = read_bytes(data, str(path))
     cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
     if not cleaned.paragraphs:
         raise ReadError(path, "no report text found (only site chrome or disclaimer)")
-    desc = describe_report(document.blocks, cleaned, lexicon, document.title_hint)
+    desc = describe_report(
+        document.blocks,
+        cleaned,
+        lexicon,
+        document.title_hint,
+        document.hints,
+        date_hint=document.date_hint,
+        file_name=path.name,
+    )
     pieces = chunk_paragraphs(cleaned.paragraphs)
+    if not pieces:  # a title or a heading alone is not a report: say so instead of 0 chunks
+        raise ReadError(
+            path, f"no report text, only a title or heading ({cleaned.paragraphs[0].text[:40]!r})"
+        )
+    report_id = report_id_for(source)
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
     for number, piece in enumerate(pieces):
@@ -79,16 +109,22 @@ def prepare_report(
         chunks=len(chunks),
         tickers=desc.tickers,
         stocks=desc.stocks,
-        content_hash=content_hash,
+        content_hash=hashlib.sha256(data).hexdigest()[:20],
+        rating=desc.rating,
+        target_price=desc.target_price,
+        ticker=desc.ticker,
     )
-    # the PDF reader counts pages; other formats have none (getattr: older readers lack the field)
-    pages = getattr(document, "pages", None)
-    return Prepared(report, chunks, tokens, pages if isinstance(pages, int) else None)
+    return Prepared(report, chunks, tokens, document.pages)
 
 
 def _attempt(job: ParseJob, tokenizer: Tokenizer, lexicon: Lexicon) -> Prepared | ParseFailure:
+    """Read the file (regular files only, capped) and prepare it; the version is of the bytes
+    parsed, so a file changing under the run is indexed as what was parsed."""
     try:
-        return prepare_report(job.path, job.source, job.report_id, job.content_hash, tokenizer, lexicon)
+        data = read_report_file(job.path, job.max_bytes)
+        prepared = prepare_report(job.path, job.source, data, tokenizer, lexicon)
+        prepared.version = content_version(data, job.space)
+        return prepared
     except ReadError as exc:
         return ParseFailure(exc.reason)
     except Exception as exc:  # one broken file must not stop the run; say which and why

@@ -1,8 +1,10 @@
 """Query understanding: what a question asks for, beyond its words.
 
 `parse_query` reads the broker, the time range, whether the newest notes are wanted, the companies
-and sectors named, and adds the Chinese search terms an English question needs. It never rewrites
-the question itself; explicit --broker/--since/--until are applied by the caller.
+and sectors named, and adds the Chinese search terms an English question needs. Everything it reads
+is a preference that re-ranks (index/search.py); explicit --broker/--since/--until are applied by
+the caller as filters. Words that are not the question — greetings, thanks, "please cite" —
+are taken out first (`strip_courtesy`), so a question with them gets the answer it gets without.
 
 Time ranges describe the period the question is about. A weekly covering 12/16-12/22 is published
 a few days later, so a search should accept a report whose date *or* period overlaps the range.
@@ -23,7 +25,7 @@ Date = dt.date
 
 @dataclass
 class QueryPlan:
-    question: str
+    question: str  # the question without courtesy words (what is searched and answered)
     language: str  # "en" | "zh-Hans" | "zh-Hant"
     broker: str | None  # canonical simplified broker name
     since: str | None  # YYYY-MM-DD inclusive
@@ -37,6 +39,10 @@ class QueryPlan:
     # Set by a caller that applied explicit --since/--until: those are a hard filter, while dates
     # read from words are a preference. parse_query never sets it.
     strict_dates: bool = False
+    asked: str = ""  # the question as asked, courtesy words included
+    wants_figure: bool = False  # "多少", "how much": answered by a number
+    wants_publish_date: bool = False  # "when was this note published": answered by the report's date
+    wants_recommendation: bool = False  # "recommend", "推荐", "看好": answered by a recommendation
 
     def search_text(self) -> str:
         """The question followed by the added terms: one string for a lexical retriever."""
@@ -48,6 +54,7 @@ class QueryPlan:
 
 def parse_query(question: str, today: Date, lexicon: Lexicon | None = None) -> QueryPlan:
     """Understand `question` as asked on `today` (see the module docstring for the time semantics)."""
+    asked, question = question, strip_courtesy(question)
     lex = lexicon or Lexicon.load()
     folded = fold(question)
     language = detect_language(question)
@@ -106,8 +113,66 @@ def parse_query(question: str, today: Date, lexicon: Lexicon | None = None) -> Q
         terms=added,
         companies=[s.name for s in companies.values()],
         sectors=sector_list,
-        wants_list=wants_list(folded),
+        # "标的重合度是多少" asks for a figure, not a list of stocks; "哪些标的涨幅超过20%" asks for both
+        wants_list=wants_list(folded) and not (_QUANTITY.search(folded) and not _WHICH.search(folded)),
+        asked=asked,
+        wants_figure=bool(_QUANTITY.search(folded)),
+        wants_publish_date=bool(_PUBLISH_DATE.search(folded)),
+        wants_recommendation=bool(_RECOMMEND_WORDS.search(folded)),
     )
+
+
+# --- words that are not the question ---------------------------------------------------------------
+
+# Courtesy, greetings and requests to cite: said around a question, never part of what it asks.
+_COURTESY = re.compile(
+    r"(?:请|麻烦|烦请)?(?:帮我|帮忙)?(?:引用|附上?|给出|注明|标明|提供)(?:一下)?(?:原文|出处|来源|引用|引文)(?:并?(?:说明|注明)?出处)?"
+    r"|(?:并|请)?(?:注明|给出|标明)出处"
+    r"|(?:非常|十分)?(?:谢谢|多谢|感谢|谢了|谢啦)(?:你|您|大家)?(?:啦|了|哈|哦)?"
+    r"|麻烦(?:你|您)?(?:了|啦|问一下|问下|帮忙看下|看下)?|辛苦(?:了|啦)?|劳驾"
+    r"|(?:你好|您好|哈喽|嗨)(?:呀|啊)?"
+    r"|请问(?:一下)?|请教(?:一下)?|想问(?:一下|下)?|问一下|问下"
+    r"|\b(?:please|pls|plz|kindly)\s+(?:cite|quote|include|give|add|show)\s+(?:the\s+|your\s+|a\s+)?"
+    r"(?:original\s+)?(?:sources?|citations?|text|quotes?|references?|passages?)\b"
+    r"|\b(?:with|and)\s+(?:the\s+)?(?:sources?|citations?|references?)\b"
+    r"|\b(?:many\s+)?thanks(?:\s+(?:a\s+lot|in\s+advance))?\b|\bthank\s+you(?:\s+(?:so|very)\s+much)?\b|\bthx\b|\bcheers\b"
+    r"|^\s*(?:hi|hello|hey|dear\s+\w+)\b|\b(?:please|pls|plz|kindly)\b"
+    r"|[\U0001F300-\U0001FAFF\u2600-\u27BF]",
+    re.IGNORECASE,
+)
+_LEFTOVER = re.compile(r"^[\s,，、。.!！:：;；~～]+|[\s,，、:：;；~～]+$")
+
+
+def strip_courtesy(question: str) -> str:
+    """`question` without greetings, thanks and requests to cite ("谢谢", "麻烦了", "请引用原文",
+    "please cite the source"), which would otherwise count as words the answer must contain."""
+    stripped = _COURTESY.sub(" ", question)
+    stripped = re.sub(r"\s*([，,。.!！?？])(?:\s*[，,。.!！])+", r"\1", stripped)
+    stripped = re.sub(r"([?？])[\s.。!！]+$", r"\1", _LEFTOVER.sub("", stripped))
+    stripped = re.sub(r"\s{2,}", " ", stripped).strip()
+    # a question made only of courtesy ("谢谢!") stays as it was: there is nothing else to answer
+    return stripped if re.search(r"[\w\u4e00-\u9fff]", stripped) else question.strip()
+
+
+# --- what kind of answer ----------------------------------------------------------------------------
+
+_RECOMMEND_WORDS = re.compile(
+    r"推荐|推薦|建议关注|建議關注|重点关注|看好|首选|增配|超配|\brecommend\w*|\bpicks?\b|\bfavou?r(?:s|ed|ite)?\b|\boverweight\b",
+    re.I,
+)
+_WHICH = re.compile(r"哪些|哪几|哪家|列出|列举|\bwhich\b|\blist\b|\bname\b", re.I)
+_QUANTITY = re.compile(
+    r"多少|几[个家倍成年月天颗只部]?|幾|收于|收在|how (?:much|many|far|high|low)|what (?:level|price|percentage|share)|"
+    r"\bwhere (?:did|does|do|will|is|was)\b.{0,60}\b(?:close|end|finish|stand|trade|settle)|"
+    r"\bwhat (?:is|was|are|were|will be) (?:the |its |their )?(?:[\w'-]+ ){0,4}?(?:rate|ratio|share|level|size|"
+    r"value|amount|price|percentage|yield|growth|margin|multiple|target|forecast|penetration)s?\b",
+    re.I,
+)
+_PUBLISH_DATE = re.compile(
+    r"(?:哪天|哪一天|何时|什么时候|几号|幾號|日期).{0,4}(?:发布|發布|发表|發表|出的)|发布(?:日期|时间)|發布(?:日期|時間)|"
+    r"when was .{0,60}(?:published|released|issued|out)|publish(?:ed)? date|release date|date of (?:the )?(?:note|report)",
+    re.I,
+)
 
 
 # --- language -------------------------------------------------------------------------------------
@@ -132,8 +197,6 @@ def detect_language(text: str) -> str:
     return "zh-Hant" if traditional else "zh-Hans"
 
 
-# --- what kind of answer ----------------------------------------------------------------------------
-
 _WEEKLY = re.compile(r"weekly|week in review|周报|周跟踪|周观点|周度|周评|周刊|周点评|每周", re.I)
 _LIST_EN = re.compile(
     r"\b(?:which|what|list|name)\b[^?.!]{0,50}?\b(?:stocks?|compan(?:y|ies)|names|tickers?|equities|shares|"
@@ -142,7 +205,8 @@ _LIST_EN = re.compile(
 )
 _LIST_ZH = re.compile(
     r"(?:哪些|哪几|哪家|什么|有何|名单|列出|列举)[^?？。]{0,8}?(?:股票|公司|个股|标的|企业|厂商|龙头|受益)|"
-    r"(?:股票|公司|个股|标的|企业|厂商|龙头)[^?？。]{0,6}?(?:哪些|哪几|有谁|名单)|推荐|建议关注|重点关注|标的"
+    r"(?:股票|公司|个股|标的|企业|厂商|龙头)[^?？。]{0,6}?(?:哪些|哪几|有谁|名单)|推荐|建议关注|重点关注|标的|"
+    r"的(?:个股|股票|公司)[?？]?\s*$"
 )
 
 

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import io
 import re
-import statistics
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.encoding import decode_text
 from index.errors import ReadError
+from index.files import DEFAULT_MAX_FILE_MB, max_bytes, read_report_file
 
-__all__ = ["SUPPORTED_SUFFIXES", "Block", "Document", "ReadError", "read_bytes", "read_document"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "Block",
+    "Document",
+    "ReadError",
+    "ReportHints",
+    "read_bytes",
+    "read_document",
+]
 
 SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".docx", ".txt", ".md")
 
@@ -27,6 +34,23 @@ class Block:
     text: str  # one paragraph (or one table row) as written, whitespace-trimmed
     page: int | None = None  # 1-based PDF page; None for other formats
     kind: str = "text"  # "text" | "table_row" | "heading"
+    # For a table row: what makes its figures mean something, as printed above the table
+    # (caption with units, then the header row); every chunk made of the row carries it.
+    context: str | None = None
+
+
+@dataclass
+class ReportHints:
+    """What a reader found about the report outside its main text (a PDF's sidebar, banner,
+    disclaimer and file name). Fields nothing supports stay None; describe prefers these."""
+
+    broker: str | None = None  # canonical broker name
+    date: str | None = None  # publish date, YYYY-MM-DD
+    title: str | None = None
+    analysts: list[str] = field(default_factory=list)
+    rating: str | None = None  # as printed: 买入, 增持, 推荐, Outperform, ...
+    target_price: float | None = None
+    ticker: str | None = None  # the covered stock's code: 002837, 0700.HK
 
 
 @dataclass
@@ -35,17 +59,18 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
     title_hint: str | None = None
     date_hint: str | None = None
+    pages: int = 0  # PDF pages read (0 for other formats): the pipeline reports pages/s
+    aside: list[Block] = field(default_factory=list)  # sidebar, banner, source lines: not main text
+    disclaimer: list[str] = field(default_factory=list)  # the disclaimer pages' text, kept apart
+    hints: ReportHints | None = None
 
 
-def read_document(path: Path) -> Document:
-    """Read a report from disk; raises ReadError naming the file for anything unreadable."""
+def read_document(path: Path, limit: int = max_bytes(DEFAULT_MAX_FILE_MB)) -> Document:
+    """Read a report from disk; raises ReadError naming the file for anything unreadable, for
+    anything but a regular file, and for a file over `limit` bytes."""
     path = Path(path)
     _check_suffix(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(path, f"cannot open ({exc.strerror or exc})") from None
-    return _read(data, path)
+    return _read(read_report_file(path, limit), path)
 
 
 def read_bytes(data: bytes, name: str) -> Document:
@@ -79,33 +104,6 @@ def _read(data: bytes, path: Path) -> Document:
 # --- shared text helpers -------------------------------------------------------------------
 
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
-# A line ending like this closes a sentence; Chinese reports wrap lines anywhere else.
-_SENTENCE_END = tuple('。！？；：!?;:…”」』"')
-# "一、" "（一）" "1、" "1)" "2." "•": the start of a numbered point or list item.
-_LIST_MARKER = re.compile(
-    r"^([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[、)）]|\d{1,2}\.(?!\d)|[•●■◆▪·-]\s*)"
-)
-_CHINESE_SECTION = re.compile(
-    r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十\d]+[章节節部分])"
-)
-
-
-def _join_wrapped(left: str, right: str) -> str:
-    """Join two pieces of one paragraph broken by a line wrap: no space inside Chinese text,
-    one space between Latin words ("revenue" / "growth")."""
-    if not left or not right:
-        return left + right
-    core = left.rstrip(",.;:!?%)\"'")
-    if (
-        left[-1] != "-"
-        and core
-        and core[-1].isascii()
-        and core[-1].isalnum()
-        and right[0].isascii()
-        and right[0].isalnum()
-    ):
-        return f"{left} {right}"
-    return left + right
 
 
 def _collapse_inline(text: str) -> str:
@@ -425,7 +423,8 @@ def _docx_paragraph_blocks(paragraph) -> list[Block]:
 def _docx_table_rows(table) -> list[Block]:
     rows = []
     for row in table.rows:
-        cells, seen = [], []
+        cells: list[str] = []
+        seen: list = []
         for cell in row.cells:
             if any(cell._tc is tc for tc in seen):  # a merged cell is returned once per grid column it spans
                 continue
@@ -439,263 +438,7 @@ def _docx_table_rows(table) -> list[Block]:
 # --- PDF ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Line:
-    page: int
-    text: str
-    x0: float
-    x1: float
-    top: float
-    bottom: float
-    size: float
-    bold: bool
-    first_word: float  # width of the leading Latin word (or first character): did it fit on the line above?
-    in_margin: bool  # in the top or bottom 12% of the page, where running headers and footers sit
-
-
-@dataclass
-class _Row:
-    page: int
-    text: str
-    top: float
-
-
-@dataclass
-class _Layout:
-    """What ordinary body text looks like in this PDF, to tell wraps from paragraph breaks."""
-
-    size: float
-    pitch: float
-    bold: bool  # body set in a bold-looking face (e.g. YaHei): then boldness marks no heading
-    left: dict[int, float]
-    right: dict[int, float]
-
-
-# Page numbers as they appear in margins, after digits become "#" and spaces are removed.
-_PAGE_NUMBER = re.compile(
-    r"^(第#页([/,，]?共#页)?|共#页第#页|#/#|[-—–]?#[-—–]?|page#(of#)?|#of#)$", re.IGNORECASE
-)
-
-
 def _read_pdf(data: bytes, path: Path) -> Document:
-    import pdfplumber
-    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    from index.pdf import read_pdf
 
-    if b"%PDF-" not in data[:1024]:
-        raise ReadError(path, "damaged PDF (no %PDF- header: not a PDF file)")
-    if b"%%EOF" not in data[-4096:]:
-        # pdfminer would recover what it can from a cut-off file; half a report is worse than none.
-        raise ReadError(path, "damaged PDF (truncated: no %%EOF end marker)")
-    try:
-        with pdfplumber.open(io.BytesIO(data), password="") as pdf:
-            metadata = pdf.metadata or {}
-            pages = [_pdf_page_items(page, number) for number, page in enumerate(pdf.pages, start=1)]
-    except Exception as exc:  # pdfminer signals broken files with many exception types
-        cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
-        if isinstance(cause, PDFPasswordIncorrect):
-            raise ReadError(path, "password-protected PDF") from None
-        detail = str(cause) or type(cause).__name__
-        raise ReadError(path, f"damaged PDF ({detail})") from None
-
-    text_length = sum(len(item.text) for items in pages for item in items)
-    if not text_length:
-        raise ReadError(path, "no text layer (scanned PDF? OCR it first)")
-    unmapped = sum(len(m) for items in pages for item in items for m in re.findall(r"\(cid:\d+\)", item.text))
-    if unmapped > 0.3 * text_length:
-        raise ReadError(path, "no usable text layer (fonts without a Unicode map; OCR it first)")
-
-    pages = _drop_running_lines(pages)
-    blocks = _pdf_paragraphs(pages)
-    if not blocks:
-        raise ReadError(path, "no text layer (scanned PDF? OCR it first)")
-    return Document(
-        path=path,
-        blocks=blocks,
-        title_hint=_pdf_meta(metadata, "Title"),
-        date_hint=_pdf_meta(metadata, "CreationDate"),
-    )
-
-
-def _pdf_meta(metadata: dict, key: str) -> str | None:
-    value = metadata.get(key)
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _pdf_page_items(page, number: int) -> list[_Line | _Row]:
-    """A page's text lines and table rows, top to bottom; table areas are left out of the lines."""
-    rows: list[_Row] = []
-    areas = []
-    for table in page.find_tables():
-        cells = table.extract()
-        # A ruled box around a summary is found as a one-cell "table": it is prose, keep it as such.
-        if len(cells) < 2 or max(len(row) for row in cells) < 2:
-            continue
-        areas.append(table.bbox)
-        for index, row in enumerate(cells):
-            texts = [_join_cell(cell) for cell in row]
-            if any(texts):
-                top = table.rows[index].bbox[1] if index < len(table.rows) else table.bbox[1]
-                rows.append(_Row(number, " | ".join(texts), top))
-
-    def outside_tables(obj) -> bool:
-        cx, cy = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
-        return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in areas)
-
-    body = page.filter(outside_tables) if areas else page
-    lines = []
-    for line in body.extract_text_lines(return_chars=True):
-        chars = [c for c in line["chars"] if c["text"].strip()]
-        if not chars or not line["text"].strip():
-            continue
-        fonts = Counter(c.get("fontname", "") for c in chars)
-        lines.append(
-            _Line(
-                page=number,
-                text=line["text"].strip(),
-                x0=line["x0"],
-                x1=line["x1"],
-                top=line["top"],
-                bottom=line["bottom"],
-                size=round(statistics.median(c["size"] for c in chars), 1),
-                bold=bool(re.search(r"bold|black|heavy|hei", fonts.most_common(1)[0][0], re.IGNORECASE)),
-                first_word=_first_word_width(chars),
-                in_margin=line["top"] < 0.12 * page.height or line["bottom"] > 0.88 * page.height,
-            )
-        )
-    items: list[_Line | _Row] = [*lines, *rows]
-    items.sort(key=lambda item: item.top)
-    return items
-
-
-def _first_word_width(chars: list[dict]) -> float:
-    end = 0
-    while (
-        end + 1 < len(chars)
-        and chars[end]["text"].isascii()
-        and chars[end + 1]["text"].isascii()
-        and chars[end + 1]["x0"] - chars[end]["x1"] < 0.2 * chars[end]["size"]  # a space ends the word
-    ):
-        end += 1
-    return chars[end]["x1"] - chars[0]["x0"]
-
-
-def _join_cell(cell: str | None) -> str:
-    if not cell:
-        return ""
-    text = ""
-    for line in cell.split("\n"):
-        text = _join_wrapped(text, line.strip())
-    return text
-
-
-def _drop_running_lines(pages: list[list[_Line | _Row]]) -> list[list[_Line | _Row]]:
-    """Remove page headers and footers: margin lines that recur on most pages, and page numbers."""
-
-    def key(line: _Line) -> str:
-        return re.sub(r"\d+", "#", re.sub(r"\s+", "", line.text))
-
-    def margin_lines(items: list[_Line | _Row]) -> list[_Line]:
-        lines = [item for item in items if isinstance(item, _Line)]
-        edges = lines[:3] + lines[-3:] if len(lines) > 6 else lines
-        return [line for line in edges if line.in_margin]
-
-    # Only the first and last lines of a page, near its edge, can be running lines;
-    # count each text once per page.
-    seen = Counter(k for items in pages for k in {key(line) for line in margin_lines(items)})
-    running = {k for k, count in seen.items() if count >= 2 and count * 2 > len(pages)}
-    kept = []
-    for items in pages:
-        margins = {id(line) for line in margin_lines(items)}
-        kept.append(
-            [
-                item
-                for item in items
-                if id(item) not in margins or (key(item) not in running and not _PAGE_NUMBER.match(key(item)))
-            ]
-        )
-    return kept
-
-
-def _pdf_layout(pages: list[list[_Line | _Row]]) -> _Layout:
-    lines = [item for items in pages for item in items if isinstance(item, _Line)]
-    sizes = Counter()
-    for line in lines:
-        sizes[line.size] += len(line.text)
-    size = sizes.most_common(1)[0][0] if sizes else 10.0
-    body = [line for line in lines if abs(line.size - size) < 0.5] or lines
-    pitches = [
-        b.top - a.top
-        for a, b in zip(body, body[1:], strict=False)
-        if a.page == b.page and 0 < b.top - a.top < 3 * size
-    ]
-    pitch = statistics.median(pitches) if pitches else 1.5 * size
-    left: dict[int, float] = {}
-    right: dict[int, float] = {}
-    for page in {line.page for line in body}:
-        on_page = [line for line in body if line.page == page]
-        # The left margin is the leftmost start shared by two lines (first lines are indented,
-        # a stray label is not the margin); the right one is where the longest lines end, ignoring
-        # the odd line that pokes past it.
-        starts = Counter(round(line.x0) for line in on_page)
-        left[page] = min((x for x, n in starts.items() if n >= 2), default=min(starts))
-        ends = sorted((line.x1 for line in on_page), reverse=True)
-        right[page] = ends[len(ends) // 10]
-    bold = sum(len(line.text) for line in body if line.bold) > 0.5 * sum(len(line.text) for line in body)
-    return _Layout(size=size, pitch=pitch, bold=bold, left=left, right=right)
-
-
-def _pdf_paragraphs(pages: list[list[_Line | _Row]]) -> list[Block]:
-    layout = _pdf_layout(pages)
-    blocks: list[Block] = []
-    current: list[_Line] = []
-
-    def flush() -> None:
-        if current:
-            text = ""
-            for line in current:
-                text = _join_wrapped(text, line.text)
-            blocks.append(Block(text, page=current[0].page, kind=_pdf_block_kind(current, text, layout)))
-            current.clear()
-
-    for items in pages:
-        for item in items:
-            if isinstance(item, _Row):
-                flush()
-                blocks.append(Block(item.text, page=item.page, kind="table_row"))
-                continue
-            if current and _starts_paragraph(current[-1], item, layout):
-                flush()
-            current.append(item)
-    flush()
-    return blocks
-
-
-def _starts_paragraph(previous: _Line, line: _Line, layout: _Layout) -> bool:
-    """Whether `line` begins a new paragraph rather than continuing `previous` after a wrap."""
-    em = layout.size
-    if abs(line.size - previous.size) > 0.15 * em or line.bold != previous.bold:
-        return True  # a heading, a caption, a footnote
-    left = layout.left.get(line.page, line.x0)
-    right = layout.right.get(previous.page, previous.x1)
-    indented = line.x0 > left + 0.8 * em
-    ends_sentence = previous.text.endswith(_SENTENCE_END)
-    # A wrapped line stops early only when the next word would not fit; if it would have fit,
-    # the line above was the last of its paragraph (or a heading).
-    if right - previous.x1 > max(line.first_word + em, 3 * em):
-        return True
-    if ends_sentence and (indented or previous.x1 < right - 1.5 * em or _LIST_MARKER.match(line.text)):
-        return True
-    if line.page != previous.page:
-        # A paragraph running over a page break continues unindented at the top of the next page.
-        return indented
-    return line.top - previous.top > 1.4 * layout.pitch
-
-
-def _pdf_block_kind(lines: list[_Line], text: str, layout: _Layout) -> str:
-    if len(lines) > 2 or len(text) > 60 or text.endswith(("。", "；", ";", "，", ",")):
-        return "text"
-    if lines[0].size > 1.15 * layout.size or (lines[0].bold and not layout.bold):
-        return "heading"
-    if len(lines) == 1 and _CHINESE_SECTION.match(text) and len(text) <= 30:
-        return "heading"
-    return "text"
+    return read_pdf(data, path)

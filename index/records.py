@@ -25,6 +25,9 @@ class Report:
     stocks: list[str] = field(default_factory=list)  # stock short names mentioned (as written)
     content_hash: str = ""
     sectors: list[str] = field(default_factory=list)
+    rating: str | None = None  # as printed on the note: 买入, 增持, 推荐, Outperform
+    target_price: float | None = None
+    ticker: str | None = None  # the covered stock's code (company notes): 002837, 0700.HK
 
     def to_json(self) -> dict[str, Any]:
         """The Report record of INTERFACES.md, plus the extra fields scripts may find useful."""
@@ -54,15 +57,36 @@ class Chunk:
 
 
 @dataclass
+class Evidence:
+    """A sentence of a hit that supports the question (or, for a long sentence, the run of its
+    clauses that does), as written in the report."""
+
+    text: str
+    support: float  # share of the question's concepts it holds, its report title and heading helping
+    own: float  # the same share from its own words only
+    figure: bool  # holds a number with a unit (what "多少" / "how much" asks for)
+    score: float  # how the hit's sentences are ordered
+    # its figures belong to another company than the one asked about ("字节跳动2025年200亿美金Capex"
+    # answers nothing about 腾讯's capex)
+    other_entity: bool = False
+
+
+@dataclass
 class Hit:
-    """A chunk found for a question, with the report it belongs to and each retriever's score."""
+    """A chunk found for a question, with the report it belongs to, each retriever's score and the
+    sentences that support the question (best first)."""
 
     chunk: Chunk
     report: Report
     score: float
     scores: dict[str, float] = field(
         default_factory=dict
-    )  # e.g. {"bm25": 7.1, "dense": 0.62, "rank_bm25": 1}
+    )  # e.g. {"bm25": 7.1, "dense": 0.62, "rank_bm25": 1, "coverage": 1.0, "prior": 0.5}
+    evidence: list[Evidence] = field(default_factory=list)
+    support: float = 0.0  # share of the question's concepts the paragraph (with title, heading) holds
+    # what the paragraph is about beyond its own words, in search form: its report's title, its
+    # section heading and, for the later piece of a long paragraph, the piece before it
+    context: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -1,25 +1,35 @@
-"""One search API for the bot: parse the question, filter reports, retrieve lexically and densely,
-fuse, optionally rerank, and return typed Hits with every retriever's score."""
+"""The one question API: understand the question, retrieve lexically and densely, fuse, rank with
+the question's concepts and a report prior, and return typed Hits that carry their evidence.
+
+Only explicit filters exclude (--broker/--since/--until, a chat command's options, report ids). What
+is read from the question — a broker, a time, "latest", a kind of note, the report a follow-up leans
+on — is a *prior*: it raises matching reports, lowers contradicting ones, and leaves reports whose
+metadata is unknown where their words put them. Reports the prior favours are searched a second time
+on their own, so a passage the prior would lift is among the candidates even when other notes use
+the question's words more often. A question is never refused because metadata is missing.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
-from index.concepts import coverage, question_concepts
+from index.concepts import Concept, coverage, question_concepts
 from index.embedding import Embedder
+from index.evidence import context_form, find_evidence
 from index.filters import SearchFilter
+from index.followup import Turn, apply_history, is_follow_up
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
-from index.normalize import Tokenizer, search_form
+from index.normalize import Tokenizer
 from index.query import QueryPlan, parse_query
-from index.records import Hit, Report
+from index.records import Chunk, Hit, Report
 from index.store import Store
+from index.text import fingerprint, search_form
 
 log = logging.getLogger("yanbao.search")
 
@@ -30,17 +40,37 @@ DENSE_EXACT_MAX = 1000  # allowed chunks scored directly from their vectors, fet
 DENSE_POSTFILTER_MAX = 2000  # the largest unfiltered nearest-neighbour query filtered after (~30 ms)
 DENSE_POSTFILTER_ENOUGH = 20  # allowed chunks among those nearest that make the filtered query exact enough
 DENSE_ID_FILTER_MAX = 300  # reports whose ids a Chroma where may list (~100 ms); above, fields
-COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl (see benchmarks/README.md)
-_FINGERPRINT = re.compile(r"[\s\W_]+")
+PREFERRED_CANDIDATES = 50  # extra candidates from the reports the prior favours
+RANK_DEPTH = 60  # fused candidates re-ranked by coverage and prior
+COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl + eval/wide.jsonl (see benchmarks/README.md)
+PRIOR_WEIGHT = 0.35  # likewise: a prior moves a passage past equally relevant ones, not past better ones
+
+# How much each thing read from the question favours (or, contradicted, disfavours) a report.
+BROKER_MATCH, BROKER_OTHER = 1.0, -0.6
+DATE_MATCH, DATE_OTHER = 1.0, -0.5  # times _date_strength: a week says more than a year
+KIND_MATCH = 0.3
+# "latest": the newest report whose passages answer (not after "today") comes first among those that
+# answer; older ones get less the older they are
+LATEST, RECENT_SUPPORT = 2.0, 0.6
+FOLLOW_UP = 0.8  # the reports the previous answer cited
 
 
 @dataclass
 class SearchResult:
     plan: QueryPlan
-    hits: list[Hit]
-    reports: list[Report]  # the reports that were searched (after filters)
-    where: SearchFilter | None = None  # what the engines were restricted to
+    hits: list[Hit]  # ranked; each with its evidence sentences
+    reports: list[Report]  # the reports searched (after explicit filters), newest first
+    where: SearchFilter | None = None  # the explicit filter both engines applied
+    concepts: list[Concept] = field(default_factory=list)  # what the question is about
     timings: dict[str, float] = field(default_factory=dict)
+
+    def closest_reports(self, n: int = 3) -> list[Report]:
+        """The reports of the best hits (for a not-found answer), else the newest searched."""
+        seen: dict[str, Report] = {}
+        for hit in self.hits:
+            seen.setdefault(hit.report.id, hit.report)
+        closest = list(seen.values()) or self.reports
+        return closest[:n]
 
 
 class Reranker:
@@ -81,21 +111,12 @@ class Searcher:
     def refresh(self) -> bool:
         return self.lexical.refresh(self.store, wait=False)
 
-    # ---- filters ---------------------------------------------------------------------------
-    def filter_reports(self, plan: QueryPlan) -> list[Report]:
-        reports = list(self.lexical.reports.values())
-        if plan.broker:
-            reports = [r for r in reports if r.broker == plan.broker]
-        if plan.since or plan.until:
-            dated = SearchFilter.of(since=plan.since, until=plan.until)  # date or covered period overlaps
-            in_range = [r for r in reports if dated.matches(r)]
-            # Dates asked in words are a preference ("last Friday" may be when something happened,
-            # not when the note came out); explicit --since/--until (plan.strict_dates) are a filter.
-            reports = in_range if (in_range or getattr(plan, "strict_dates", False)) else reports
-        if plan.kind:
-            kind_matches = [r for r in reports if r.kind == plan.kind]
-            reports = kind_matches or reports
-        return reports  # newest first: lexical.reports keeps them in (date, id) order, descending
+    # ---- what is searched ------------------------------------------------------------------
+    def explicit_reports(self, where: SearchFilter) -> list[Report]:
+        """The reports explicit filters allow, newest first (lexical.reports keeps that order).
+        Only an explicit filter excludes."""
+        reports = self.lexical.reports.values()
+        return [r for r in reports if where.matches(r)] if where else list(reports)
 
     def query_tokens(self, plan: QueryPlan) -> list[str]:
         tokens = self.tokenizer.tokens(plan.question)
@@ -104,7 +125,38 @@ class Searcher:
         broker_forms = set()
         if plan.broker:
             broker_forms = {search_form(plan.broker), search_form(plan.broker).removesuffix("证券")}
+        # the broker is a prior on reports (below), not a word their paragraphs must contain
         return [t for t in tokens if t not in broker_forms and not self.lexicon.canonical_broker(t)]
+
+    def priors(
+        self, plan: QueryPlan, reports: list[Report], today: date, follow: list[str] | None = None
+    ) -> dict[str, float]:
+        """Each report's prior from what the question says about which notes it means."""
+        prior = {r.id: 0.0 for r in reports}
+        if plan.broker:
+            for r in reports:
+                if r.broker == plan.broker or (r.broker is None and self._title_names(r, plan.broker)):
+                    prior[r.id] += BROKER_MATCH
+                elif r.broker is not None:
+                    prior[r.id] += BROKER_OTHER
+        if (plan.since or plan.until) and not plan.strict_dates:
+            strength = _date_strength(plan.since, plan.until)
+            dated = SearchFilter.of(since=plan.since, until=plan.until)  # date or covered period overlaps
+            for r in reports:
+                if r.date or r.period:
+                    prior[r.id] += strength * (DATE_MATCH if dated.matches(r) else DATE_OTHER)
+        if plan.kind:
+            for r in reports:
+                if r.kind == plan.kind:
+                    prior[r.id] += KIND_MATCH
+        for rid in follow or []:
+            if rid in prior:
+                prior[rid] += FOLLOW_UP
+        return prior
+
+    def _title_names(self, report: Report, broker: str) -> bool:
+        """A report whose broker is unknown but whose title names the broker asked for."""
+        return any(b == broker for b in self.lexicon.broker_mentions(report.title))
 
     # ---- search ----------------------------------------------------------------------------
     def search(
@@ -118,14 +170,15 @@ class Searcher:
         kind: str | None = None,
         today: date | None = None,
         plan: QueryPlan | None = None,
+        previous: Turn | None = None,
         extra_queries: list[str] | None = None,
         report_ids: set[str] | None = None,
         where: SearchFilter | None = None,
         stage_timer: Callable[[str, float], None] | None = None,
     ) -> SearchResult:
-        """`broker`, `since`, `until`, `kind`, `report_ids` and `where` are explicit filters (a user's
-        options, a command's scope): they restrict both engines. What the question itself says
-        about brokers or dates is read by the query plan."""
+        """Explicit filters: `broker`, `since`, `until`, `kind`, `report_ids`, or a whole `where`;
+        they become one SearchFilter that both engines apply. `previous` is the conversation's last
+        turn: a follow-up question inherits what it leaves open."""
         timings: dict[str, float] = {}
 
         def mark(stage: str, started: float) -> None:
@@ -134,94 +187,100 @@ class Searcher:
                 stage_timer(stage, timings[stage])
 
         started = time.perf_counter()
-        plan = plan or parse_query(question, today or date.today(), self.lexicon)
+        today = today or date.today()
+        plan = plan or parse_query(question, today, self.lexicon)
+        follow: list[str] = []
+        if previous is not None and is_follow_up(plan.question, plan):
+            follow = apply_history(plan, previous)
+        broker = (self.lexicon.canonical_broker(broker) or broker) if broker else None
         if broker:
-            broker = plan.broker = self.lexicon.canonical_broker(broker) or broker
-        explicit = SearchFilter.of(
+            plan.broker = broker
+        if since or until:
+            plan.since, plan.until = since, until
+            plan.strict_dates = True
+        explicit = where or SearchFilter.of(
             brokers=[broker] if broker else None,
             kinds=[kind] if kind else None,
             since=since,
             until=until,
             report_ids=report_ids,
         )
-        if where:
-            explicit = where
-        if since or until:
-            plan.since, plan.until = since or plan.since, until or plan.until
-            plan.strict_dates = True
-        if kind:
-            plan.kind = kind
-        reports = self.filter_reports(plan)
-        if explicit:
-            reports = [r for r in reports if explicit.matches(r)]
-        engines = self._engine_filter(explicit, plan, reports)
+        reports = self.explicit_reports(explicit)
+        engines = explicit if explicit else None
+        prior = self.priors(plan, reports, today, follow)
+        preferred = {rid for rid, p in prior.items() if p > 0}
+        if len(preferred) == len(reports):
+            preferred = set()  # the prior favours everything: nothing to search apart
         tokens = self.query_tokens(plan)
         for extra in extra_queries or []:
             tokens.extend(self.tokenizer.tokens(extra))
+        concepts = question_concepts(
+            plan.question,
+            plan,
+            self.lexicon,
+            self.tokenizer,
+            self.lexical.vocabulary,
+            today,
+            self.lexical.idf,
+        )
         mark("parse", started)
 
         started = time.perf_counter()
-        lexical = self.lexical.search(tokens, CANDIDATES, engines)
+        lexical: list[tuple[str, float]] = []
+        if reports:
+            lexical = self.lexical.search(tokens, CANDIDATES, engines)
+            if preferred:
+                apart = SearchFilter(report_ids=frozenset(preferred))  # within the explicit filter
+                lexical = _merge(lexical, self.lexical.search(tokens, PREFERRED_CANDIDATES, apart))
         mark("retrieve_lexical", started)
 
         dense: list[tuple[str, float]] = []
         if self.embedder is not None and reports:
             started = time.perf_counter()
-            query_text = question if not plan.terms else f"{question} {' '.join(plan.terms)}"
+            query_text = plan.question if not plan.terms else f"{plan.question} {' '.join(plan.terms)}"
             vector = self.embedder.embed_query(search_form(query_text))
-            versions = self.lexical.versions
-            raw = self._dense(vector, engines, reports)
-            # keep only chunks of committed versions the lexical cache knows (see store.py)
-            dense = [
-                (cid, s) for cid, s in raw if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
-            ][:CANDIDATES]
+            # the preferred reports are searched apart lexically only: a second, filtered nearest-
+            # neighbour query costs more than it finds (measured in benchmarks/bench_search.py)
+            dense = self._dense(vector, engines, reports)
             mark("retrieve_dense", started)
 
         started = time.perf_counter()
-        fused = self._fuse(lexical, dense)
-        hits = self._hits(fused, lexical, dense)
-        self._weigh_coverage(question, plan, hits, today)
-        if plan.prefer_latest and reports:
-            hits = _prefer_latest(hits, reports)
+        # the best fused candidates are weighed by coverage and prior; those far down stay below them
+        hits = self._hits(self._fuse(lexical, dense)[:RANK_DEPTH], lexical, dense)
+        self._rank(hits, concepts, prior, plan, today)
         mark("fuse", started)
 
         if self.reranker is not None and hits:
             started = time.perf_counter()
             head = hits[: max(k * 3, 15)]
-            scores = self.reranker.scores(question, [h.chunk.text for h in head])
+            scores = self.reranker.scores(plan.question, [h.chunk.text for h in head])
             for hit, score in zip(head, scores, strict=True):
                 hit.scores["rerank"] = score
             head.sort(key=lambda h: h.scores["rerank"], reverse=True)
             hits = head + hits[len(head) :]
             mark("rerank", started)
-        return SearchResult(plan=plan, hits=hits[:k], reports=reports, where=engines, timings=timings)
 
-    def _engine_filter(
-        self, explicit: SearchFilter, plan: QueryPlan, reports: list[Report]
-    ) -> SearchFilter | None:
-        """What the engines are restricted to: the explicit filter, as fields both test on each
-        chunk. While filter_reports still narrows by what a question implies (a gate that q10
-        turns into a ranking prior), that narrowing reaches the engines too: as fields when the
-        plan's broker, kind or dates describe it exactly, else as the report ids it kept."""
-        everything = self.lexical.reports
-        if len(reports) == len(everything) and not explicit:
-            return None
-        if explicit and len(reports) == explicit.count(everything.values()):
-            return explicit
-        fields = SearchFilter(
-            report_ids=explicit.report_ids,
-            brokers=explicit.brokers or _implied(plan.broker, reports, lambda r: r.broker),
-            kinds=explicit.kinds or _implied(plan.kind, reports, lambda r: r.kind),
+        started = time.perf_counter()
+        hits = hits[:k]
+        for hit in hits:
+            hit.evidence = find_evidence(hit, concepts, plan, self.lexicon)
+        mark("evidence", started)
+        return SearchResult(
+            plan=plan, hits=hits[:k], reports=reports, where=engines, concepts=concepts, timings=timings
         )
-        if plan.since or plan.until:
-            dated = SearchFilter.of(since=plan.since, until=plan.until)
-            if all(dated.matches(r) for r in reports):
-                fields = replace(fields, since=dated.since, until=dated.until)
-        if len(reports) == fields.count(everything.values()):
-            return fields
-        return replace(explicit, report_ids=frozenset(r.id for r in reports))
 
     def _dense(
+        self, vector: list[float], where: SearchFilter | None, reports: list[Report]
+    ) -> list[tuple[str, float]]:
+        """The nearest chunks of committed versions the lexical index knows (see store.py)."""
+        versions = self.lexical.versions
+        return [
+            (cid, s)
+            for cid, s in self._nearest(vector, where, reports)
+            if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
+        ][:CANDIDATES]
+
+    def _nearest(
         self, vector: list[float], where: SearchFilter | None, reports: list[Report]
     ) -> list[tuple[str, float]]:
         """The nearest chunks within `where` (`reports` are the reports it allows), by the cheapest
@@ -232,7 +291,7 @@ class Searcher:
         where only when too few of those are allowed, naming report ids while they are few."""
         if where is None:
             return self.store.dense_query(vector, CANDIDATES)
-        allowed = {r.id: r for r in reports}
+        allowed = {r.id for r in reports}
         allowed_chunks = sum(r.chunks for r in reports)
         if allowed_chunks <= DENSE_EXACT_MAX:
             versions = self.lexical.versions
@@ -254,21 +313,33 @@ class Searcher:
             where = SearchFilter(report_ids=frozenset(allowed))
         return self.store.dense_query(vector, CANDIDATES, where)
 
-    def _weigh_coverage(self, question: str, plan: QueryPlan, hits: list[Hit], today: date | None) -> None:
-        """Re-order candidates by how much of the question each covers, as phrases: BM25 scores
+    def _rank(
+        self, hits: list[Hit], concepts: list[Concept], prior: dict[str, float], plan: QueryPlan, today: date
+    ) -> None:
+        """Fused rank, then how much of the question each passage covers as phrases (BM25 scores
         words one by one and favours short paragraphs; "申万通信指数" should beat a short paragraph
-        about 申万计算机指数. Fused rank still orders passages that cover the question equally."""
+        about 申万计算机指数), then the report prior."""
         if not hits:
             return
-        concepts = question_concepts(
-            question, plan, self.lexicon, self.tokenizer, self.lexical.vocabulary, today, self.lexical.idf
-        )
         top = max(h.score for h in hits) or 1.0
         for hit in hits:
-            form = search_form(f"{hit.report.title}\n{hit.chunk.section or ''}\n{hit.chunk.text}")
-            hit.scores["coverage"] = coverage(concepts, form)
-            hit.score = hit.score / top + COVERAGE_WEIGHT * hit.scores["coverage"]
+            hit.context = context_form(hit, self._chunk_before(hit))
+            form = hit.context + "\n" + hit.chunk.search_text  # its heading and text, folded at indexing
+            hit.support = hit.scores["coverage"] = coverage(concepts, form)
+        recency = _recency(hits, plan, prior, today) if plan.prefer_latest else {}
+        for hit in hits:
+            hit.scores["prior"] = prior.get(hit.report.id, 0.0)
+            if hit.support >= RECENT_SUPPORT:  # "latest" orders the passages that answer, not all
+                hit.scores["prior"] += recency.get(hit.report.id, 0.0)
+            hit.score = hit.score / top + COVERAGE_WEIGHT * hit.support + PRIOR_WEIGHT * hit.scores["prior"]
         hits.sort(key=lambda h: h.score, reverse=True)
+
+    def _chunk_before(self, hit: Hit) -> Chunk | None:
+        if hit.chunk.paragraph == 0:
+            return None
+        version = self.lexical.versions.get(hit.report.id, "")
+        found = self.lexical.chunk(Store.chunk_id(hit.report.id, version, hit.chunk.paragraph - 1))
+        return found[0] if found else None
 
     def _fuse(
         self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]
@@ -298,10 +369,10 @@ class Searcher:
                 continue
             chunk, report = found
             # the same paragraph from a repeated block or a re-issued report appears once
-            fingerprint = _FINGERPRINT.sub("", search_form(chunk.text))
-            if fingerprint in seen:
+            printed = fingerprint(chunk.text)
+            if printed in seen:
                 continue
-            seen.add(fingerprint)
+            seen.add(printed)
             scores = {"fused": score}
             if cid in lexical_rank:
                 scores["bm25"], scores["rank_bm25"] = lexical_rank[cid][1], float(lexical_rank[cid][0])
@@ -311,15 +382,38 @@ class Searcher:
         return hits
 
 
-def _implied(value: str | None, reports: list[Report], field) -> frozenset[str] | None:
-    """{value} when every kept report has it (the plan's gate on that field was applied)."""
-    return frozenset([value]) if value and all(field(r) == value for r in reports) else None
+def _merge(first: list[tuple[str, float]], more: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Two candidate lists of one retriever (same scale), best score first, each chunk once."""
+    best: dict[str, float] = dict(first)
+    for cid, s in more:
+        best[cid] = max(s, best.get(cid, s))
+    return sorted(best.items(), key=lambda item: item[1], reverse=True)
 
 
-def _prefer_latest(hits: list[Hit], reports: list[Report]) -> list[Hit]:
-    """For "latest": passages of the newest dated report(s) first, then the rest, each in order."""
-    newest = next((r.date for r in reports if r.date), None)
-    if newest is None:
-        return hits
-    newest_ids = {r.id for r in reports if r.date == newest}
-    return [h for h in hits if h.report.id in newest_ids] + [h for h in hits if h.report.id not in newest_ids]
+def _recency(hits: list[Hit], plan: QueryPlan, prior: dict[str, float], today: date) -> dict[str, float]:
+    """For "latest": the newest of the reports whose passages answer (not after `today`; of the kind
+    and broker asked for, when there are such) gets LATEST, older ones less. Among the candidates
+    that answer, not the whole index: the newest note about the question, not the newest note."""
+    reports = {h.report.id: h.report for h in hits if h.support >= RECENT_SUPPORT}.values()
+    pool = [r for r in reports if r.kind == plan.kind] if plan.kind else list(reports)
+    pool = pool or list(reports)
+    if plan.broker:
+        pool = [r for r in pool if prior.get(r.id, 0.0) > 0] or pool
+    dates = sorted({d for r in pool if (d := _end_date(r)) and d <= today.isoformat()}, reverse=True)
+    return {r.id: LATEST / (1 + dates.index(d)) for r in pool if (d := _end_date(r)) in dates}
+
+
+def _date_strength(since: str | None, until: str | None) -> float:
+    """How much a time read from a question says about which note is meant: "the week of Dec 16"
+    names a weekly, "December" a month of notes, "2025" is as often the subject ("capex in 2025")."""
+    if not (since and until):
+        return 0.5  # "since December", "before 2025"
+    days = (date.fromisoformat(until) - date.fromisoformat(since)).days + 1
+    return 1.0 if days <= 8 else 0.6 if days <= 31 else 0.25
+
+
+def _end_date(report: Report) -> str | None:
+    """When a report speaks to: its publish date, else the end of the period it covers."""
+    if report.date:
+        return report.date
+    return report.period.split("/")[1] if report.period else None

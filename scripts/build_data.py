@@ -186,6 +186,17 @@ def check_curated(out: Path, rows: list[StockRow]) -> list[str]:
     for rec in read_tsv(out / "company_aliases.tsv"):
         if fold(rec["name"]) not in names:
             problems.append(f"company_aliases.tsv: {rec['alias']!r} names {rec['name']!r}, not in stocks.tsv")
+    for rec in read_tsv(out / "company_short_names.tsv"):
+        if fold(rec["name"]) not in names:
+            problems.append(
+                f"company_short_names.tsv: {rec['alias']!r} names {rec['name']!r}, not in stocks.tsv"
+            )
+    codes = {r.code for r in rows}
+    for rec in read_tsv(out / "listed_abroad.tsv"):
+        if rec["a_share"] and rec["a_share"] not in codes:
+            problems.append(
+                f"listed_abroad.tsv: {rec['key']} has a_share {rec['a_share']!r}, not in stocks.tsv"
+            )
     seen: dict[str, str] = {}
     for rec in read_tsv(out / "brokers.tsv"):
         for alias in [rec["broker"], *rec["aliases"].split("|")]:
@@ -346,7 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"userdict.txt: {len(entries)} words {dict(tags)}")
     print(f"ambiguous_names.txt: {len(ambiguous)} names")
-    for name in ("glossary.tsv", "brokers.tsv", "company_aliases.tsv"):
+    for name in (
+        "glossary.tsv",
+        "brokers.tsv",
+        "company_aliases.tsv",
+        "company_short_names.tsv",
+        "listed_abroad.tsv",
+    ):
         print(f"{name}: {len(read_tsv(args.out / name))} rows (hand-curated, checked)")
     for p in problems:
         print("problem:", p, file=sys.stderr)

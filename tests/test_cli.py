@@ -237,3 +237,19 @@ def test_a_quiet_command_prints_no_debug_logs(indexed):
     result = run_yanbao(["ask", "--json", "端側AI芯片"], home)
     assert result.returncode == 0
     assert '"DEBUG"' not in result.stderr, result.stderr
+
+
+def test_ask_hits_adds_the_top_retrieved_paragraphs_in_rank_order(indexed):
+    home, _, _ = indexed
+    result = run_yanbao(["ask", "--json", "--hits", "3", "端側AI芯片推薦了哪些公司?"], home)
+    assert result.returncode == 0, result.stderr
+    answer = json_out(result)
+    hits = answer["hits"]
+    assert 1 <= len(hits) <= 3
+    for n, hit in enumerate(hits, start=1):
+        assert CITATION_KEYS <= set(hit) and hit["n"] == n
+        assert isinstance(hit["score"], float)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    assert recommendation_paragraph() in [h["text"] for h in hits]
+    plain = json_out(run_yanbao(["ask", "--json", "端側AI芯片推薦了哪些公司?"], home))
+    assert "hits" not in plain  # only when asked for

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.answer import Answer, Citation
-from bot.answering.verify import renumber, verify_answer
+from bot.answering.verify import inert, renumber, verify_answer
 from bot.llm import LLMClient, LLMError
 from index.lexicon import Lexicon
 from index.records import Hit
@@ -30,11 +30,18 @@ class Attempt:
     problem: str | None = None  # why the LLM answer was not usable
 
 
+def quoted(text: str) -> str:
+    """Note text as the LLM sees it: data, never markup. Its own "[1]" markers and anything that
+    looks like a tag (</context>, <|im_start|>) lose their brackets, so the text cannot close the
+    quotation, open a new role or forge a citation."""
+    return inert(text).replace("<", "‹").replace(">", "›")
+
+
 def numbered_context(citations: list[Citation]) -> str:
     blocks = []
     for c in citations:
-        head = " · ".join(part for part in (c.title, c.broker, c.date) if part)
-        blocks.append(f"[{c.n}] {head}\n{c.text}")
+        head = " · ".join(quoted(part) for part in (c.title, c.broker, c.date) if part)
+        blocks.append(f'<paragraph n="{c.n}">\n[{c.n}] {head}\n{quoted(c.text)}\n</paragraph>')
     return "\n\n".join(blocks)
 
 

@@ -12,11 +12,11 @@ from datetime import date, timedelta
 from bot.answer import Answer, Citation
 from bot.answering.extractive import RECOMMEND_PREFIX, _header, _recommendation_segments
 from bot.answering.generative import numbered_context
-from bot.answering.verify import renumber, verify_answer
+from bot.answering.verify import inert, renumber, verify_answer
 from bot.llm import LLMClient, LLMError
-from index.chunking import split_sentences
 from index.normalize import search_form
 from index.records import Chunk, Report
+from index.text import sentences
 from prompts import render
 
 log = logging.getLogger("yanbao.weekly")
@@ -57,7 +57,7 @@ def latest_weeklies(reports: list[Report], broker: str | None, sector: str | Non
 
 def _first_sentences(text: str, limit: int = 160) -> str:
     out = ""
-    for sentence in split_sentences(text) or [text]:
+    for sentence in sentences(text) or [text]:
         if out and len(out) + len(sentence) > limit:
             break
         out += sentence
@@ -71,7 +71,7 @@ def _key_chunks(chunks: list[Chunk], lexicon) -> dict[str, list[Chunk]]:
     for chunk in chunks:
         section = search_form(chunk.section or "")
         text = chunk.text.strip()
-        if RECOMMEND_PREFIX.match(text) and _recommendation_segments(text, lexicon):
+        if RECOMMEND_PREFIX.match(text) and _recommendation_segments(text, lexicon, True):
             parts["recommendations"].append(chunk)
         elif _RISK.search(section) or _RISK.match(search_form(text)):
             if not parts["risks"]:
@@ -113,10 +113,11 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
 
     for report in reports:
         parts = _key_chunks(chunks_of(report.id), lexicon)
-        lines.append(f"*{_header(report, english=True)}* — {report.title}")
+        # note text quoted below is inert: a "[1]" written in a note is not a citation
+        lines.append(f"*{_header(report, english=True)}* — {inert(report.title)}")
         if parts["market"]:
             chunk = parts["market"][0]
-            lines.append(f"• Market 行情: {_first_sentences(chunk.text)} {cite(report, chunk)}")
+            lines.append(f"• Market 行情: {inert(_first_sentences(chunk.text))} {cite(report, chunk)}")
         if parts["theses"]:
             lines.append("• Theses 观点:")
             for chunk in parts["theses"]:
@@ -125,16 +126,18 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
                     if chunk.section and _THESIS.match(chunk.section)
                     else _first_sentences(chunk.text, 100)
                 )
-                lines.append(f"  {thesis} {cite(report, chunk)}")
+                lines.append(f"  {inert(thesis)} {cite(report, chunk)}")
         for chunk in parts["recommendations"][:2]:
-            segments = _recommendation_segments(chunk.text, lexicon)
+            segments = _recommendation_segments(chunk.text, lexicon, True)
             listed = "; ".join(
                 f"{label}: {'、'.join(names)}" if label else "、".join(names) for label, names, _ in segments
             )
-            lines.append(f"• Recommendations 建议关注: {listed} {cite(report, chunk)}")
+            lines.append(f"• Recommendations 建议关注: {inert(listed)} {cite(report, chunk)}")
         if parts["risks"]:
             chunk = parts["risks"][0]
-            lines.append(f"• Risks 风险提示: {_first_sentences(chunk.text, 120)} {cite(report, chunk)}")
+            lines.append(
+                f"• Risks 风险提示: {inert(_first_sentences(chunk.text, 120))} {cite(report, chunk)}"
+            )
         lines.append("")
     return "\n".join(lines).strip(), citations
 
@@ -178,6 +181,17 @@ def _llm_summary(llm: LLMClient, reports: list[Report], citations: list[Citation
         return None
 
 
+def _note_list(reports: list[Report], limit: int = 5) -> str:
+    """ "《title》 (broker, date)" for each report, newest first, at most `limit`."""
+    newest = sorted(reports, key=lambda r: r.date or "", reverse=True)
+    names = [
+        f"《{r.title}》 ({', '.join(p for p in (r.broker, r.date) if p) or 'broker and date unknown'})"
+        for r in newest[:limit]
+    ]
+    more = f" and {len(newest) - limit} more" if len(newest) > limit else ""
+    return "; ".join(names) + more
+
+
 def summarize_weekly(
     library,
     *,
@@ -195,14 +209,11 @@ def summarize_weekly(
     )
     if not reports:
         scope = " ".join(filter(None, [canonical or broker, sector]))
+        weeklies = [r for r in library.lexical.reports.values() if r.kind == "weekly"]
         text = f"No weekly note{' for ' + scope if scope else ''} is indexed yet."
-        return Answer(
-            question,
-            text,
-            "extractive",
-            found=False,
-            searched=[r.title for r in library.lexical.reports.values() if r.kind == "weekly"],
-        )
+        if weeklies:  # say which notes were looked at, so the person can pick another scope
+            text += " I looked at: " + _note_list(weeklies) + "."
+        return Answer(question, text, "extractive", found=False, searched=[r.title for r in weeklies])
     versions = library.lexical.versions
     key = (tuple((r.id, versions.get(r.id)) for r in reports), bool(llm))
     if cache is not None and key in cache:
@@ -221,6 +232,11 @@ def summarize_weekly(
             fallback = "LLM unavailable"
     verified = verify_answer(text, citations, lexicon)
     final, used = renumber(verified.text, citations, verified.cited)
+    if not used:  # nothing summarisable: name the notes looked at instead of an empty answer
+        final = (
+            f"I looked at {_note_list(reports)} but found no market review, theses, recommendations "
+            "or risks in it to summarise."
+        )
     answer = Answer(
         question,
         final,

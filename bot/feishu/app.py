@@ -1,5 +1,6 @@
-"""The Feishu bot: turns pushed events (messages, bot-menu clicks, card button clicks) into calls of
-the command functions (ask, weekly, reindex, reports, help) and answers with cards.
+"""The Feishu bot: translates pushed events (messages, bot-menu clicks, card button clicks) into calls
+of the command layer (bot/dispatch.py) and its replies into cards (streaming CardKit cards where
+the app may, bot/feishu/streaming.py).
 
 `handle_event` is the acknowledgement path, shared by the webhook and the long connection: it
 parses, drops what is plainly not for us and queues the rest on a thread pool, without I/O; Feishu
@@ -7,19 +8,23 @@ wants an answer within 3 seconds and this takes well under a millisecond. In the
 and message ids are claimed in the state store first, so a re-pushed event is answered once, also
 after a restart. Card clicks are answered inline: Feishu shows the toast and the updated card the
 callback returns.
+
+Which group messages are for yanbao needs the bot's own open_id (GET /open-apis/bot/v3/info),
+learned in the background and retried with backoff until Feishu answers. Until then yanbao answers
+direct chats only: an @mention in a group may be someone else's.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from bot.answer import Answer, Citation
-from bot.chat import INDEXABLE_EXTENSIONS, StreamIntoMessage, describe_size, safe_file_name
+from bot.chat import AckGate, safe_file_name, worker_pool
+from bot.dispatch import HELP_TITLE, Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.feishu import cards
 from bot.feishu.api import FeishuApi, FeishuApiError
 from bot.feishu.events import (
@@ -34,8 +39,10 @@ from bot.feishu.events import (
     parse_menu,
     parse_message,
 )
+from bot.feishu.streaming import CARD_STREAM_SECONDS, PATCH_STREAM_SECONDS, CardKitSupport, CardReply
 from bot.logs import request_context
-from bot.metrics import EVENTS, FEEDBACK, QUESTIONS
+from bot.metrics import EVENTS, QUESTIONS
+from bot.permissions import Requester
 from bot.service import Yanbao
 from bot.state import StateStore, open_state
 from index.settings import Settings
@@ -43,8 +50,9 @@ from index.settings import Settings
 log = logging.getLogger("bot.feishu")
 
 CLAIM_TTL_SECONDS = 7 * 86400
-STREAM_UPDATE_SECONDS = 1.0  # Feishu allows 5 updates per second per message; stay well below
 WORKER_THREADS = 8  # the answers are CPU-bound without an LLM; more threads only fight over the GIL
+LLM_WORKER_THREADS = 32  # with an LLM, answers mostly wait on it: more of them can stream at once
+BOT_ID_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 DECLINED_TYPES = {
     "image": "图片",
     "sticker": "表情",
@@ -52,24 +60,13 @@ DECLINED_TYPES = {
     "audio": "语音",
 }
 
-FEISHU_USAGE = """**怎么问 yanbao（研报）**
+FEISHU_USAGE = Say(
+    "",
+    """**在飞书里怎么问**
 - 私聊直接发问题，或在群里 **@我** 提问，例如：乐鑫科技的观点是什么？
 - 在我回答的话题/回复里继续追问，我会接着上下文回答。
-- `/weekly [券商或行业]`：最新周报摘要，例如 `/weekly 通信`
-- `/reports`：已索引的研报
-- `/reindex`：重新扫描研报目录（仅管理员）
-- 管理员把 PDF、DOCX、HTML、TXT 文件发给我，我会把它加入索引。
-- 每个回答下的 👍/👎 会被记录，用于改进回答。"""
-
-
-def parse_text_command(text: str) -> tuple[str, str]:
-    """("weekly", "通信") for "/weekly 通信"; ("ask", text) for anything that is not a command."""
-    if text.startswith("/"):
-        verb, _, rest = text[1:].partition(" ")
-        verb = verb.lower()
-        if verb in ("weekly", "reindex", "reports", "help"):
-            return verb, rest.strip()
-    return "ask", text
+- 每个回答下的 👍/👎 会被记录，用于改进回答。""",
+)
 
 
 def answer_from_json(data: dict[str, Any]) -> Answer:
@@ -96,26 +93,62 @@ class FeishuBot:
         *,
         api: FeishuApi | None = None,
         state: StateStore | None = None,
-        workers: int = WORKER_THREADS,
-        stream_interval: float = STREAM_UPDATE_SECONDS,
+        workers: int | None = None,
+        stream_interval: float = PATCH_STREAM_SECONDS,
+        card_interval: float = CARD_STREAM_SECONDS,
+        cardkit: bool = True,
+        acks: AckGate | None = None,
+        bot_id_retry_seconds: tuple[float, ...] = BOT_ID_RETRY_SECONDS,
     ) -> None:
         self.service = service
         self.settings = settings
         self.api = api or FeishuApi(settings)
         self.state = state or open_state(settings)
+        self.dispatcher = Dispatcher(service)
+        self.cardkit = CardKitSupport(cardkit)
+        self.acks = acks or AckGate()
         self.stream_interval = stream_interval
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yanbao-feishu")
+        self.card_interval = card_interval
+        workers = workers or (LLM_WORKER_THREADS if settings.llm_base_url else WORKER_THREADS)
+        self.pool = worker_pool(workers, "yanbao-feishu")
         self.bot_open_id: str | None = None
-        self.pool.submit(self._learn_bot_id)
+        self.bot_id_problem: str | None = "not asked yet"
+        self._bot_id_retry_seconds = bot_id_retry_seconds
+        self._closed = threading.Event()
+        threading.Thread(target=self._learn_bot_id, name="yanbao-feishu-bot-id", daemon=True).start()
 
     def close(self, wait: bool = True) -> None:
+        self._closed.set()
         self.pool.shutdown(wait=wait)
 
     def _learn_bot_id(self) -> None:
-        try:
-            self.bot_open_id = self.api.bot_open_id()
-        except Exception as exc:  # without it, any @mention in a group counts as @yanbao
-            log.warning("could not learn the bot's open_id: %s", exc)
+        """GET /open-apis/bot/v3/info until Feishu answers (5xx, rate limits and network errors are
+        retried with backoff; FeishuApi retries a few times inside each attempt too)."""
+        failures = 0
+        while not self._closed.is_set():
+            try:
+                self.bot_open_id = self.api.bot_open_id()
+                self.bot_id_problem = None
+                log.info("learned the bot's open_id", extra={"attempts": failures + 1})
+                return
+            except Exception as exc:
+                problem = f"{exc}" if isinstance(exc, FeishuApiError) else f"{type(exc).__name__}: {exc}"
+                if problem != self.bot_id_problem:
+                    log.warning(
+                        "could not learn the bot's open_id (answering direct chats only until it is "
+                        "known): %s",
+                        problem,
+                    )
+                self.bot_id_problem = problem
+            wait = self._bot_id_retry_seconds[min(failures, len(self._bot_id_retry_seconds) - 1)]
+            failures += 1
+            self._closed.wait(wait)
+
+    def health(self) -> dict[str, Any]:
+        """Informational, not a failed check: without its open_id the bot still answers direct chats."""
+        if self.bot_open_id is not None:
+            return {"bot_open_id": "known"}
+        return {"bot_open_id": f"unknown, answering direct chats only ({self.bot_id_problem})"}
 
     # ------------------------------------------------------------------ the acknowledgement path
 
@@ -125,7 +158,7 @@ class FeishuBot:
         the acknowledgement never waits on the state store; card clicks read and write it."""
         env = envelope(payload)
         if env.event_type == MESSAGE_RECEIVED:
-            self._on_message(parse_message(env))
+            self._on_message(parse_message(env, self.bot_open_id))
         elif env.event_type == BOT_MENU:
             self._on_menu(parse_menu(env))
         elif env.event_type == CARD_ACTION:
@@ -154,33 +187,38 @@ class FeishuBot:
         return False
 
     def _mentions_us(self, msg: IncomingMessage) -> bool:
-        if self.bot_open_id:
-            return self.bot_open_id in msg.mentioned_open_ids
-        return bool(msg.mentioned_open_ids)  # not learned yet: any @mention counts
+        return self.bot_open_id is not None and self.bot_open_id in msg.mentioned_open_ids
 
     def _on_message(self, msg: IncomingMessage) -> None:
         if msg.sender_type != "user" or not msg.message_id:
             self._ignored("message from an app")  # our own cards and other bots
-        elif msg.chat_type != "p2p" and not self._mentions_us(msg) and not msg.root_id:
+        elif msg.chat_type == "p2p":
+            self.pool.submit(self._guarded, msg.event_id, self.take_message, msg)
+        elif self.bot_open_id is None and msg.mentioned_open_ids:
+            # whose mention this is cannot be told yet: never answer what may be someone else's
+            self._ignored("group mention while the bot's own open_id is unknown", chat_id=msg.chat_id)
+        elif not self._mentions_us(msg) and not msg.root_id:
             self._ignored("group message without @yanbao")
         else:
             self.pool.submit(self._guarded, msg.event_id, self.take_message, msg)
 
     def take_message(self, msg: IncomingMessage) -> None:
         """In the pool: a reply in a group thread without @yanbao is ours only in a thread we answer
-        in (Feishu delivers those with the im:message.group_msg scope); then the duplicate check."""
-        if (
-            msg.chat_type != "p2p"
-            and not self._mentions_us(msg)
-            and not self.state.get_history(msg.conversation)
-        ):
-            self._ignored("thread reply in a conversation yanbao is not part of")
-            return
+        in (Feishu delivers those with the im:message.group_msg scope) and when it mentions nobody
+        else; then the duplicate check."""
+        if msg.chat_type != "p2p" and not self._mentions_us(msg):
+            if msg.mentioned_open_ids:
+                self._ignored("thread reply addressed to someone else")
+                return
+            if not self.state.get_history(msg.conversation):
+                self._ignored("thread reply in a conversation yanbao is not part of")
+                return
         if self._first_time(f"feishu:event:{msg.event_id}", f"feishu:message:{msg.message_id}"):
             self.handle_message(msg)
 
     def _on_menu(self, click: MenuClick) -> None:
-        if click.event_key not in ("weekly", "help") or not click.open_id:
+        command = self.dispatcher.get(click.event_key) if click.event_key else None
+        if command is None or not click.open_id:
             self._ignored("bot menu click", event_key=click.event_key)
         else:
             self.pool.submit(self._guarded, click.event_id, self.take_menu_click, click)
@@ -191,6 +229,7 @@ class FeishuBot:
 
     def _guarded(self, request_id: str, work: Callable[[Any], None], item: Any) -> None:
         """Run in the pool: errors are logged with the request id, never raised into the void."""
+        self.acks.wait_until_idle()
         with request_context(request_id or None):
             try:
                 work(item)
@@ -204,8 +243,9 @@ class FeishuBot:
     # ------------------------------------------------------------------ messages
 
     def handle_message(self, msg: IncomingMessage) -> None:
+        requester = Requester("feishu", msg.sender_open_id)
         if msg.message_type == "file":
-            self.index_file(msg)
+            self.index_file(msg, requester)
             return
         if msg.message_type in DECLINED_TYPES:
             self.reply(
@@ -227,34 +267,61 @@ class FeishuBot:
             )
             EVENTS.labels(platform="feishu", outcome="refused").inc()
             return
-        verb, args = parse_text_command(msg.text)
-        if not msg.text or verb == "help":
-            self.reply(msg, cards.notice_card("yanbao 使用帮助", self.help_text()))
-        elif verb == "reports":
-            self.reply(msg, cards.reports_card(self.service.reports()))
-        elif verb == "reindex":
-            self.reindex(msg)
-            return
-        elif verb == "weekly":
-            broker, sector = self.service.weekly_scope(args)
-            self.answer(
-                msg,
-                f"/weekly {args}".strip(),
-                lambda on_text: self.service.weekly(broker, sector, on_text=on_text),
-                title="周报摘要",
-            )
-            return
-        else:
+        text = msg.text_for(self.bot_open_id)
+        invocation = self.dispatcher.parse(text) if text else self.dispatcher.parse("", verb="help")
+        self.run(invocation, requester, question=text, reply_to=msg, conversation=msg.conversation)
+
+    def run(
+        self,
+        invocation: Invocation,
+        requester: Requester,
+        *,
+        question: str,
+        conversation: str | None,
+        reply_to: IncomingMessage | None = None,
+        open_id: str | None = None,
+    ) -> None:
+        """Run a command for a message (or a menu click) and answer with one card, streamed."""
+        if invocation.name == "ask":
             QUESTIONS.labels(platform="feishu").inc()
-            question, conversation = msg.text, msg.conversation
-            self.answer(
-                msg,
-                question,
-                lambda on_text: self.service.ask(question, conversation=conversation, on_text=on_text),
-                conversation=conversation,
-            )
-            return
-        EVENTS.labels(platform="feishu", outcome="answered").inc()
+        uuid = f"reply-{reply_to.message_id}" if reply_to is not None else None
+        writer = CardReply(
+            self.api,
+            self.cardkit,
+            question=question or f"/{invocation.name}",
+            reply_to=reply_to,
+            open_id=open_id,
+            uuid=uuid,
+            card_seconds=self.card_interval,
+            patch_seconds=self.stream_interval,
+        )
+        started = time.perf_counter()
+        context = Context(self.dispatcher, requester, conversation, writer.on_text, writer.status)
+        reply = self.with_platform_help(self.dispatcher.run(invocation, context))
+        title = reply.title("zh") if reply.title else ""
+        remembered = False
+        if reply.answer is not None and writer.message_id is not None:
+            # saved before the buttons show: a click may come at once
+            self._remember(writer.message_id, reply.answer, conversation, title)
+            remembered = True
+        writer.finish(reply, conversation=conversation)
+        if reply.answer is not None and writer.message_id is not None and not remembered:
+            self._remember(writer.message_id, reply.answer, conversation, title)
+        outcome = {"refused": "refused", "error": "error"}.get(reply.tone, "answered")
+        EVENTS.labels(platform="feishu", outcome=outcome).inc()
+        log.info(
+            "answered",
+            extra={
+                "command": invocation.name,
+                "kind": reply.kind,
+                "mode": reply.answer.mode if reply.answer else None,
+                "found": reply.answer.found if reply.answer else None,
+                "citations": len(reply.answer.citations) if reply.answer else None,
+                "streamed_updates": writer.streamed,
+                "cardkit": writer.card_id is not None,
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
 
     def reply(self, msg: IncomingMessage, card: dict[str, Any]) -> str:
         """Reply to the message, in its thread when it is in one (topic groups put every message in a
@@ -264,182 +331,63 @@ class FeishuBot:
             msg.message_id, card, in_thread=bool(msg.thread_id), uuid=f"reply-{msg.message_id}"
         )
 
-    def answer(
-        self,
-        msg: IncomingMessage | None,
-        question: str,
-        compute: Callable[[Callable[[str], None]], Answer],
-        *,
-        conversation: str | None = None,
-        title: str = "研报问答",
-        open_id: str | None = None,
-    ) -> None:
-        """Post "searching…", stream into it, then replace it with the answer card."""
-        searching = cards.searching_card(question)
-        if msg is not None:
-            card_id = self.reply(msg, searching)
-        else:  # a bot-menu click has no message to reply to: write to the person
-            card_id = self.api.send_card(open_id or "", searching, receive_id_type="open_id")
-        started = time.perf_counter()
-        stream = StreamIntoMessage(
-            lambda text: self._show_progress(card_id, question, text), self.stream_interval
-        )
-        try:
-            answer = compute(stream)
-        except Exception as exc:
-            stream.close()
-            log.exception("answering failed")
-            self.api.patch_card(
-                card_id,
-                cards.notice_card(
-                    "抱歉，这次没能回答", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
-                ),
-            )
-            EVENTS.labels(platform="feishu", outcome="error").inc()
-            return
-        stream.close()
-        # saved before the buttons show: a click may come at once
-        self._remember(card_id, answer, conversation, title)
-        self.api.patch_card(card_id, cards.answer_card(answer, conversation=conversation, title=title))
-        EVENTS.labels(platform="feishu", outcome="answered").inc()
-        log.info(
-            "answered",
-            extra={
-                "mode": answer.mode,
-                "found": answer.found,
-                "citations": len(answer.citations),
-                "seconds": round(time.perf_counter() - started, 3),
-            },
-        )
-
-    def _show_progress(self, card_id: str, question: str, text: str) -> None:
-        try:
-            self.api.patch_card(card_id, cards.streaming_card(question, text))
-        except FeishuApiError as exc:  # the final answer replaces the card anyway
-            log.warning("streaming update skipped: %s", exc)
-
-    def _remember(self, card_id: str, answer: Answer, conversation: str | None, title: str) -> None:
+    def _remember(self, message_id: str, answer: Answer, conversation: str | None, title: str) -> None:
         """Keep the answer beside its card for a day, so a 👍/👎 stores the whole answer."""
         turn = {"answer": answer.to_json(), "conversation": conversation, "title": title}
         try:
-            self.state.append_history(f"feishu:card:{card_id}", turn, keep=1)
+            self.state.append_history(f"feishu:card:{message_id}", turn, keep=1)
         except Exception:
             log.warning("could not save the answer for feedback", exc_info=True)
 
-    def reindex(self, msg: IncomingMessage) -> None:
-        if not self.settings.is_admin("feishu", msg.sender_open_id):
-            EVENTS.labels(platform="feishu", outcome="refused").inc()
-            self.reply(
-                msg,
-                cards.notice_card(
-                    "只有管理员可以重建索引",
-                    "抱歉，`/reindex` 仅限 yanbao 管理员使用。需要更新研报的话，请联系管理员。",
-                    template="orange",
-                ),
-            )
-            return
-        card_id = self.reply(
-            msg, cards.notice_card("正在重建索引…", "扫描研报目录中，完成后会更新这张卡片。")
-        )
-        try:
-            summary = self.service.reindex()
-        except Exception as exc:
-            log.exception("reindex failed")
-            self.api.patch_card(
-                card_id,
-                cards.notice_card(
-                    "重建索引失败", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
-                ),
-            )
-            return
-        self.api.patch_card(
-            card_id,
-            cards.notice_card(
-                "索引已更新", cards.summary_text(summary), template="red" if summary.failed else "green"
-            ),
-        )
-        EVENTS.labels(platform="feishu", outcome="answered").inc()
-
-    def index_file(self, msg: IncomingMessage) -> None:
+    def index_file(self, msg: IncomingMessage, requester: Requester) -> None:
         name = msg.file_name or msg.file_key or "file"
-        if not self.settings.is_admin("feishu", msg.sender_open_id):
+        refused = self.dispatcher.uploader_refusal(requester) or self.dispatcher.file_refusal(name)
+        if refused is not None:
             EVENTS.labels(platform="feishu", outcome="refused").inc()
-            self.reply(
-                msg,
-                cards.notice_card(
-                    "谢谢你的文件！",
-                    "只有 yanbao 管理员可以往索引里添加研报，所以我没有处理这个文件。请把它转给管理员。",
-                    template="orange",
-                ),
-            )
-            return
-        extension = Path(name).suffix.lower()
-        if extension not in INDEXABLE_EXTENSIONS:
-            self.reply(
-                msg,
-                cards.notice_card(
-                    "无法索引这个文件",
-                    f"“{cards.escape(name)}” 是 {cards.escape(extension or '无扩展名')} 文件；"
-                    f"我能索引 {'、'.join(INDEXABLE_EXTENSIONS)} 文件。",
-                    template="red",
-                ),
-            )
+            self.reply(msg, cards.render_reply(refused))
             return
         card_id = self.reply(msg, cards.notice_card("正在索引…", f"📥 {cards.escape(name)}"))
         try:
             download = self.api.download_file(msg.message_id, msg.file_key or "")
-            limit = self.settings.max_upload_mb * 1_000_000
-            if len(download.content) > limit:
-                raise UploadRefused(
-                    f"“{name}” 有 {describe_size(len(download.content))}，超过上传上限 "
-                    f"{self.settings.max_upload_mb:g} MB（YANBAO_MAX_UPLOAD_MB）。"
+            refused = self.dispatcher.file_refusal(name, len(download.content))
+            if refused is not None:
+                card = cards.render_reply(refused)
+            else:
+                folder = self.settings.home / "uploads"
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{safe_file_name(msg.file_key or '')}-{safe_file_name(name)}"
+                path.write_bytes(download.content)
+                reply = self.dispatcher.index_upload(
+                    requester, path, name=name, source=f"feishu:{msg.file_key}/{name}"
                 )
-            if not download.content:
-                raise UploadRefused(f"“{name}” 是空文件。")
-            folder = self.settings.home / "uploads"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{safe_file_name(msg.file_key or '')}-{safe_file_name(name)}"
-            path.write_bytes(download.content)
-            summary = self.service.add_file(path, source=f"feishu:{msg.file_key}/{name}")
-            card = cards.indexed_file_card(name, summary)
-        except UploadRefused as exc:
-            card = cards.notice_card("无法索引这个文件", cards.escape(str(exc)), template="red")
+                card = cards.render_reply(reply)
         except FeishuApiError as exc:
             card = cards.notice_card("下载文件失败", cards.escape(str(exc)), template="red")
-        except Exception as exc:
-            log.exception("indexing an uploaded file failed")
-            card = cards.notice_card(
-                "无法索引这个文件", cards.escape(f"{type(exc).__name__}: {exc}"), template="red"
-            )
         self.api.patch_card(card_id, card)
         EVENTS.labels(platform="feishu", outcome="answered").inc()
 
     def help_text(self) -> str:
-        try:
-            general = self.service.help_text().strip()
-        except Exception:
-            general = ""
-        return FEISHU_USAGE + (f"\n\n{cards.escape(general)}" if general else "")
+        return self.dispatcher.help_text("zh") + "\n\n" + FEISHU_USAGE("zh")
+
+    def with_platform_help(self, reply: Reply) -> Reply:
+        """/help here also says how to reach the bot in Feishu."""
+        if reply.title is HELP_TITLE:
+            return Reply.message(Say(self.help_text(), self.help_text()), title=reply.title, private=True)
+        return reply
 
     # ------------------------------------------------------------------ bot menu
 
     def handle_menu(self, click: MenuClick) -> None:
-        if click.event_key == "help":
-            self.api.send_card(
-                click.open_id,
-                cards.notice_card("yanbao 使用帮助", self.help_text()),
-                receive_id_type="open_id",
-                uuid=f"menu-{click.event_id}",
-            )
-        else:
-            self.answer(
-                None,
-                "/weekly",
-                lambda on_text: self.service.weekly(on_text=on_text),
-                title="周报摘要",
-                open_id=click.open_id,
-            )
-        EVENTS.labels(platform="feishu", outcome="answered").inc()
+        """A bot-menu item whose event_key names a command runs it and writes to the person."""
+        invocation = self.dispatcher.parse("", verb=click.event_key)
+        requester = Requester("feishu", click.open_id)
+        self.run(
+            invocation,
+            requester,
+            question=f"/{invocation.name}",
+            conversation=None,
+            open_id=click.open_id,
+        )
 
     # ------------------------------------------------------------------ 👍 / 👎
 
@@ -449,31 +397,30 @@ class FeishuBot:
         if value.get("action") != cards.FEEDBACK_ACTION or vote not in cards.VOTE_LABELS:
             self._ignored("card action", value=str(value)[:200])
             return {}
+        if not action.message_id or not action.open_id:
+            self._ignored("card action without its message or operator")
+            return {"toast": {"type": "error", "content": "反馈没能保存，请稍后再试"}}
         saved = self._saved_answer(action.message_id)
-        if self._first_time(
-            f"feishu:event:{action.event_id}", f"feishu:feedback:{action.message_id}:{action.open_id}:{vote}"
-        ):
-            answer_json = (saved or {}).get("answer") or {}
-            record = {
-                "platform": "feishu",
-                "vote": vote,
-                "user": action.open_id,
-                "chat_id": action.chat_id,
-                "message_id": action.message_id,
-                "conversation": (saved or {}).get("conversation") or value.get("c"),
-                "mode": answer_json.get("mode") or value.get("m"),
-                "model": answer_json.get("model"),
-                "question": answer_json.get("question") or value.get("q"),
-                "answer": answer_json.get("answer"),
-                "citations": answer_json.get("citations")
-                or [{"n": n, "report_id": rid, "paragraph": p} for n, rid, p in value.get("r", [])],
-            }
-            try:
-                self.state.add_feedback(record)
-                FEEDBACK.labels(value=vote).inc()
-            except Exception:
-                log.exception("could not store feedback")
-                return {"toast": {"type": "error", "content": "反馈没能保存，请稍后再试"}}
+        answer_json = (saved or {}).get("answer") or {}
+        record = Vote(
+            requester=Requester("feishu", action.open_id),
+            vote=vote,
+            message_id=action.message_id,
+            channel=action.chat_id,
+            conversation=(saved or {}).get("conversation") or value.get("c"),
+            question=answer_json.get("question") or value.get("q"),
+            answer=answer_json.get("answer"),
+            mode=answer_json.get("mode") or value.get("m"),
+            model=answer_json.get("model"),
+            citations=answer_json.get("citations")
+            or [{"n": n, "report_id": rid, "paragraph": p} for n, rid, p in value.get("r", [])],
+            extra={"chat_id": action.chat_id},
+        )
+        try:
+            self.dispatcher.vote(record)
+        except Exception:
+            log.exception("could not store feedback")
+            return {"toast": {"type": "error", "content": "反馈没能保存，请稍后再试"}}
         response: dict[str, Any] = {"toast": {"type": "success", "content": "感谢反馈！"}}
         if saved:
             answer = answer_from_json(saved["answer"])
@@ -486,15 +433,11 @@ class FeishuBot:
             response["card"] = {"type": "raw", "data": card}
         return response
 
-    def _saved_answer(self, card_id: str) -> dict[str, Any] | None:
-        if not card_id:
+    def _saved_answer(self, message_id: str) -> dict[str, Any] | None:
+        if not message_id:
             return None
         try:
-            turns = self.state.get_history(f"feishu:card:{card_id}")
+            turns = self.state.get_history(f"feishu:card:{message_id}")
         except Exception:
             return None
         return turns[-1] if turns else None
-
-
-class UploadRefused(Exception):
-    """An uploaded file we will not index; the message is what the admin is told."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.answer import Answer, Citation
 from bot.chat import cited_clauses, clip, quote_around
+from bot.dispatch import Reply
 from index.records import Report
 from index.summary import IndexSummary
 
@@ -184,6 +185,28 @@ def searching_card(question: str, what: str = "正在检索研报…") -> dict[s
     return _card("研报问答", [_markdown(f"🔍 {escape(what)}")], subtitle=question, summary=what)
 
 
+ANSWER_ELEMENT = "answer"  # the element_id a CardKit streaming card types the answer into
+
+
+def streaming_entity_card(question: str, text: str, title: str = "研报问答") -> dict[str, Any]:
+    """A CardKit card in streaming mode: one markdown element (ANSWER_ELEMENT) whose text Feishu
+    types out as it grows; the chat list shows "生成中…" until streaming is turned off."""
+    card = _card(title, [_markdown(text or "…")], subtitle=question)
+    card["body"]["elements"][0]["element_id"] = ANSWER_ELEMENT
+    card["config"].update(
+        {
+            "streaming_mode": True,
+            "summary": {"content": "[生成中…]"},
+            "streaming_config": {
+                "print_frequency_ms": {"default": 30},
+                "print_step": {"default": 2},
+                "print_strategy": "fast",
+            },
+        }
+    )
+    return card
+
+
 def streaming_card(question: str, text: str) -> dict[str, Any]:
     """An answer being written by the LLM: the text so far and a cursor, no buttons yet."""
     shown = escape(clip(text, MAX_ANSWER_CHARS)) + CURSOR
@@ -248,3 +271,23 @@ def indexed_file_card(name: str, summary: IndexSummary) -> dict[str, Any]:
     return notice_card(
         f"已索引：{name}", "\n\n".join(lines), template="green", note="现在可以就这篇研报提问了。"
     )
+
+
+TEMPLATES = {"info": "blue", "success": "green", "warning": "orange", "refused": "orange", "error": "red"}
+
+
+def render_reply(reply: Reply, *, conversation: str | None = None) -> dict[str, Any]:
+    """The card for any Reply of the command layer (bot/dispatch.py), in Chinese."""
+    title = reply.title("zh") if reply.title else "yanbao"
+    if reply.kind == "answer" and reply.answer is not None:
+        return answer_card(reply.answer, conversation=conversation, title=title)
+    if reply.kind == "reports":
+        return reports_card(reply.reports)
+    if reply.kind == "indexed" and reply.summary is not None:
+        if reply.file_name:
+            return indexed_file_card(reply.file_name, reply.summary)
+        return notice_card(
+            "索引已更新", summary_text(reply.summary), template="red" if reply.summary.failed else "green"
+        )
+    text = reply.text("zh") if reply.text else ""
+    return notice_card(title, escape(text), template=TEMPLATES.get(reply.tone, "blue"))

@@ -1,7 +1,11 @@
-"""Feishu event payloads (schema 2.0) as small typed records: what the bot needs and nothing else."""
+"""Feishu event payloads (schema 2.0, and the legacy card callback) as small typed records: what
+the bot needs and nothing else. Message text is translated here: Feishu's @_user_n placeholders
+become the person's name (the bot's own mention is removed), rich-text posts become their words,
+preferring `content_v2` (what Feishu sends now) over the legacy `content`, with `md` runs kept."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -13,6 +17,9 @@ CARD_ACTION = "card.action.trigger"
 
 # "@_user_1" in text, "@_all" for @everyone: placeholders Feishu puts where a mention was
 _MENTION_KEY = re.compile(r"@_(?:user_\d+|all)\b")
+# markdown a person may type in an md run: emphasis, strike, inline code, heading and quote marks
+_MARKDOWN = re.compile(r"(\*\*|__|~~|`+|^#{1,6} +|^> ?)", re.M)
+POST_LOCALES = ("zh_cn", "en_us", "ja_jp")
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,13 @@ class Envelope:
     event_type: str
     event_id: str
     event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Mention:
+    key: str  # "@_user_1"
+    open_id: str
+    name: str
 
 
 @dataclass
@@ -40,6 +54,13 @@ class IncomingMessage:
     mentioned_open_ids: list[str] = field(default_factory=list)
     file_key: str | None = None
     file_name: str | None = None
+    raw_text: str = ""  # the words with Feishu's placeholders in, for `text_for`
+    mentions: list[Mention] = field(default_factory=list)
+
+    def text_for(self, bot_open_id: str | None) -> str:
+        """The words as the person meant them: the bot's mention removed, other people's mentions
+        replaced by their name; while the bot's own open_id is unknown, every mention is removed."""
+        return resolve_mentions(self.raw_text, self.mentions, bot_open_id)
 
     @property
     def conversation(self) -> str:
@@ -60,6 +81,8 @@ class MenuClick:
 
 @dataclass
 class CardAction:
+    """A click on a card button: who, on which message (the card), with which value."""
+
     event_id: str
     open_id: str
     message_id: str
@@ -75,6 +98,10 @@ def envelope(payload: dict[str, Any]) -> Envelope:
         event = {}
     if header:
         return Envelope(str(header.get("event_type") or ""), str(header.get("event_id") or ""), event)
+    if isinstance(payload.get("action"), dict) and payload.get("open_message_id"):
+        # the legacy card callback: no header, the click's fields at the top of the payload
+        click = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return Envelope(CARD_ACTION, f"legacy-card-{click[:24]}", payload)
     return Envelope(
         str(event.get("type") or payload.get("type") or ""), str(payload.get("uuid") or ""), event
     )
@@ -86,37 +113,76 @@ def _open_id(ids: Any) -> str:
 
 
 def strip_mentions(text: str) -> str:
-    return re.sub(r"[ \t\u00a0]+", " ", _MENTION_KEY.sub("", text)).strip()
+    return _clean_spaces(_MENTION_KEY.sub("", text))
+
+
+def _clean_spaces(text: str) -> str:
+    lines = [re.sub(r"[ \t\u00a0\u3000]+", " ", line).strip() for line in text.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def resolve_mentions(text: str, mentions: list[Mention], bot_open_id: str | None) -> str:
+    by_key = {m.key: m for m in mentions}
+
+    def name(match: re.Match[str]) -> str:
+        mention = by_key.get(match.group(0))
+        if mention is None or bot_open_id is None or mention.open_id == bot_open_id or not mention.name:
+            return " "
+        return f" {mention.name} "
+
+    return _clean_spaces(_MENTION_KEY.sub(name, text))
+
+
+def _post_body(content: dict[str, Any]) -> dict[str, Any]:
+    """The {"title", "content", "content_v2"} of a post: events carry it flat, sent posts wrap it in
+    a locale ({"zh_cn": {...}})."""
+    if any(key in content for key in ("title", "content", "content_v2")):
+        return content
+    for locale in (*POST_LOCALES, *content.keys()):
+        value = content.get(locale)
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def _run_text(run: dict[str, Any]) -> str:
+    tag = run.get("tag")
+    if tag in ("text", "a", "code_block"):
+        return str(run.get("text") or "")
+    if tag == "md":  # markdown the person typed: its words, without the markup
+        return _MARKDOWN.sub("", str(run.get("text") or ""))
+    if tag == "at":  # the placeholder key, resolved like the text's own mentions
+        user = str(run.get("user_id") or "")
+        if user.startswith("@_"):
+            return f" {user} "
+        return f" {run.get('user_name')} " if run.get("user_name") else " "
+    if tag == "emotion":
+        return ""
+    return ""  # img, media, hr: no words
 
 
 def post_text(content: dict[str, Any]) -> str:
-    """The words of a rich-text (post) message: title, text and link runs; mentions, images and
-    emoji dropped. Events carry {"title", "content": [[runs]]}; sent posts wrap that in a locale."""
-    if "content" not in content:
-        for value in content.values():
-            if isinstance(value, dict) and "content" in value:
-                content = value
-                break
+    """The words of a rich-text (post) message: title, then each paragraph's text, link, code and md
+    runs, @ mentions as placeholders; images and emoji dropped. `content_v2` wins over `content`
+    when it has paragraphs (Feishu keeps `content` for old clients and it may be stale)."""
+    body = _post_body(content)
     lines: list[str] = []
-    title = str(content.get("title") or "").strip()
+    title = str(body.get("title") or "").strip()
     if title:
         lines.append(title)
-    for paragraph in content.get("content") or []:
+    paragraphs = body.get("content_v2")
+    if not isinstance(paragraphs, list) or not paragraphs:
+        paragraphs = body.get("content")
+    for paragraph in paragraphs if isinstance(paragraphs, list) else []:
         if not isinstance(paragraph, list):
             continue
-        words = []
-        for run in paragraph:
-            if not isinstance(run, dict):
-                continue
-            if run.get("tag") in ("text", "a", "code_block", "md"):
-                words.append(str(run.get("text") or ""))
-        line = "".join(words).strip()
+        line = "".join(_run_text(run) for run in paragraph if isinstance(run, dict)).strip()
         if line:
             lines.append(line)
     return "\n".join(lines)
 
 
-def parse_message(env: Envelope) -> IncomingMessage:
+def parse_message(env: Envelope, bot_open_id: str | None = None) -> IncomingMessage:
     event = env.event
     message = event.get("message") or {}
     sender = event.get("sender") or {}
@@ -128,12 +194,16 @@ def parse_message(env: Envelope) -> IncomingMessage:
         content = {}
     message_type = str(message.get("message_type") or "")
     if message_type == "text":
-        text = str(content.get("text") or "")
+        raw = str(content.get("text") or "")
     elif message_type == "post":
-        text = post_text(content)
+        raw = post_text(content)
     else:
-        text = ""
-    mentions = message.get("mentions") or []
+        raw = ""
+    mentions = [
+        Mention(str(m.get("key") or ""), _open_id(m.get("id")), str(m.get("name") or ""))
+        for m in message.get("mentions") or []
+        if isinstance(m, dict)
+    ]
     return IncomingMessage(
         event_id=env.event_id,
         message_id=str(message.get("message_id") or ""),
@@ -142,13 +212,15 @@ def parse_message(env: Envelope) -> IncomingMessage:
         sender_open_id=_open_id(sender.get("sender_id")),
         sender_type=str(sender.get("sender_type") or "user"),
         message_type=message_type,
-        text=strip_mentions(text),
+        text=resolve_mentions(raw, mentions, bot_open_id),
         root_id=message.get("root_id") or None,
         parent_id=message.get("parent_id") or None,
         thread_id=message.get("thread_id") or None,
-        mentioned_open_ids=[_open_id(m.get("id")) for m in mentions if isinstance(m, dict)],
+        mentioned_open_ids=[m.open_id for m in mentions],
         file_key=content.get("file_key") if message_type == "file" else None,
         file_name=content.get("file_name") if message_type == "file" else None,
+        raw_text=raw,
+        mentions=mentions,
     )
 
 
@@ -162,9 +234,11 @@ def parse_menu(env: Envelope) -> MenuClick:
 
 
 def parse_card_action(env: Envelope) -> CardAction:
+    """card.action.trigger puts the message and chat in event.context; some senders put them at the
+    top of the event, and the legacy card callback at the top of the payload (see envelope)."""
     event = env.event
-    context = event.get("context") or {}
-    action = event.get("action") or {}
+    context: dict[str, Any] = event["context"] if isinstance(event.get("context"), dict) else {}
+    action: dict[str, Any] = event["action"] if isinstance(event.get("action"), dict) else {}
     value = action.get("value")
     if isinstance(value, str):  # older clients send the value JSON-encoded
         try:
@@ -173,8 +247,8 @@ def parse_card_action(env: Envelope) -> CardAction:
             value = {}
     return CardAction(
         event_id=env.event_id,
-        open_id=_open_id(event.get("operator")),
-        message_id=str(context.get("open_message_id") or ""),
-        chat_id=context.get("open_chat_id") or None,
+        open_id=_open_id(event.get("operator")) or str(event.get("open_id") or ""),
+        message_id=str(context.get("open_message_id") or event.get("open_message_id") or ""),
+        chat_id=context.get("open_chat_id") or event.get("open_chat_id") or None,
         value=value if isinstance(value, dict) else {},
     )

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -42,10 +43,34 @@ def check_settings(settings: Settings, mode: str) -> None:
             "FEISHU_APP_ID and FEISHU_APP_SECRET are not set: copy them from your app's "
             "Credentials & Basic Info page on open.feishu.cn (open.larksuite.com for Lark); see docs/feishu.md."
         )
+    check_domain(settings.feishu_domain)
     if mode == "http" and not (settings.feishu_verification_token or settings.feishu_encrypt_key):
         raise FeishuSetupError(
             "webhook mode needs FEISHU_VERIFICATION_TOKEN (and preferably FEISHU_ENCRYPT_KEY) from the app's "
             "Events & Callbacks → Encryption Strategy page, or run with --mode ws."
+        )
+
+
+def check_domain(domain: str) -> None:
+    """FEISHU_DOMAIN is the Open API's scheme and host (https://open.feishu.cn, or
+    https://open.larksuite.com for Lark); lark-oapi appends /open-apis/… to it as it is."""
+    problem = None
+    try:
+        parts = urlsplit(domain)
+        parts.port  # noqa: B018  (raises for a port out of range)
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "expected http(s)://host"
+        elif parts.path not in ("", "/") or parts.query or parts.fragment:
+            problem = "give the scheme and host only, without a path (lark-oapi adds /open-apis/…)"
+        elif any(ch.isspace() for ch in domain):
+            problem = "it contains spaces"
+    if problem:
+        raise FeishuSetupError(
+            f"FEISHU_DOMAIN={domain!r}: {problem}; use https://open.feishu.cn (Feishu) or "
+            "https://open.larksuite.com (Lark)."
         )
 
 
@@ -63,10 +88,14 @@ def build_asgi(
     routes: list[Route] = []
     if with_events:
         bot = bot or FeishuBot(service, settings, state=state)
-        routes.append(Route(EVENTS_PATH, events_endpoint(settings, bot.handle_event), methods=["POST"]))
+        routes.append(
+            Route(EVENTS_PATH, events_endpoint(settings, bot.handle_event, bot.acks), methods=["POST"])
+        )
 
     def health() -> dict[str, Any]:
         checks: dict[str, Any] = {"platform": "feishu", "state": state.ping()}
+        if bot is not None:
+            checks.update(bot.health())
         if connection is not None:
             checks["long_connection"] = connection.connected
             checks["long_connection_restarts"] = connection.restarts

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bot.chat import AckGate
 from bot.feishu.crypto import DecryptError, decrypt, signature_matches
 from bot.feishu.events import CARD_ACTION, envelope
 from bot.logs import request_context
@@ -95,8 +96,14 @@ def verify_request(headers: Mapping[str, str], body: bytes, settings: Settings) 
     return Verified(payload, None)
 
 
-def events_endpoint(settings: Settings, handle_event: Callable[[dict[str, Any]], dict[str, Any] | None]):
-    """The Starlette endpoint for POST /feishu/events."""
+def events_endpoint(
+    settings: Settings,
+    handle_event: Callable[[dict[str, Any]], dict[str, Any] | None],
+    acks: AckGate | None = None,
+):
+    """The Starlette endpoint for POST /feishu/events. `acks` is held while a push is acknowledged,
+    so answer work (which waits on it) leaves the interpreter to the acknowledgements."""
+    acks = acks or AckGate()
     if not (settings.feishu_verification_token or settings.feishu_encrypt_key):
         log.warning(
             "neither FEISHU_VERIFICATION_TOKEN nor FEISHU_ENCRYPT_KEY is set: anyone who finds "
@@ -105,7 +112,7 @@ def events_endpoint(settings: Settings, handle_event: Callable[[dict[str, Any]],
 
     async def feishu_events(request: Request) -> JSONResponse:
         body = await request.body()
-        with request_context():
+        with acks, request_context():
             try:
                 verified = verify_request(request.headers, body, settings)
             except WebhookRejected as exc:

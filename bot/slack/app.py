@@ -1,9 +1,10 @@
-"""The Slack app: Bolt listeners that turn mentions, DMs, slash commands, clicks and file shares into
-calls of the command functions (ask, weekly, reindex, reports, help) and post the results.
+"""The Slack app: Bolt listeners that translate mentions, DMs, AI-app threads, slash commands, clicks
+and file shares into calls of the command layer (bot/dispatch.py), and its replies into messages.
 
 Every request is acknowledged on the request's own thread within a few milliseconds (Slack wants
 it within 3 s; `process_before_response=True`), and the slow work runs on one worker pool: lazy
 listeners for slash commands and clicks, a direct hand-off for questions (see queue_question).
+Answers stream natively where the workspace allows it (bot/slack/streaming.py).
 """
 
 from __future__ import annotations
@@ -18,39 +19,45 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest, Respond
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from slack_sdk.web import SlackResponse
 
-from bot.answer import Answer
-from bot.chat import StreamIntoMessage
+from bot.chat import AckGate, StreamIntoMessage, worker_pool
+from bot.dispatch import HELP_TITLE, Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.logs import request_context
-from bot.metrics import EVENTS, FEEDBACK
-from bot.service import MAX_QUESTION_CHARS, Yanbao
+from bot.metrics import EVENTS, QUESTIONS
+from bot.permissions import Requester
+from bot.service import Yanbao
 from bot.slack import blocks as render
 from bot.slack.files import UploadError, check_shareable, download, file_info
+from bot.slack.identity import SlackIdentity
+from bot.slack.markup import question_text
+from bot.slack.streaming import Capabilities, ThreadReply, plain_text
+from bot.slack.web import SlackWeb
 from bot.state import StateStore
 from index.settings import Settings, SettingsError
-from index.summary import IndexSummary
 
 log = logging.getLogger("bot.slack")
 
-MAX_FILES_PER_MESSAGE = 5
 CLAIM_TTL_SECONDS = 7 * 86400
-LISTENER_THREADS = 8
-ACK_PRIORITY_SECONDS = 1.0  # the longest an answer waits for acknowledgements in progress
+LISTENER_THREADS = 8  # extractive answers are CPU-bound: more threads only fight over the GIL
+LLM_LISTENER_THREADS = 32  # with an LLM, answers mostly wait on it: more of them can stream at once
 SLASH_COMMANDS = ("/yanbao", "/ask", "/weekly", "/reindex", "/reports")
-VERBS = ("ask", "weekly", "reports", "reindex", "help")
 # message subtypes that are still a person talking to the bot
 QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
+MAX_TITLE_CHARS = 80
 
-SLACK_USAGE = """*In Slack:* mention me in a channel (`@yanbao 乐鑫科技的投资逻辑是什么？`) or send me a direct \
-message; I answer in the thread. `/yanbao ask …` or `/ask …` answers in the channel."""
+SLACK_USAGE = Say(
+    "*In Slack:* mention me in a channel (`@yanbao 乐鑫科技的投资逻辑是什么？`) or send me a direct "
+    "message; I answer in the thread. `/yanbao ask …` or `/ask …` answers in the channel."
+)
+
+__all__ = ["AckGate", "SlackBot", "SlackSetupError", "build_app", "check_settings", "make_client"]
 
 
 class SlackSetupError(SettingsError):
@@ -98,27 +105,51 @@ def build_app(
     socket_mode: bool = False,
     threads: int | None = None,
     acks: AckGate | None = None,
+    identity: SlackIdentity | None = None,
+    capabilities: Capabilities | None = None,
 ) -> App:
     """A Bolt App with yanbao's listeners; Slack requests go to `app.dispatch` (see bot.slack.server).
-    `acks` is the gate the HTTP server holds while it acknowledges (see AckGate)."""
+    `acks` is the gate the HTTP server holds while it acknowledges (see AckGate). Nothing here
+    calls Slack: `identity` learns who the bot is in the background (started here if not yet)."""
     check_settings(settings, socket_mode=socket_mode)
     client = make_client(settings)
-    workers = ThreadPoolExecutor(max_workers=threads or LISTENER_THREADS, thread_name_prefix="yanbao-slack")
+    identity = identity or SlackIdentity(settings)
+    identity.start()
+    threads = threads or (LLM_LISTENER_THREADS if settings.llm_base_url else LISTENER_THREADS)
+    workers = worker_pool(threads, "yanbao-slack")
+
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        # single workspace: the token is ours; the ids are known once auth.test has answered
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or identity.team_id,
+            bot_token=settings.slack_bot_token,
+            bot_id=identity.bot_id,
+            bot_user_id=identity.bot_user_id,
+            user_id=user_id,
+        )
+
     app = App(
         name="yanbao",
         client=client,
         signing_secret=settings.slack_signing_secret or "",
+        authorize=authorize,
         process_before_response=True,
         listener_executor=workers,
         logger=_bolt_logger(),
     )
-    SlackBot(service, settings, state or service.state, client, workers, acks or AckGate()).register(app)
+    bot = SlackBot(
+        service, settings, state or service.state, client, workers, acks or AckGate(), identity, capabilities
+    )
+    bot.register(app)
+    app.yanbao = bot  # type: ignore[attr-defined]  # the server reads the bot's health from here
     return app
 
 
 def _hide_token_warning(record: logging.LogRecord) -> bool:
-    # Bolt reads SLACK_BOT_TOKEN from the environment on its own, then warns that our client wins
-    return "`token` will be unused" not in record.getMessage()
+    # Bolt reads SLACK_BOT_TOKEN from the environment on its own, then warns that our authorize wins
+    message = record.getMessage()
+    return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 def _bolt_logger() -> logging.Logger:
@@ -126,31 +157,6 @@ def _bolt_logger() -> logging.Logger:
     if _hide_token_warning not in logger.filters:
         logger.addFilter(_hide_token_warning)
     return logger
-
-
-class AckGate:
-    """Acknowledgements first: the HTTP server holds the gate while it acknowledges requests, and
-    answer work waits (briefly) for it to be free before starting. Under a burst of events the
-    answers would otherwise take the interpreter from the acknowledgements Slack is waiting for."""
-
-    def __init__(self, max_wait: float = ACK_PRIORITY_SECONDS) -> None:
-        self.max_wait = max_wait
-        self._in_flight = 0
-        self._idle = threading.Condition()
-
-    def __enter__(self) -> None:
-        with self._idle:
-            self._in_flight += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._idle:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.notify_all()
-
-    def wait_until_idle(self) -> None:
-        with self._idle:
-            self._idle.wait_for(lambda: self._in_flight == 0, timeout=self.max_wait)
 
 
 class SlackBot:
@@ -164,23 +170,36 @@ class SlackBot:
         client: WebClient,
         workers: ThreadPoolExecutor,
         acks: AckGate,
+        identity: SlackIdentity | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.state = state
         self.client = client
+        self.web = SlackWeb(client)
         self.workers = workers
         self.acks = acks
+        self.identity = identity
+        self.capabilities = capabilities or Capabilities()
+        self.dispatcher = Dispatcher(service)
+        self._names: dict[str, str | None] = {}
+        self._names_lock = threading.Lock()
 
     def register(self, app: App) -> None:
         app.event("app_mention", matchers=[self.is_question])(self.queue_question)
         app.event("message", matchers=[self.is_direct_question])(self.queue_question)
-        # everything else the subscriptions deliver (bots, edits, joins, channel chatter) is acknowledged
-        app.event("app_mention")(self.ignore_event)
-        app.event("message")(self.ignore_event)
-        for command in SLASH_COMMANDS:
-            app.command(command)(ack=self.ack_command, lazy=[self.run_command])
+        app.event("assistant_thread_started")(self.queue_thread_started)
+        # everything else the subscriptions deliver (bots, edits, joins, channel chatter, context
+        # changes of an AI-app thread) is acknowledged: a 404 counts toward Slack disabling events
+        app.event(re.compile(".*"))(self.ignore_event)
+        app.command(re.compile(r"^/.+"))(ack=self.ack_command, lazy=[self.run_command])
         app.action(render.FEEDBACK_ACTIONS)(ack=self.store_feedback, lazy=[self.thank_for_feedback])
+        # interactions nobody listens to (an old modal, a shortcut from another version)
+        app.action(re.compile(".*"))(self.ack_only)
+        app.view(re.compile(".*"))(self.ack_only)
+        app.view_closed(re.compile(".*"))(self.ack_only)
+        app.shortcut(re.compile(".*"))(self.ack_only)
 
     # -- duplicates ------------------------------------------------------------------------------
     def first_delivery(self, body: dict, retry_num: str | None) -> bool:
@@ -225,13 +244,38 @@ class SlackBot:
         ack()
         EVENTS.labels(platform="slack", outcome="ignored").inc()
 
+    @staticmethod
+    def ack_only(ack: Ack, body: dict) -> None:
+        ack()
+        EVENTS.labels(platform="slack", outcome="ignored").inc()
+        log.info("acknowledged a Slack interaction nobody listens to", extra={"type": body.get("type")})
+
     # -- questions in threads ----------------------------------------------------------------------
+    def accept_event(self, body: dict, retry_num: str | None) -> bool:
+        """The HTTP endpoint's fast path for messages and mentions, the bulk of a burst: queue a
+        question (or drop chatter) without Bolt's per-request machinery (~2 ms each, which a burst
+        of 50 events turns into the last one's 100 ms). False: not a message event, Bolt's job."""
+        event = body.get("event") or {}
+        kind = event.get("type")
+        if kind == "app_mention":
+            question = self.is_question(event)
+        elif kind == "message":
+            question = self.is_direct_question(event)
+        else:
+            return False
+        if question:
+            bot_user_id = self.identity.bot_user_id if self.identity is not None else None
+            self.workers.submit(self.answer_event, body, retry_num, bot_user_id)
+        else:
+            EVENTS.labels(platform="slack", outcome="ignored").inc()
+        return True
+
     def queue_question(self, ack: Ack, body: dict, request: BoltRequest, context: BoltContext) -> None:
         """Acknowledge, then hand the event to the worker pool, which drops duplicates and answers.
         Nothing here touches the disk and, unlike a lazy listener, nothing copies the whole request:
         the acknowledgement stays at a millisecond or two even when 50 events arrive at once."""
         ack()
-        retry_num = (request.headers.get("x-slack-retry-num") or [None])[0]
+        retry_num = next(iter(request.headers.get("x-slack-retry-num") or []), None)
         self.workers.submit(self.answer_event, body, retry_num, context.bot_user_id)
 
     def answer_event(self, body: dict, retry_num: str | None, bot_user_id: str | None) -> None:
@@ -240,249 +284,225 @@ class SlackBot:
         with request_context(body.get("event_id")):
             try:
                 if self.first_delivery(body, retry_num):
-                    self._answer_event(event, bot_user_id)
+                    self._answer_event(body, event, bot_user_id or bot_user_of(body))
             except Exception:
                 log.exception("handling a Slack event failed", extra={"channel": event.get("channel")})
 
-    def _answer_event(self, event: dict, bot_user_id: str | None) -> None:
+    def _answer_event(self, body: dict, event: dict, bot_user_id: str | None) -> None:
         channel = event["channel"]
         thread_ts = event.get("thread_ts") or event["ts"]
-        user = event.get("user", "")
-        text = slack_to_plain(event.get("text") or "", bot_user_id)
+        requester = Requester("slack", event.get("user", ""))
+        direct = event.get("channel_type") == "im"
         files = event.get("files") or []
         if files:
-            self.index_shared_files(files, user=user, channel=channel, thread_ts=thread_ts)
-            if not text:
-                return
+            # a caption is about the file ("here's this week's note"), not a question to search
+            self.index_shared_files(files, requester, channel=channel, thread_ts=thread_ts, direct=direct)
+            return
+        text = question_text(event.get("text") or "", bot_user_id, self.user_name)
         if not text:
-            self.post(channel, thread_ts=thread_ts, text=self.help_text())
+            self.web.post(channel, thread_ts=thread_ts, text=self.help_text())
             EVENTS.labels(platform="slack", outcome="answered").inc()
             return
-        question, notes = trim_question(text)
-        self.answer_in_thread(question, channel=channel, thread_ts=thread_ts, notes=notes)
-
-    def answer_in_thread(self, question: str, *, channel: str, thread_ts: str, notes: list[str]) -> None:
-        text, blocks = render.searching_blocks()
-        placeholder = self.post(channel, thread_ts=thread_ts, text=text, blocks=blocks)
-        if placeholder is None:
-            EVENTS.labels(platform="slack", outcome="error").inc()
-            return
+        invocation = self.dispatcher.parse(text)
         conversation = f"slack:{channel}:{thread_ts}"
-        self.answer_into(
-            placeholder,
-            self._asker(question, conversation),
+        writer = ThreadReply(
+            self.web,
+            self.capabilities,
             channel=channel,
+            thread_ts=thread_ts,
+            user=requester.user,
+            team=body.get("team_id") or event.get("team"),
+            direct=direct,
             conversation=conversation,
-            notes=notes,
         )
-
-    def answer_into(
-        self,
-        message_ts: str,
-        compute: Callable[[Callable[[str], None]], Answer],
-        *,
-        channel: str,
-        conversation: str | None,
-        notes: list[str],
-        asked_by: str | None = None,
-    ) -> Answer | None:
-        """Run `compute` (ask or weekly), streaming its text into the message, then replace the
-        message with the rendered answer."""
-        stream = StreamIntoMessage(lambda t: self.update(channel, message_ts, *render.render_progress(t)))
+        if invocation.name == "ask":
+            QUESTIONS.labels(platform="slack").inc()
+            if direct and event.get("thread_ts"):
+                self.title_assistant_thread(channel, thread_ts, invocation.args, conversation)
         started = time.perf_counter()
-        try:
-            answer = compute(stream)
-        except Exception as exc:
-            stream.close()
-            log.exception("answering failed", extra={"channel": channel})
-            self.update(
-                channel, message_ts, f"Sorry, I couldn't answer that: {type(exc).__name__}: {exc}", []
-            )
-            EVENTS.labels(platform="slack", outcome="error").inc()
-            return None
-        stream.close()
-        text, blocks = render.render_answer(answer, conversation=conversation, asked_by=asked_by, notes=notes)
-        if not self.update(channel, message_ts, text, blocks):
-            # the blocks were refused (or the update failed): the plain answer is better than nothing
-            self.update(channel, message_ts, plain_answer(answer), [])
-        EVENTS.labels(platform="slack", outcome="answered").inc()
+        context = Context(self.dispatcher, requester, conversation, writer.on_text, writer.status)
+        reply = self.dispatcher.run(invocation, context)
+        writer.finish(self.with_platform_help(reply))
+        self.count(reply)
         log.info(
             "answered",
             extra={
                 "channel": channel,
-                "mode": answer.mode,
-                "found": answer.found,
-                "citations": len(answer.citations),
+                "command": invocation.name,
+                "kind": reply.kind,
+                "mode": reply.answer.mode if reply.answer else None,
+                "found": reply.answer.found if reply.answer else None,
+                "citations": len(reply.answer.citations) if reply.answer else None,
+                "streamed": writer.stream is not None,
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
-        return answer
+
+    def title_assistant_thread(self, channel: str, thread_ts: str, question: str, conversation: str) -> None:
+        """An AI-app thread is titled by its first question (the history shows it is the first)."""
+        try:
+            if self.state.get_history(conversation):
+                return
+        except Exception:
+            return
+        self.web.call(
+            "assistant_threads_setTitle",
+            quiet=("unknown_method", "missing_scope", "not_allowed_token_type", "channel_not_found"),
+            channel_id=channel,
+            thread_ts=thread_ts,
+            title=render.clip(question.replace("\n", " "), MAX_TITLE_CHARS),
+        )
+
+    # -- AI-app threads --------------------------------------------------------------------------------
+    def queue_thread_started(self, ack: Ack, body: dict) -> None:
+        ack()
+        self.workers.submit(self.start_assistant_thread, body)
+
+    def start_assistant_thread(self, body: dict) -> None:
+        """Someone opened yanbao's AI-app split view: a greeting and suggested prompts (the latest
+        weekly, a question about the newest notes, help)."""
+        thread = (body.get("event") or {}).get("assistant_thread") or {}
+        channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
+        if not (channel and thread_ts):
+            return
+        with request_context(body.get("event_id")):
+            try:
+                if not self.first_delivery(body, None):
+                    return
+                self.web.post(channel, thread_ts=thread_ts, text=self.dispatcher.greeting()("en"))
+                prompts = [
+                    {"title": title, "message": message}
+                    for title, message in self.dispatcher.suggested_prompts()
+                ]
+                self.web.call(
+                    "assistant_threads_setSuggestedPrompts",
+                    quiet=("unknown_method", "missing_scope"),
+                    channel_id=channel,
+                    thread_ts=thread_ts,
+                    title="Try one of these:",
+                    prompts=prompts[:4],
+                )
+            except Exception:
+                log.exception("starting an assistant thread failed", extra={"channel": channel})
 
     # -- slash commands ----------------------------------------------------------------------------
+    def invocation_of(self, command: dict) -> Invocation:
+        name = str(command.get("command") or "").lstrip("/").lower()
+        text = command.get("text") or ""
+        if name == "yanbao":
+            return self.dispatcher.parse(text, bare=True)  # `/yanbao weekly 通信`, `/yanbao 乐鑫？`
+        return self.dispatcher.parse(text, verb=name)
+
     def ack_command(self, ack: Ack, command: dict) -> None:
-        """Answer at once what needs no search (help, usage errors, refusals); the rest goes lazy."""
-        verb, args = parse_command(command.get("command", ""), command.get("text", ""))
-        user = command.get("user_id", "")
-        if verb == "help":
-            ack(text=self.help_text(), response_type="ephemeral")
-        elif verb == "ask" and not args:
-            ack(text="Ask me something, e.g. `/ask 乐鑫科技的投资逻辑是什么？`", response_type="ephemeral")
-        elif verb == "reindex" and not self.settings.is_admin("slack", user):
+        """Answer at once what needs no search (help, usage, refusals); the rest goes lazy."""
+        invocation = self.invocation_of(command)
+        requester = Requester("slack", command.get("user_id", ""))
+        refused = self.dispatcher.precheck(invocation, requester)
+        if refused is not None:
             EVENTS.labels(platform="slack", outcome="refused").inc()
-            ack(
-                text="Sorry — only yanbao admins can re-index the reports. Ask an admin to run `/reindex`.",
-                response_type="ephemeral",
+            ack(text=refused.text("en") if refused.text else "", response_type="ephemeral")
+        elif self._answered_in_ack(invocation):
+            reply = self.with_platform_help(
+                self.dispatcher.run(invocation, Context(self.dispatcher, requester))
             )
-        elif verb == "reindex":
-            ack(text="Re-indexing the report folders… I'll post the result here.", response_type="ephemeral")
+            ack(text=render.render_reply(reply)[0], response_type="ephemeral")
+        elif invocation.command.started is not None:
+            ack(text=invocation.command.started("en"), response_type="ephemeral")
         else:
             ack()
 
+    @staticmethod
+    def _answered_in_ack(invocation: Invocation) -> bool:
+        return invocation.command.quick or (invocation.name == "ask" and not invocation.args)
+
     def run_command(self, command: dict, respond: Respond) -> None:
-        verb, args = parse_command(command.get("command", ""), command.get("text", ""))
-        user = command.get("user_id", "")
-        channel = command.get("channel_id", "")
+        invocation = self.invocation_of(command)
+        requester = Requester("slack", command.get("user_id", ""))
         self.acks.wait_until_idle()
         with request_context(command.get("trigger_id")):
-            if verb == "help" or (verb == "ask" and not args):
+            if self.dispatcher.precheck(invocation, requester) is not None or self._answered_in_ack(
+                invocation
+            ):
                 return
-            if verb == "reindex":
-                if self.settings.is_admin("slack", user):
-                    self.reindex_for(respond)
+            if invocation.command.private:
+                reply = self.dispatcher.run(invocation, Context(self.dispatcher, requester))
+                text, blocks = render.render_reply(reply)
+                self.respond(respond, text=text, blocks=blocks)
+                self.count(reply)
                 return
-            if verb == "reports":
-                self.list_reports(respond)
-                return
-            if verb == "weekly":
-                broker, sector = self.service.weekly_scope(args)
-                question = f"/weekly {args}".strip()
-                self.answer_command(
-                    question,
-                    lambda on_text: self.service.weekly(broker, sector, on_text=on_text),
-                    user=user,
-                    channel=channel,
-                    respond=respond,
-                    notes=[],
-                )
-                return
-            question, notes = trim_question(args)
-            self.answer_command(
-                question,
-                None,
-                user=user,
-                channel=channel,
-                respond=respond,
-                notes=notes,
-            )
+            self.answer_command(invocation, requester, command.get("channel_id", ""), respond)
 
     def answer_command(
-        self,
-        question: str,
-        compute: Callable[[Callable[[str], None]], Answer] | None,
-        *,
-        user: str,
-        channel: str,
-        respond: Respond,
-        notes: list[str],
+        self, invocation: Invocation, requester: Requester, channel: str, respond: Respond
     ) -> None:
-        """Post "searching…" in the channel and update it with the answer; its thread is the
-        conversation. Where the bot cannot post (not in the channel, a DM between people), the
-        answer goes through the command's response_url instead."""
-        text = f"<@{user}> asked: {render.escape(question)}"
-        placeholder = self.post(
+        """Post "<@user> asked: …" in the channel and update it with the reply; its thread is the
+        conversation. Where the bot cannot post (not in the channel, a DM between people), the reply
+        goes through the command's response_url instead."""
+        asked = (
+            invocation.args if invocation.name == "ask" else f"/{invocation.name} {invocation.args}".strip()
+        )
+        if invocation.name == "ask":
+            QUESTIONS.labels(platform="slack").inc()
+        text = f"<@{requester.user}> asked: {render.escape(asked)}"
+        placeholder = self.web.post(
             channel,
             text=text,
-            blocks=[
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": render.clip(text, 3000)}]},
-                *render.searching_blocks()[1],
-            ],
-            quiet_errors=("not_in_channel", "channel_not_found", "is_archived"),
+            blocks=[render.asked_block(requester.user, asked), *render.searching_blocks()[1]],
+            quiet=("not_in_channel", "channel_not_found", "is_archived"),
         )
-        conversation = f"slack:{channel}:{placeholder}" if placeholder else f"slack:{channel}:cmd:{user}"
-        if compute is None:
-            compute = self._asker(question, conversation)
+        conversation = (
+            f"slack:{channel}:{placeholder}" if placeholder else f"slack:{channel}:cmd:{requester.user}"
+        )
+        show: Callable[[str], None] = lambda _text: None  # noqa: E731
         if placeholder:
-            self.answer_into(
-                placeholder, compute, channel=channel, conversation=conversation, notes=notes, asked_by=user
+            show = StreamIntoMessage(
+                lambda t: self.web.update(channel, placeholder, *render.render_progress(t))
             )
-            return
-        try:
-            answer = compute(lambda _text: None)
-        except Exception as exc:
-            log.exception("answering failed", extra={"channel": channel})
-            self.respond(respond, text=f"Sorry, I couldn't answer that: {type(exc).__name__}: {exc}")
-            return
-        text, blocks = render.render_answer(answer, conversation=conversation, asked_by=user, notes=notes)
-        self.respond(respond, text=text, blocks=blocks, response_type="in_channel")
-        EVENTS.labels(platform="slack", outcome="answered").inc()
-
-    def _asker(self, question: str, conversation: str) -> Callable[[Callable[[str], None]], Answer]:
-        return lambda on_text: self.service.ask(question, conversation=conversation, on_text=on_text)
-
-    def reindex_for(self, respond: Respond) -> None:
-        try:
-            summary = self.service.reindex()
-        except Exception as exc:
-            log.exception("reindex failed")
-            self.respond(respond, text=f"Re-indexing failed: {type(exc).__name__}: {exc}")
-            return
-        self.respond(respond, text=describe_reindex(summary))
-
-    def list_reports(self, respond: Respond) -> None:
-        try:
-            reports = self.service.reports()
-        except Exception as exc:
-            log.exception("listing reports failed")
-            self.respond(respond, text=f"I couldn't list the reports: {type(exc).__name__}: {exc}")
-            return
-        if not reports:
-            self.respond(
-                respond,
-                text="No reports are indexed yet. An admin can run `/reindex` or share a file with me.",
-            )
-            return
-        reports = sorted(reports, key=lambda r: r.date or "", reverse=True)
-        lines = [f"*{len(reports)} indexed reports* (newest first)"]
-        for r in reports[:100]:
-            meta = " · ".join(p for p in (r.broker, r.date, f"{r.chunks} chunks") if p)
-            lines.append(f"• {render.escape(r.title)} — {render.escape(meta)}")
-        if len(reports) > 100:
-            lines.append(f"…and {len(reports) - 100} more (`yanbao reports` lists them all).")
-        self.respond(respond, text="\n".join(lines[:30]), blocks=render.render_summary_lines(lines))
+        context = Context(self.dispatcher, requester, conversation, on_text=show)
+        reply = self.dispatcher.run(invocation, context)
+        if isinstance(show, StreamIntoMessage):
+            show.close()
+        text, blocks = render.render_reply(reply, conversation=conversation, asked_by=requester.user)
+        if placeholder:
+            if not self.web.update(channel, placeholder, text, blocks):
+                self.web.update(channel, placeholder, plain_text(reply), [])
+        else:
+            self.respond(respond, text=text, blocks=blocks, response_type="in_channel")
+        self.count(reply)
 
     # -- 👍 / 👎 -------------------------------------------------------------------------------------
     def store_feedback(self, ack: Ack, body: dict, action: dict) -> None:
         """Store the vote with the question, answer and citations, then acknowledge."""
         ack()
-        vote = "up" if action.get("action_id") == render.FEEDBACK_UP else "down"
         user = (body.get("user") or {}).get("id", "")
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         message = body.get("message") or {}
-        message_ts = message.get("ts") or (body.get("container") or {}).get("message_ts")
+        message_ts = message.get("ts") or (body.get("container") or {}).get("message_ts") or ""
         try:
             value = json.loads(action.get("value") or "{}")
         except json.JSONDecodeError:
             value = {}
+        if not isinstance(value, dict):
+            value = {}
         quotes = render.quotes_from_blocks(message.get("blocks") or [])
-        record = {
-            "platform": "slack",
-            "vote": vote,
-            "user": user,
-            "channel": channel,
-            "message_ts": message_ts,
-            "conversation": value.get("c"),
-            "mode": value.get("m"),
-            "question": value.get("q"),
-            "answer": render.answer_text_from_blocks(message.get("blocks") or []) or message.get("text"),
-            "citations": [
+        vote = Vote(
+            requester=Requester("slack", user),
+            vote="up" if action.get("action_id") == render.FEEDBACK_UP else "down",
+            message_id=message_ts,
+            channel=channel,
+            conversation=value.get("c"),
+            question=value.get("q"),
+            answer=render.answer_text_from_blocks(message.get("blocks") or []) or message.get("text"),
+            mode=value.get("m"),
+            citations=[
                 {"n": n, "report_id": report_id, "paragraph": paragraph, "quote": quotes.get(n)}
                 for n, report_id, paragraph in value.get("r", [])
+                if isinstance(n, int)
             ],
-        }
+            extra={"message_ts": message_ts},
+        )
         try:
-            if self.state.claim(f"slack:feedback:{channel}:{message_ts}:{user}:{vote}", CLAIM_TTL_SECONDS):
-                self.state.add_feedback(record)
-                FEEDBACK.labels(value=vote).inc()
+            self.dispatcher.vote(vote)
         except Exception:
             log.exception("could not store feedback")
 
@@ -494,107 +514,86 @@ class SlackBot:
         )
         self.respond(respond, text=thanks, replace_original=False)
 
-    # -- admin file shares --------------------------------------------------------------------------
-    def index_shared_files(self, files: list[dict], *, user: str, channel: str, thread_ts: str) -> None:
-        if not self.settings.is_admin("slack", user):
+    # -- file shares ---------------------------------------------------------------------------------
+    def index_shared_files(
+        self, files: list[dict], requester: Requester, *, channel: str, thread_ts: str, direct: bool
+    ) -> None:
+        refused = self.dispatcher.uploader_refusal(requester)
+        if refused is not None:
             EVENTS.labels(platform="slack", outcome="refused").inc()
-            self.post(
-                channel,
-                thread_ts=thread_ts,
-                text="Thanks for the file! Only yanbao admins can add reports to the index, so I've left it "
-                "alone — ask an admin to share it with me.",
-            )
+            self.web.post(channel, thread_ts=thread_ts, text=refused.text("en") if refused.text else "")
             return
-        for shared in files[:MAX_FILES_PER_MESSAGE]:
-            self.index_one_file(shared, channel=channel, thread_ts=thread_ts)
-        if len(files) > MAX_FILES_PER_MESSAGE:
-            self.post(
-                channel,
-                thread_ts=thread_ts,
-                text=f"I indexed the first {MAX_FILES_PER_MESSAGE} files; share the rest in another message.",
-            )
+        for shared in files[: self.dispatcher.max_files_per_message]:
+            self.index_one_file(shared, requester, channel=channel, thread_ts=thread_ts)
+        too_many = self.dispatcher.too_many_files(len(files))
+        if too_many is not None:
+            self.web.post(channel, thread_ts=thread_ts, text=render.render_reply(too_many)[0])
 
-    def index_one_file(self, shared: dict, *, channel: str, thread_ts: str) -> None:
+    def index_one_file(self, shared: dict, requester: Requester, *, channel: str, thread_ts: str) -> None:
         name = shared.get("name") or shared.get("id", "file")
-        placeholder = self.post(channel, thread_ts=thread_ts, text=f":inbox_tray: Indexing “{name}”…")
+        placeholder = self.web.post(channel, thread_ts=thread_ts, text=f":inbox_tray: Indexing “{name}”…")
         try:
             info = file_info(self.client, shared["id"])
-            check_shareable(info, self.settings.max_upload_mb)
-            path = download(
-                info,
-                token=self.settings.slack_bot_token or "",
-                api_url=self.settings.slack_api_url,
-                folder=self.settings.home / "uploads",
-                max_upload_mb=self.settings.max_upload_mb,
-            )
-            summary = self.service.add_file(path, source=f"slack:{info.id}/{info.name}")
-            reply = describe_upload(info.name, summary)
+            refused = self.dispatcher.upload_refusal(requester, info.name, info.size)
+            if refused is not None:
+                reply = render.render_reply(refused)[0]
+            else:
+                check_shareable(info)
+                path = download(
+                    info,
+                    token=self.settings.slack_bot_token or "",
+                    api_url=self.settings.slack_api_url,
+                    folder=self.settings.home / "uploads",
+                    max_upload_mb=self.settings.max_upload_mb,
+                )
+                outcome = self.dispatcher.index_upload(
+                    requester, path, name=info.name, source=f"slack:{info.id}/{info.name}"
+                )
+                reply = render.render_reply(outcome)[0]
         except UploadError as exc:
             reply = f":warning: {exc}"
         except Exception as exc:
             log.exception("indexing an uploaded file failed")
             reply = f":warning: I couldn't index “{name}”: {type(exc).__name__}: {exc}"
         if placeholder:
-            self.update(channel, placeholder, reply, [])
+            self.web.update(channel, placeholder, reply, [])
         else:
-            self.post(channel, thread_ts=thread_ts, text=reply)
+            self.web.post(channel, thread_ts=thread_ts, text=reply)
+        EVENTS.labels(platform="slack", outcome="answered").inc()
 
-    # -- help ------------------------------------------------------------------------------------------
+    # -- help, names, counts ---------------------------------------------------------------------------
     def help_text(self) -> str:
-        try:
-            general = self.service.help_text().strip()
-        except Exception:
-            general = ""
-        return (general + "\n" if general else "") + SLACK_USAGE
+        return self.dispatcher.help_text("en") + "\n" + SLACK_USAGE("en")
 
-    # -- Web API, with errors reported instead of raised ------------------------------------------------
-    def post(
-        self,
-        channel: str,
-        *,
-        text: str,
-        blocks: list[dict] | None = None,
-        thread_ts: str | None = None,
-        quiet_errors: tuple[str, ...] = (),
-    ) -> str | None:
-        """chat.postMessage; the new message's ts, or None when Slack refused (logged)."""
-        response = self._call(
-            "chat_postMessage",
-            quiet_errors,
-            channel=channel,
-            text=text,
-            blocks=blocks,
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            unfurl_media=False,
+    def with_platform_help(self, reply: Reply) -> Reply:
+        """/help here also says how to reach the bot in Slack."""
+        if reply.title is HELP_TITLE:
+            return Reply.message(Say(self.help_text()), title=reply.title, private=reply.private)
+        return reply
+
+    def user_name(self, user_id: str) -> str | None:
+        """The display name of a person mentioned in a question (users.info; cached, None if Slack
+        would not say)."""
+        with self._names_lock:
+            if user_id in self._names:
+                return self._names[user_id]
+        outcome = self.web.call("users_info", quiet=("missing_scope", "user_not_found"), user=user_id)
+        user = outcome.get("user") or {}
+        profile = user.get("profile") or {}
+        name = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
         )
-        return response["ts"] if response else None
+        with self._names_lock:
+            self._names[user_id] = name or None
+        return name or None
 
-    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> bool:
-        return self._call("chat_update", (), channel=channel, ts=ts, text=text, blocks=blocks) is not None
-
-    def _call(self, method: str, quiet_errors: tuple[str, ...], **kwargs: Any) -> SlackResponse | None:
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        try:
-            return getattr(self.client, method)(**kwargs)
-        except SlackApiError as exc:
-            error = exc.response.get("error", "unknown_error")
-            level = logging.INFO if error in quiet_errors else logging.WARNING
-            log.log(
-                level,
-                "Slack refused %s: %s",
-                method.replace("_", "."),
-                error,
-                extra={"channel": kwargs.get("channel"), "slack_error": error},
-            )
-        except Exception as exc:  # network trouble after the retries: report, never crash
-            log.warning(
-                "Slack %s failed: %s",
-                method.replace("_", "."),
-                type(exc).__name__,
-                extra={"channel": kwargs.get("channel")},
-            )
-        return None
+    @staticmethod
+    def count(reply: Reply) -> None:
+        outcome = {"refused": "refused", "error": "error"}.get(reply.tone, "answered")
+        EVENTS.labels(platform="slack", outcome=outcome).inc()
 
     @staticmethod
     def respond(respond: Respond, **kwargs: Any) -> None:
@@ -604,80 +603,13 @@ class SlackBot:
         except Exception as exc:
             log.warning("response_url post failed: %s", type(exc).__name__)
 
-
-# -- text helpers ------------------------------------------------------------------------------------
-
-
-def slack_to_plain(text: str, bot_user_id: str | None) -> str:
-    """The question as the person typed it: the bot's mention removed, Slack markup unwrapped."""
-    if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
-    text = re.sub(r"<@([UW][A-Z0-9]+)\|([^>]+)>", r"@\2", text)
-    text = re.sub(r"<@([UW][A-Z0-9]+)>", r"@\1", text)
-    text = re.sub(r"<#[CG][A-Z0-9]+\|([^>]*)>", r"#\1", text)
-    text = re.sub(r"<!([a-z]+)(?:\|[^>]*)?>", r"@\1", text)
-    text = re.sub(r"<((?:https?|mailto):[^|>]+)\|([^>]+)>", r"\2", text)
-    text = re.sub(r"<((?:https?|mailto):[^>]+)>", r"\1", text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return re.sub(r"[ \t\u3000]+", " ", text).strip()
+    def health(self) -> dict[str, Any]:
+        return self.identity.health() if self.identity is not None else {}
 
 
-def trim_question(text: str, limit: int = MAX_QUESTION_CHARS) -> tuple[str, list[str]]:
-    if len(text) <= limit:
-        return text, []
-    return text[:limit], [f"Your question was {len(text):,} characters long; I used the first {limit:,}."]
-
-
-def parse_command(command: str, text: str) -> tuple[str, str]:
-    """(verb, arguments) of a slash command: `/yanbao weekly 通信` → ("weekly", "通信")."""
-    text = (text or "").strip()
-    name = command.lstrip("/").lower()
-    if name != "yanbao":
-        return (name if name in VERBS else "ask"), text
-    first, _, rest = text.partition(" ")
-    if first.lower() in VERBS:
-        return first.lower(), rest.strip()
-    if not text:
-        return "help", ""
-    return "ask", text  # `/yanbao 乐鑫科技怎么样` is a question
-
-
-def describe_reindex(summary: IndexSummary) -> str:
-    parts = [f"{summary.added} added", f"{summary.updated} updated", f"{summary.unchanged} unchanged"]
-    if summary.removed:
-        parts.append(f"{summary.removed} removed")
-    text = f"Re-indexed: {', '.join(parts)}; {summary.chunks} chunks written"
-    if summary.seconds:
-        text += f" in {summary.seconds:.1f}s"
-    text += "."
-    if summary.failed:
-        text += f"\n:warning: {len(summary.failed)} failed:"
-        for failure in summary.failed[:10]:
-            text += f"\n• `{failure.path}`: {failure.error}"
-    return text
-
-
-def describe_upload(name: str, summary: IndexSummary) -> str:
-    if summary.failed:
-        return f":warning: I couldn't index “{name}”: {summary.failed[0].error}"
-    if summary.reports:
-        lines = []
-        for report in summary.reports:
-            meta = " · ".join(
-                p for p in (report.broker or "broker unknown", report.date or "date unknown") if p
-            )
-            lines.append(
-                f":white_check_mark: Indexed *{render.escape(report.title)}* — {render.escape(meta)} · "
-                f"{report.chunks} chunks. Ask me about it!"
-            )
-        return "\n".join(lines)
-    if summary.unchanged:
-        return f"“{name}” is already indexed, unchanged."
-    return f"“{name}” had nothing I could index."
-
-
-def plain_answer(answer: Answer) -> str:
-    lines = [answer.answer.strip()]
-    for c in answer.citations:
-        lines.append(f"[{c.n}] {c.title} · {c.broker or ''} · {c.date or ''}")
-    return render.clip("\n".join(lines), 3000)
+def bot_user_of(body: dict) -> str | None:
+    """The bot's user id as the event's authorizations name it (known before auth.test answers)."""
+    for authorization in body.get("authorizations") or []:
+        if isinstance(authorization, dict) and authorization.get("is_bot") and authorization.get("user_id"):
+            return str(authorization["user_id"])
+    return None

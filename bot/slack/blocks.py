@@ -12,6 +12,9 @@ from typing import Any
 
 from bot.answer import Answer, Citation
 from bot.chat import QUOTE_CHARS, cited_clauses, clip, quote_around  # noqa: F401 (re-exported)
+from bot.dispatch import Reply
+from index.records import Report
+from index.summary import IndexSummary
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -22,8 +25,6 @@ FEEDBACK_DOWN = "yanbao_feedback_down"
 FEEDBACK_ACTIONS = re.compile(r"^yanbao_feedback_(up|down)$")
 
 _MARKER = re.compile(r"\[(\d+)\]")
-# a sentence or clause of Chinese or English text, with its closing punctuation
-_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*|\n+")
 
 
 def escape(text: str) -> str:
@@ -108,23 +109,39 @@ def render_answer(
     posted from a slash command; `notes` are extra footer lines (e.g. the question was trimmed)."""
     blocks: list[dict[str, Any]] = []
     if asked_by:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": clip(f"<@{asked_by}> asked: {escape(answer.question)}", 3000)}
-                ],
-            }
-        )
-    body = answer.answer.strip() or "I found nothing in the notes for that."
-    sections = split_for_sections(escape(body))[:10]
+        blocks.append(asked_block(asked_by, answer.question))
+    sections = split_for_sections(escape(answer_body(answer)))[:10]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
+    blocks += answer_tail_blocks(
+        answer, conversation=conversation, notes=notes, room=MAX_BLOCKS - len(blocks)
+    )
+    return fallback_text(answer), blocks[:MAX_BLOCKS]
 
+
+def answer_body(answer: Answer) -> str:
+    return answer.answer.strip() or "I found nothing in the notes for that."
+
+
+def asked_block(user: str, question: str) -> dict[str, Any]:
+    text = clip(f"<@{user}> asked: {escape(question)}", 3000)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def answer_tail_blocks(
+    answer: Answer,
+    *,
+    conversation: str | None = None,
+    notes: list[str] | None = None,
+    room: int = MAX_BLOCKS,
+) -> list[dict[str, Any]]:
+    """What follows an answer's text: the citations (one context block each), the footer and the
+    👍/👎 buttons, within `room` blocks. A streamed answer ends with these (chat.stopStream)."""
+    blocks: list[dict[str, Any]] = []
     citations = list(answer.citations)
-    room = MAX_BLOCKS - len(blocks) - 3  # divider, footer, buttons
+    room -= 3  # divider, footer, buttons
     if citations:
         blocks.append({"type": "divider"})
-        shown = citations if len(citations) <= room else citations[: room - 1]
+        shown = citations if len(citations) <= room else citations[: max(room - 1, 0)]
         blocks += [citation_block(c, answer.answer) for c in shown]
         rest = citations[len(shown) :]
         if rest:
@@ -156,7 +173,7 @@ def render_answer(
             ],
         }
     )
-    return fallback_text(answer), blocks[:MAX_BLOCKS]
+    return blocks
 
 
 def fallback_text(answer: Answer) -> str:
@@ -177,10 +194,12 @@ def searching_blocks(what: str = "Searching the research notes…") -> tuple[str
 
 
 def answer_text_from_blocks(blocks: list[dict[str, Any]]) -> str:
-    """The answer text of a rendered answer message (its section blocks), as a click brings it back."""
+    """The answer text of a rendered answer message, as a click brings it back: its section blocks,
+    or the markdown block a streamed message carries."""
     texts = [
         b["text"]["text"] for b in blocks if b.get("type") == "section" and isinstance(b.get("text"), dict)
     ]
+    texts += [b["text"] for b in blocks if b.get("type") == "markdown" and isinstance(b.get("text"), str)]
     joined = "\n\n".join(texts)
     return joined.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
@@ -204,3 +223,84 @@ def render_summary_lines(lines: list[str]) -> list[dict[str, Any]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": s}}
         for s in split_for_sections("\n".join(lines))
     ][:MAX_BLOCKS]
+
+
+# -- replies that are not answers --------------------------------------------------------------------
+
+TONE_MARK = {"warning": ":warning: ", "error": ":warning: ", "refused": "", "success": "", "info": ""}
+
+
+def render_reply(
+    reply: Reply,
+    *,
+    conversation: str | None = None,
+    asked_by: str | None = None,
+    notes: list[str] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for any Reply of the command layer."""
+    if reply.kind == "answer" and reply.answer is not None:
+        return render_answer(reply.answer, conversation=conversation, asked_by=asked_by, notes=notes)
+    if reply.kind == "reports":
+        lines = report_lines(reply.reports)
+        head = [asked_block(asked_by, "/reports")] if asked_by else []
+        return clip("\n".join(lines[:30]), MAX_FALLBACK_CHARS), (head + render_summary_lines(lines))[
+            :MAX_BLOCKS
+        ]
+    if reply.kind == "indexed" and reply.summary is not None:
+        text = (
+            describe_upload(reply.file_name, reply.summary)
+            if reply.file_name
+            else describe_reindex(reply.summary)
+        )
+    else:
+        text = TONE_MARK.get(reply.tone, "") + escape(reply.text("en") if reply.text else "")
+    head = [asked_block(asked_by, reply.title("en") if reply.title else "")] if asked_by else []
+    sections = [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in split_for_sections(text)]
+    return clip(text, MAX_FALLBACK_CHARS), (head + sections)[:MAX_BLOCKS]
+
+
+def report_lines(reports: list[Report], limit: int = 100) -> list[str]:
+    if not reports:
+        return ["No reports are indexed yet. An admin can run `/reindex` or share a file with me."]
+    newest = sorted(reports, key=lambda r: r.date or "", reverse=True)
+    lines = [f"*{len(newest)} indexed reports* (newest first)"]
+    for r in newest[:limit]:
+        meta = " · ".join(p for p in (r.broker, r.date, f"{r.chunks} chunks") if p)
+        lines.append(f"• {escape(r.title)} — {escape(meta)}")
+    if len(newest) > limit:
+        lines.append(f"…and {len(newest) - limit} more (`yanbao reports` lists them all).")
+    return lines
+
+
+def describe_reindex(summary: IndexSummary) -> str:
+    parts = [f"{summary.added} added", f"{summary.updated} updated", f"{summary.unchanged} unchanged"]
+    if summary.removed:
+        parts.append(f"{summary.removed} removed")
+    text = f"Re-indexed: {', '.join(parts)}; {summary.chunks} chunks written"
+    if summary.seconds:
+        text += f" in {summary.seconds:.1f}s"
+    text += "."
+    if summary.failed:
+        text += f"\n:warning: {len(summary.failed)} failed:"
+        for failure in summary.failed[:10]:
+            text += f"\n• `{escape(failure.path)}`: {escape(failure.error)}"
+    return text
+
+
+def describe_upload(name: str, summary: IndexSummary) -> str:
+    if summary.failed:
+        return f":warning: I couldn't index “{escape(name)}”: {escape(summary.failed[0].error)}"
+    if summary.reports:
+        lines = []
+        for report in summary.reports:
+            meta = " · ".join(
+                p for p in (report.broker or "broker unknown", report.date or "date unknown") if p
+            )
+            lines.append(
+                f":white_check_mark: Indexed *{escape(report.title)}* — {escape(meta)} · "
+                f"{report.chunks} chunks. Ask me about it!"
+            )
+        return "\n".join(lines)
+    if summary.unchanged:
+        return f"“{escape(name)}” is already indexed, unchanged."
+    return f"“{escape(name)}” had nothing I could index."

@@ -11,7 +11,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import INDEXABLE_EXTENSIONS, describe_size, safe_file_name  # noqa: F401 (re-exported)
+from bot.chat import safe_file_name
 
 # hosts the bot token may be sent to; the Web API host (SLACK_API_URL) is added at run time
 SLACK_FILE_HOSTS = ("files.slack.com", "slack-files.com")
@@ -54,24 +54,13 @@ def file_info(client: WebClient, file_id: str) -> SharedFile:
     )
 
 
-def check_shareable(shared: SharedFile, max_upload_mb: float) -> None:
-    """Refuse files that are the wrong type or too large, before downloading anything."""
+def check_shareable(shared: SharedFile) -> None:
+    """Refuse what Slack cannot hand over (a link to another service, no download URL) before
+    downloading; the type and size rules are the command layer's (Dispatcher.upload_refusal)."""
     if shared.external:
         raise UploadError(
             f"“{shared.name}” is a link to an outside service (Google Drive, Dropbox…); "
             "upload the file itself to Slack and share it with me."
-        )
-    if shared.extension not in INDEXABLE_EXTENSIONS:
-        kind = f"a {shared.extension} file" if shared.extension else "a file without an extension"
-        raise UploadError(
-            f"“{shared.name}” is {kind}; I can index {', '.join(INDEXABLE_EXTENSIONS[:-1])} and "
-            f"{INDEXABLE_EXTENSIONS[-1]} files."
-        )
-    limit = max_upload_mb * 1_000_000
-    if shared.size is not None and shared.size > limit:
-        raise UploadError(
-            f"“{shared.name}” is {describe_size(shared.size)}; the upload limit is {max_upload_mb:g} MB "
-            "(YANBAO_MAX_UPLOAD_MB)."
         )
     if not shared.url:
         raise UploadError(f"Slack gave no download link for “{shared.name}”.")

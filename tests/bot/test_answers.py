@@ -75,7 +75,44 @@ def test_bank_stocks_are_not_in_the_notes(service):
     assert not answer.found
     assert answer.citations == []
     assert "do not cover" in answer.answer
-    assert "周跟蹤" in answer.answer  # says which reports were searched
+    assert "周跟蹤" in answer.answer  # names the closest report(s)
+    assert 1 <= len(answer.searched) <= 3
+
+
+def test_courtesy_words_do_not_change_the_answer(service):
+    for question in (EDGE, DRAM):
+        plain = service.ask(question, today=TODAY)
+        assert plain.found
+        for wrapped in (
+            f"{question} 谢谢",
+            f"请引用原文：{question}",
+            f"你好，{question}麻烦了",
+            f"Hi, {question} Please cite the source, thanks!",
+        ):
+            answer = service.ask(wrapped, today=TODAY)
+            assert answer.answer == plain.answer, wrapped
+            assert [c.paragraph for c in answer.citations] == [c.paragraph for c in plain.citations]
+
+
+def test_a_two_figure_statement_is_quoted_with_both_figures(service):
+    # "…1.42美元,環比下跌0.7%…;NAND…2.86美元…": a ； joins the two figures of one statement
+    answer = service.ask("DDR4颗粒和NAND晶圆的现货均价分别是多少?", today=TODAY)
+    assert answer.found
+    assert "1.42美元" in answer.answer and "2.86美元" in answer.answer
+
+
+def test_a_broker_named_for_a_note_without_broker_metadata_is_still_answered(service):
+    # the strategy note names no broker; a question naming one is answered from it, not refused
+    answer = service.ask("华泰：2025年国内先进封装设备的市场规模有多大?", today=TODAY)
+    assert answer.found and "420亿元" in answer.answer
+    assert answer.citations[0].broker is None
+
+
+def test_another_brokers_note_does_not_answer_for_the_broker_named(service):
+    # only 中泰 recommends storage names: "国盛's picks" are not answered with 中泰's
+    answer = service.ask("国盛推荐哪些存储标的?", today=TODAY)
+    assert not answer.found
+    assert "兆易創新" not in answer.answer
 
 
 def test_broker_filter_never_cites_another_brokers_paragraph(service):

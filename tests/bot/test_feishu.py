@@ -14,6 +14,7 @@ import pytest
 
 from bot.feishu.app import FeishuBot
 from bot.feishu.server import build_asgi
+from bot.permissions import OPERATOR
 from bot.service import Yanbao
 from bot.state import open_state
 from index.settings import Settings
@@ -75,14 +76,17 @@ def settings(tmp_path_factory, feishu, reports_dir):
 @pytest.fixture(scope="module")
 def service(settings):
     yanbao = Yanbao(settings)
-    summary = yanbao.reindex()
+    summary = yanbao.reindex(by=OPERATOR)
     assert summary.ok and summary.added == len(note_paths())
     return yanbao
 
 
 @pytest.fixture(scope="module")
-def bot(service, settings):
-    with ServedApp(build_asgi(service, settings)) as served:
+def bot(service, settings, feishu):
+    asgi = build_asgi(service, settings)
+    # group @mentions are answered once the bot knows its own open_id (until then: direct chats only)
+    feishu.wait_for(lambda: asgi.state.feishu_bot.bot_open_id)
+    with ServedApp(asgi) as served:
         yield served
 
 
@@ -185,7 +189,11 @@ def test_p2p_question_is_answered_with_a_citation_card(feishu, pusher, weekly_ti
     assert either(answer.text(), "晶晨股份")
     headings = citation_headings(answer)
     assert headings and any(weekly_title in h for h in headings)
-    assert "正在检索研报" in answer.text(0)  # "searching…" first, then PATCHed with the answer
+    # one CardKit card from "searching" to the cited answer, streaming turned off at the end
+    assert "正在检索" in answer.text(0) and answer.cards[0]["config"]["streaming_mode"] is True
+    entity = feishu.entity_of(answer.message_id)
+    assert entity is not None and entity.updates[-2:] == ["settings", "update"]
+    assert not answer.card["config"].get("streaming_mode")
     assert "mode: extractive" in answer.text() and "👍 有用" in answer.text()
     assert not answer.reply_in_thread
     (reply_call,) = [c for c in feishu.calls_to("reply") if c.body["message_id"] == message_id]
@@ -277,25 +285,58 @@ def test_empty_mention_and_help_show_usage(feishu, pusher):
     assert "/reports" in usage.text() and "/reindex" in usage.text()
 
 
-def test_an_llm_answer_streams_into_the_card(feishu, service, settings):
+def llm_answer(feishu: FakeFeishu, service_settings: Settings, chat_id: str, **bot_options) -> SentMessage:
+    """Ask with an LLM that streams its answer in pieces; the finished answer message."""
     chunks = ["中泰证券建议关注", "端侧AI芯片：", "恒玄科技、", "晶晨股份、", "瑞芯微、", "全志科技 [1]"]
     with FakeOpenAIServer() as llm:
         llm.responder = lambda request: Stream(chunks, delay=0.3) if request.get("stream") else "端侧AI芯片"
-        llm_settings = settings.replace(llm_base_url=llm.url, llm_model="fake-model", llm_timeout=10.0)
+        llm_settings = service_settings.replace(
+            llm_base_url=llm.url, llm_model="fake-model", llm_timeout=10.0
+        )
         llm_service = Yanbao(llm_settings)
-        bot = FeishuBot(llm_service, llm_settings, stream_interval=0.4)
+        bot = FeishuBot(llm_service, llm_settings, **bot_options)
         with ServedApp(build_asgi(llm_service, llm_settings, bot=bot)) as served:
             feishu_side = Pusher(served)
             _, answer = ask(
-                feishu, feishu_side, "端侧AI芯片建议关注哪些公司？", sender=READER, chat_id="oc_p2p_llm"
+                feishu, feishu_side, "端侧AI芯片建议关注哪些公司？", sender=READER, chat_id=chat_id
             )
             feishu_side.close()
         bot.close()
+    return answer
+
+
+def test_an_llm_answer_streams_into_one_cardkit_card(feishu, settings):
+    violations = len(feishu.violations)
+    answer = llm_answer(feishu, settings, "oc_p2p_llm")
+    entity = feishu.entity_of(answer.message_id)
+    assert entity is not None  # one card, from the first status to the cited answer
+    texts = [c for c in feishu.calls_to("card_content") if c.body.get("card_id") == entity.card_id]
+    streamed = [c.body["content"] for c in texts if "🔍" not in c.body["content"]]
+    assert len(streamed) >= 2 and "全志科技" not in streamed[0]  # the text grew in the card
+    sequences = [
+        c.body["sequence"]
+        for c in feishu.calls
+        if c.body.get("card_id") == entity.card_id and "sequence" in c.body
+    ]
+    assert sequences == sorted(set(sequences))  # strictly increasing, as Feishu requires
+    assert len(feishu.violations) == violations  # never more than 10 operations a second, never out of order
+    assert entity.updates[-2:] == ["settings", "update"] and not entity.streaming
+    assert "晶晨股份" in answer.text() and "mode: llm" in answer.text() and "fake-model" in answer.text()
+    assert citation_headings(answer)  # the citation panels end the same card
+
+
+def test_without_the_cardkit_scope_the_answer_is_patched_into_a_plain_card(feishu, settings):
+    feishu.cardkit_scope = False
+    try:
+        answer = llm_answer(feishu, settings, "oc_p2p_llm_plain", stream_interval=0.4)
+    finally:
+        feishu.cardkit_scope = True
+    assert feishu.entity_of(answer.message_id) is None
+    assert any(c.code == 99991672 for c in feishu.calls_to("card_create"))
     streamed = [json.dumps(card, ensure_ascii=False) for card in answer.cards[1:-1]]
     assert streamed and all("▍" in card and "正在生成" in card for card in streamed)
-    assert len(streamed) < len(chunks)  # throttled: fewer updates than pieces of text
-    assert "晶晨股份" in answer.text() and "mode: llm" in answer.text() and "fake-model" in answer.text()
-    assert citation_headings(answer)
+    assert len(streamed) < 6  # throttled: fewer PATCHes than pieces of text
+    assert "晶晨股份" in answer.text() and "mode: llm" in answer.text() and citation_headings(answer)
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -486,7 +527,7 @@ def test_expired_token_is_refreshed_and_rate_limits_waited_out(feishu, pusher):
     tokens = len(feishu.calls_to("token"))
     feishu.expire_tokens()
     feishu.fail_next(
-        "patch",
+        "card_update",
         99991400,
         "request trigger frequency limit",
         status=429,
@@ -497,7 +538,7 @@ def test_expired_token_is_refreshed_and_rate_limits_waited_out(feishu, pusher):
     )
     assert "1.42" in answer.text()
     assert len(feishu.calls_to("token")) > tokens
-    assert [c.code for c in feishu.calls_to("patch") if c.code] == [99991400]
+    assert [c.code for c in feishu.calls_to("card_update") if c.code] == [99991400]
 
 
 def test_bot_not_in_chat_is_logged_and_the_bot_keeps_working(feishu, pusher, caplog):

@@ -11,6 +11,7 @@ import pytest
 
 from bot.feishu.app import FeishuBot
 from bot.feishu.longconn import LongConnection
+from bot.permissions import OPERATOR
 from bot.service import Yanbao
 from index.settings import Settings
 from tests.fakes.feishu_api import (
@@ -51,13 +52,15 @@ def settings(tmp_path_factory, feishu):
 @pytest.fixture(scope="module")
 def service(settings):
     yanbao = Yanbao(settings)
-    assert yanbao.reindex().ok
+    assert yanbao.reindex(by=OPERATOR).ok
     return yanbao
 
 
 @pytest.fixture(scope="module")
-def bot(service, settings):
+def bot(service, settings, feishu):
     feishu_bot = FeishuBot(service, settings)
+    # group @mentions are answered once the bot knows its own open_id (until then: direct chats only)
+    feishu.wait_for(lambda: feishu_bot.bot_open_id)
     yield feishu_bot
     feishu_bot.close()
 

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from bot.permissions import OPERATOR
 from bot.service import Yanbao
 from bot.slack.server import build_asgi, start_socket_mode
 from bot.state import open_state
@@ -67,7 +68,7 @@ def settings(tmp_path_factory, slack, reports_dir):
 @pytest.fixture(scope="module")
 def service(settings):
     yanbao = Yanbao(settings)
-    summary = yanbao.reindex()
+    summary = yanbao.reindex(by=OPERATOR)
     assert summary.ok and summary.added == len(note_paths())
     return yanbao
 
@@ -125,6 +126,15 @@ def citation_lines(message: Message) -> list[str]:
     ]
 
 
+def started_in(slack: FakeSlackAPI, channel: str) -> list:
+    """The calls that created a bot message in `channel` (posted, or started as a stream)."""
+    return [
+        c
+        for c in slack.calls
+        if c.method in ("chat.postMessage", "chat.startStream") and c.params.get("channel") == channel
+    ]
+
+
 def acked(response, budget: float = ACK_BUDGET_SECONDS) -> None:
     assert response.status_code == 200, response.text
     assert response.elapsed.total_seconds() < budget
@@ -168,7 +178,12 @@ def test_mention_is_answered_in_its_thread_with_citations(slack, sender, weekly_
     assert either(answer.all_text(), "晶晨股份")
     cites = citation_lines(answer)
     assert cites and any(weekly_title in c for c in cites)
-    assert "Searching" in answer.versions[0]["text"]  # "searching…" first, then chat.update
+    # native streaming: a status line while searching, then the answer streamed and ended with its
+    # citation blocks, footer and buttons
+    statuses = [c for c in slack.calls_to("assistant.threads.setStatus") if c.params["thread_ts"] == ts]
+    assert statuses and "searching" in statuses[0].params["status"]
+    assert answer.stream_calls[0] == "chat.startStream" and answer.stream_calls[-1] == "chat.stopStream"
+    assert [b["type"] for b in answer.blocks[-3:]] == ["context", "context", "actions"]
     assert "Extractive" in answer.all_text()
 
 
@@ -244,8 +259,7 @@ def test_a_retried_event_is_answered_once_even_after_a_restart(slack, service, s
         acked(slack_side.event(event, event_id=event_id, retry_num=2), budget=2.0)
         time.sleep(1.5)
         slack_side.close()
-    posted = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CRETRY"]
-    assert len(posted) == 1
+    assert len(started_in(slack, "CRETRY")) == 1
     assert len(answered(slack, "CRETRY", ts)) == 1
 
 
@@ -349,7 +363,7 @@ def test_slash_ask_where_the_bot_is_not_in_the_channel_answers_through_response_
 
 def test_rate_limited_slack_is_retried_after_retry_after(slack, sender):
     slack.script_error(
-        "chat.postMessage", "ratelimited", retry_after=1, when=lambda p: p.get("channel") == "CBUSY"
+        "chat.startStream", "ratelimited", retry_after=1, when=lambda p: p.get("channel") == "CBUSY"
     )
     ts = new_ts()
     acked(
@@ -359,9 +373,7 @@ def test_rate_limited_slack_is_retried_after_retry_after(slack, sender):
     )
     (answer,) = answered(slack, "CBUSY", ts)
     assert "1.42" in answer.all_text()
-    refused = [
-        c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CBUSY" and c.error
-    ]
+    refused = [c for c in started_in(slack, "CBUSY") if c.error]
     assert [c.status for c in refused] == [429]
 
 
@@ -488,11 +500,12 @@ def test_llm_answer_streams_into_the_message_then_shows_the_model(slack, setting
             slack_side.close()
     assert "1.42" in answer.all_text() and "fake-model" in answer.all_text()
     assert citation_lines(answer)
-    partial = [
-        v for v in answer.versions if "▍" in v["text"] or "▍" in json.dumps(v["blocks"], ensure_ascii=False)
-    ]
-    assert partial, [v["text"] for v in answer.versions]
-    assert all("1.42美元，环比下跌" not in v["text"] for v in partial)  # shown while still growing
+    # streamed while the LLM wrote: started with the first words, appended, then stopped
+    stream = [c for c in slack.calls if c.method.endswith("Stream") and c.params.get("channel") == "CLLM"]
+    assert [c.method for c in stream][0] == "chat.startStream" and stream[-1].method == "chat.stopStream"
+    assert any(c.method == "chat.appendStream" for c in stream)
+    first = json.dumps(stream[0].params, ensure_ascii=False)
+    assert "1.42美元，环比下跌" not in first  # shown while still growing
 
 
 # --- secrets stay out of the logs ---------------------------------------------------------------------
@@ -549,6 +562,6 @@ def test_socket_mode_answers_events_and_commands(slack, service, settings):
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["ok"] is True
         time.sleep(1.0)
-        assert len([c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "CSOCK"]) == 1
+        assert len(started_in(slack, "CSOCK")) == 1
     finally:
         connection.close()

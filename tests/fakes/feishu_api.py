@@ -10,6 +10,12 @@ long-connection endpoint, served by uvicorn in a thread.
   `go_silent` makes current connections stop answering (a half-open link), `hang_endpoint` makes
   the next discovery calls hang (oapi-sdk-python#169).
 - `fail_next` scripts Feishu errors (token expiry, rate limits, 230002).
+- CardKit (cardkit/v1): card entities created from card JSON 2.0 (`cardkit:card:write`; with
+  `cardkit_scope=False` the app lacks it and every call answers 99991672), sent once as a message
+  ({"type": "card", "data": {"card_id"}}), element text streamed only while streaming_mode is on
+  (300309), each operation's `sequence` strictly increasing (300317), at most 10 operations a second
+  per card (99991400, and counted in `violations`), 30 KB per card (200860), 100,000 characters per
+  element; a repeated `uuid` is not applied twice. A sent entity's message keeps a version per change.
 
 Helpers build event payloads and sign/encrypt them as Feishu does for webhooks.
 """
@@ -45,6 +51,13 @@ APP_ID = "cli_yanbao_test"
 APP_SECRET = "app-secret-for-tests-only"
 BOT_OPEN_ID = "ou_yanbao_bot"
 MAX_CONTENT_BYTES = 30 * 1024
+MAX_CARD_OPS_PER_SECOND = 10
+MAX_ELEMENT_CHARS = 100_000
+SCOPE_MISSING = (
+    99991672,
+    "Access denied. One of the following scopes is required: [cardkit:card:write]. "
+    "应用未开通所需的权限：[cardkit:card:write]",
+)
 TOKEN_INVALID = (
     99991663,
     "Invalid access token for authorization. Please make a request with token attached.",
@@ -91,6 +104,21 @@ class SentMessage:
 
 
 @dataclass
+class CardEntity:
+    card_id: str
+    card: dict[str, Any]
+    sequence: int = 0
+    message_id: str | None = None  # set once the entity is sent
+    ops: list[float] = field(default_factory=list)  # when each operation came
+    uuids: set[str] = field(default_factory=set)
+    updates: list[str] = field(default_factory=list)  # "content", "settings", "update", in order
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.card.get("config", {}).get("streaming_mode"))
+
+
+@dataclass
 class _WsConnection:
     number: int
     websocket: WebSocket
@@ -124,6 +152,9 @@ class FakeFeishu:
         self.ws_connections: list[_WsConnection] = []
         self._tokens: set[str] = set()
         self._uuids: dict[str, str] = {}
+        self.cardkit_scope = True  # False: the app was not granted cardkit:card:write
+        self.entities: dict[str, CardEntity] = {}
+        self.violations: list[str] = []  # limits the bot broke (each answered as Feishu would)
         self._failures: list[_Failure] = []
         self._hangs = 0
         self._pending: dict[str, asyncio.Future] = {}
@@ -142,6 +173,16 @@ class FakeFeishu:
                 Route("/open-apis/im/v1/messages", self._create, methods=["POST"]),
                 Route("/open-apis/im/v1/messages/{message_id}/reply", self._reply, methods=["POST"]),
                 Route("/open-apis/im/v1/messages/{message_id}", self._patch, methods=["PATCH"]),
+                Route("/open-apis/cardkit/v1/cards", self._card_create, methods=["POST"]),
+                Route("/open-apis/cardkit/v1/cards/{card_id}", self._card_update, methods=["PUT"]),
+                Route(
+                    "/open-apis/cardkit/v1/cards/{card_id}/settings", self._card_settings, methods=["PATCH"]
+                ),
+                Route(
+                    "/open-apis/cardkit/v1/cards/{card_id}/elements/{element_id}/content",
+                    self._card_content,
+                    methods=["PUT"],
+                ),
                 Route(
                     "/open-apis/im/v1/messages/{message_id}/resources/{file_key}",
                     self._resource,
@@ -345,6 +386,13 @@ class FakeFeishu:
             card = json.loads(content)
         except ValueError:
             return None, self._error(230001, "invalid message content: not JSON")
+        if card.get("type") == "card":  # a CardKit entity, by its id
+            entity = self.entities.get(str((card.get("data") or {}).get("card_id")))
+            if entity is None:
+                return None, self._error(200740, "The card entity does not exist")
+            if entity.message_id is not None:
+                return None, self._error(230099, "a card entity can only be sent once")
+            return {"__entity__": entity.card_id, **copy.deepcopy(entity.card)}, None
         if card.get("schema") == "2.0" and not isinstance(card.get("body", {}).get("elements"), list):
             return None, self._error(230099, "card JSON 2.0 needs body.elements")
         return card, None
@@ -363,6 +411,9 @@ class FakeFeishu:
             if key and key in self._uuids:  # Feishu sends a message once per uuid
                 return self._uuids[key]
             message_id = new_id("om_bot")
+            entity_id = card.pop("__entity__", None)
+            if entity_id is not None:
+                self.entities[entity_id].message_id = message_id
             self.messages[message_id] = SentMessage(
                 message_id,
                 chat_id,
@@ -429,6 +480,142 @@ class FakeFeishu:
             self.messages[message_id].times.append(time.time())
         self._record("patch", request, {**body, "message_id": message_id})
         return self._ok()
+
+    # ------------------------------------------------------------------ CardKit
+
+    async def _card_checked(
+        self, kind: str, request: Request
+    ) -> tuple[dict[str, Any], CardEntity | None, JSONResponse | None]:
+        """Token, scope, entity, uuid and sequence checks shared by the card operations."""
+        body, refused = await self._checked(kind, request)
+        if refused:
+            return body, None, refused
+        if not self.cardkit_scope:
+            self._record(kind, request, body, SCOPE_MISSING[0])
+            return body, None, self._error(*SCOPE_MISSING)
+        card_id = request.path_params.get("card_id")
+        if card_id is None:
+            return body, None, None
+        with self._lock:
+            entity = self.entities.get(card_id)
+            if entity is None:
+                self._record(kind, request, body, 200740)
+                return body, None, self._error(200740, "The card entity does not exist")
+            if body.get("uuid") and body["uuid"] in entity.uuids:  # idempotent: done already
+                return body, entity, self._ok()
+            now = time.time()
+            recent = [t for t in entity.ops if now - t < 1.0]
+            if len(recent) >= MAX_CARD_OPS_PER_SECOND:
+                self.violations.append(f"{kind}: more than {MAX_CARD_OPS_PER_SECOND} operations a second")
+                self._record(kind, request, body, 99991400)
+                return body, None, self._error(99991400, "request trigger frequency limit")
+            sequence = body.get("sequence")
+            if not isinstance(sequence, int) or sequence <= entity.sequence:
+                self.violations.append(f"{kind}: sequence {sequence} after {entity.sequence}")
+                self._record(kind, request, body, 300317)
+                return (
+                    body,
+                    None,
+                    self._error(
+                        300317,
+                        "The sequence number for operating on the card did not increment consecutively",
+                    ),
+                )
+            entity.ops.append(now)
+        return body, entity, None
+
+    def _new_version(self, entity: CardEntity, kind: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            entity.sequence = body["sequence"]
+            if body.get("uuid"):
+                entity.uuids.add(body["uuid"])
+            entity.updates.append(kind)
+            message = self.messages.get(entity.message_id or "")
+            if message is not None:
+                message.cards.append(copy.deepcopy(entity.card))
+                message.times.append(time.time())
+            self._lock.notify_all()
+
+    def _entity_card(self, data: str) -> tuple[dict[str, Any] | None, JSONResponse | None]:
+        if len(data.encode("utf-8")) > MAX_CONTENT_BYTES:
+            return None, self._error(200860, "Card content exceeds limit.")
+        try:
+            card = json.loads(data)
+        except ValueError:
+            return None, self._error(200220, "Failed to generate card content")
+        if card.get("schema") != "2.0" or not isinstance(card.get("body", {}).get("elements"), list):
+            return None, self._error(200220, "Failed to generate card content: card JSON 2.0 only")
+        if card.get("config", {}).get("update_multi") is False:
+            return None, self._error(300302, "update_multi property is false")
+        return card, None
+
+    async def _card_create(self, request: Request) -> JSONResponse:
+        body, _, refused = await self._card_checked("card_create", request)
+        if refused:
+            return refused
+        if body.get("type") != "card_json":
+            return self._error(10002, "type must be card_json in this fake")
+        card, bad = self._entity_card(str(body.get("data") or ""))
+        if bad:
+            self._record("card_create", request, body, json.loads(bad.body)["code"])
+            return bad
+        card_id = str(7_355_000_000_000_000_000 + next(_ids))
+        with self._lock:
+            self.entities[card_id] = CardEntity(card_id, card)
+        self._record("card_create", request, {**body, "card_id": card_id})
+        return self._ok({"card_id": card_id})
+
+    async def _card_content(self, request: Request) -> JSONResponse:
+        body, entity, refused = await self._card_checked("card_content", request)
+        if refused or entity is None:
+            return refused  # type: ignore[return-value]
+        element_id = request.path_params["element_id"]
+        content = body.get("content")
+        if not entity.streaming:
+            self.violations.append("card_content while streaming_mode is off")
+            self._record("card_content", request, body, 300309)
+            return self._error(300309, "streaming mode is closed")
+        if not isinstance(content, str) or not 1 <= len(content) <= MAX_ELEMENT_CHARS:
+            self._record("card_content", request, body, 10002)
+            return self._error(10002, f"content must be 1 to {MAX_ELEMENT_CHARS} characters")
+        elements = [e for e in entity.card["body"]["elements"] if e.get("element_id") == element_id]
+        if not elements or elements[0].get("tag") not in ("markdown", "plain_text"):
+            self._record("card_content", request, body, 300301)
+            return self._error(300301, f"no markdown or plain_text element {element_id!r}")
+        elements[0]["content"] = content
+        self._new_version(entity, "content", body)
+        self._record("card_content", request, {**body, "card_id": entity.card_id, "element_id": element_id})
+        return self._ok()
+
+    async def _card_settings(self, request: Request) -> JSONResponse:
+        body, entity, refused = await self._card_checked("card_settings", request)
+        if refused or entity is None:
+            return refused  # type: ignore[return-value]
+        try:
+            settings = json.loads(body.get("settings") or "{}")
+        except ValueError:
+            return self._error(10002, "settings is not JSON")
+        entity.card.setdefault("config", {}).update(settings.get("config") or {})
+        self._new_version(entity, "settings", body)
+        self._record("card_settings", request, {**body, "card_id": entity.card_id})
+        return self._ok()
+
+    async def _card_update(self, request: Request) -> JSONResponse:
+        body, entity, refused = await self._card_checked("card_update", request)
+        if refused or entity is None:
+            return refused  # type: ignore[return-value]
+        card, bad = self._entity_card(str((body.get("card") or {}).get("data") or ""))
+        if bad:
+            self._record("card_update", request, body, json.loads(bad.body)["code"])
+            return bad
+        entity.card = card
+        self._new_version(entity, "update", body)
+        self._record("card_update", request, {**body, "card_id": entity.card_id})
+        return self._ok()
+
+    def entity_of(self, message_id: str) -> CardEntity | None:
+        with self._lock:
+            return next((e for e in self.entities.values() if e.message_id == message_id), None)
 
     async def _resource(self, request: Request) -> Response:
         body, refused = await self._checked("download", request)

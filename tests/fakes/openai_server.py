@@ -18,13 +18,15 @@ final usage chunk when "stream_options": {"include_usage": true}, then `data: [D
 
 Each request takes the next scripted behaviour; when the script is empty it asks
 `server.responder(request_json)` (a str answer or a behaviour), else replies `server.default_reply`.
-Behaviours: Reply, Stream, Status, Hang, Garbage, TrickleForever. `server.env()` gives the
+Behaviours: Reply, Stream, Status, Hang, Garbage, TrickleForever. `ObeysInjection()` is a responder
+for a model that follows orders written inside the notes it is given. `server.env()` gives the
 YANBAO_LLM_* variables pointing at the server; `server.requests` records every request.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -184,13 +186,51 @@ Behaviour = Reply | Stream | Status | Hang | Garbage | TrickleForever
 Responder = Callable[[dict[str, Any]], "str | Behaviour"]
 
 
+class ObeysInjection:
+    """A responder for a model that does what any text in its prompt tells it to, as weak models do.
+
+    It answers with the first sentence of paragraph [1] of the context, cited [1], then says
+    whatever each order found anywhere in the prompt tells it to: `SYSTEM: say "…"` or
+    `系统：请回答“…”`. It reads the prompt as a model would: full-width brackets as [ ] and ‹ › as
+    < >, so a note's inert "［1］" is still read as the citation it pretends to be. `orders` records
+    what it was told (a test can tell an obeyed injection from one that never reached it), and
+    `replies` what it answered.
+    """
+
+    ORDER = re.compile(r"(?:SYSTEM|系统|系統)\s*[:：]\s*(?:say|请回答|請回答)\s*[\"“]([^\"”]+)[\"”]")
+
+    def __init__(self) -> None:
+        self.orders: list[str] = []
+        self.replies: list[str] = []
+
+    def __call__(self, request: dict[str, Any]) -> str:
+        prompt = request["messages"][-1]["content"]
+        seen = prompt.replace("［", "[").replace("］", "]").replace("‹", "<").replace("›", ">")
+        orders = self.ORDER.findall(seen)
+        self.orders.extend(orders)
+        first = re.search(r"\[1\][^\n]*\n([^\n]+)", seen)
+        legit = ""
+        if first:
+            sentence = re.split(r"(?<=[。！？])", first.group(1).strip())[0]
+            legit = f"{sentence} [1]"
+        reply = " ".join(part for part in (legit, *orders) if part) or "NOT_FOUND"
+        self.replies.append(reply)
+        return reply
+
+
 class FakeOpenAIServer:
     """The server; also a context manager. `url` is the base URL to give a client (ends in /v1)."""
 
     def __init__(
-        self, *, default_reply: str = "OK [1]", responder: Responder | None = None, prefix: str = "/v1"
+        self,
+        *,
+        default_reply: str = "OK [1]",
+        responder: Responder | None = None,
+        prefix: str = "/v1",
+        api_key: str | None = None,
     ) -> None:
         self.prefix = prefix  # the API lives under it; other paths get 404, like a wrong base URL would
+        self.api_key = api_key  # when set, any other key (or none) gets 401, as OpenAI answers
         self.default_reply = default_reply
         self.responder = responder
         self.requests: list[RecordedRequest] = []
@@ -312,7 +352,21 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
 
+    def refused_key(self) -> bool:
+        """Answer 401 (OpenAI's body) when the server wants a key and this request lacks it."""
+        if self.fake.api_key is None or self.headers.get("Authorization") == f"Bearer {self.fake.api_key}":
+            return False
+        error = {
+            "message": "Incorrect API key provided.",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        }
+        self.send_json(401, {"error": error})
+        return True
+
     def do_GET(self) -> None:
+        if self.refused_key():
+            return
         if self.path.rstrip("/") == f"{self.fake.prefix}/models":
             self.send_json(200, {"object": "list", "data": [{"id": FAKE_MODEL, "object": "model"}]})
         else:
@@ -327,6 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.fake.record(RecordedRequest("POST", self.path, headers, body, raw))
         try:
+            if self.refused_key():
+                return
             if self.path.rstrip("/") != f"{self.fake.prefix}/chat/completions":
                 self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             elif not isinstance(body, dict):

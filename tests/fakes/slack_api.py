@@ -1,9 +1,16 @@
 """A real Slack Web API on 127.0.0.1 for tests and benchmarks, and a sender of correctly signed requests.
 
 `FakeSlackAPI` answers the Web API methods the bot calls (auth.test, chat.postMessage, chat.update,
-chat.postEphemeral, files.info), serves private file downloads behind the bot token like
+chat.postEphemeral, files.info, users.info), serves private file downloads behind the bot token like
 files.slack.com does, records response_url posts, and can be scripted to fail the way Slack fails
 (`ratelimited` with Retry-After, `not_in_channel`, `channel_not_found`).
+
+It also speaks Slack's AI-app surface as documented (2025): chat.startStream / appendStream /
+stopStream with their limits (a reply in a thread; recipient_user_id and recipient_team_id outside a
+DM; at most 12,000 characters of markdown per call; append/stop only on a message still streaming;
+at most 50 blocks at the stop; appendStream a Tier 4 method, 100 calls a minute), and
+assistant.threads.setStatus / setSuggestedPrompts (at most 4) / setTitle. `refuse_streaming` and
+`refuse_assistant` make them answer as a workspace without them does.
 
 `SlackSender` plays Slack's side of the Events API: it signs each body exactly as Slack does
 (v0 HMAC-SHA256 over `v0:{timestamp}:{body}`) and posts events as JSON, slash commands and
@@ -29,7 +36,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import httpx
 
-JSON_FIELDS = ("blocks", "attachments", "metadata")
+JSON_FIELDS = ("blocks", "attachments", "metadata", "chunks", "prompts")
 
 
 @dataclass
@@ -51,6 +58,8 @@ class Message:
     user: str | None = None  # set for ephemeral messages: who sees it
     ephemeral: bool = False
     versions: list[dict[str, Any]] = field(default_factory=list)  # earlier (text, blocks)
+    streaming: bool = False  # between chat.startStream and chat.stopStream
+    stream_calls: list[str] = field(default_factory=list)  # startStream, appendStream…, stopStream
 
     def all_text(self) -> str:
         """Everything a person reads in this message: the text and every text inside its blocks."""
@@ -96,7 +105,9 @@ class FakeSlackAPI:
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
+        port: int = 0,
     ) -> None:
+        self.port = port  # 0: any free port
         self.bot_token = bot_token
         self.app_token = app_token
         self.bot_user_id = bot_user_id
@@ -116,6 +127,13 @@ class FakeSlackAPI:
         self._outbox: queue.Queue[dict[str, Any]] = queue.Queue()
         self.socket_acks: dict[str, dict[str, Any]] = {}  # envelope_id -> the bot's acknowledgement
         self.socket_connections = 0
+        self.socket_down = False  # an outage: open sockets are closed, new ones refused
+        self.refuse_streaming: str | None = None  # e.g. "unknown_method": chat.*Stream refused
+        self.refuse_assistant: str | None = None  # e.g. "missing_scope": assistant.threads.* refused
+        self.users: dict[str, str] = {}  # user id -> display name, for users.info
+        self.statuses: dict[tuple[str, str], str] = {}  # (channel, thread_ts) -> the status shown now
+        self.violations: list[str] = []  # limits the bot broke (the call was refused as Slack would)
+        self._append_times: list[float] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FakeSlackAPI:
@@ -133,7 +151,7 @@ class FakeSlackAPI:
             def do_GET(self) -> None:  # noqa: N802
                 fake._handle_get(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
         self._thread.start()
@@ -231,7 +249,21 @@ class FakeSlackAPI:
         host, port = self._socket_server.socket.getsockname()[:2]
         return f"ws://{host}:{port}/link/?ticket=fake"
 
+    def drop_sockets(self) -> None:
+        """A Slack outage: open Socket Mode connections close and new ones are refused."""
+        with self._changed:
+            self.socket_down = True
+            self._changed.notify_all()
+
+    def restore_sockets(self) -> None:
+        with self._changed:
+            self.socket_down = False
+            self._changed.notify_all()
+
     def _socket_session(self, connection: Any) -> None:
+        if self.socket_down:
+            connection.close()
+            return
         with self._changed:
             self.socket_connections += 1
             self._changed.notify_all()
@@ -244,6 +276,9 @@ class FakeSlackAPI:
                 connection.send(json.dumps(envelope, ensure_ascii=False))
             except queue.Empty:
                 pass
+            if self.socket_down:
+                connection.close()
+                return
             try:
                 raw = connection.recv(timeout=0.05)
             except TimeoutError:
@@ -430,6 +465,8 @@ class FakeSlackAPI:
                 thread_ts=params.get("thread_ts"),
             )
             self.messages[ts] = msg
+            if msg.thread_ts:
+                self.statuses.pop((msg.channel, str(msg.thread_ts)), None)  # a reply clears the status
             return 200, {"ok": True, "channel": msg.channel, "ts": ts, "message": self._message_json(msg)}, {}
         if method == "chat.update":
             msg = self.messages.get(str(params.get("ts")))
@@ -459,7 +496,122 @@ class FakeSlackAPI:
             if info is None:
                 return 200, {"ok": False, "error": "file_not_found"}, {}
             return 200, {"ok": True, "file": dict(info)}, {}
+        if method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
+            return self._stream_method(method, params)
+        if method.startswith("assistant.threads."):
+            return self._assistant_method(method, params)
+        if method == "users.info":
+            name = self.users.get(str(params.get("user")))
+            if name is None:
+                return 200, {"ok": False, "error": "user_not_found"}, {}
+            user = {"id": params["user"], "name": name.lower(), "real_name": name}
+            return (
+                200,
+                {"ok": True, "user": {**user, "profile": {"display_name": name, "real_name": name}}},
+                {},
+            )
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    # -- streaming (chat.startStream / appendStream / stopStream) --------------------------------------
+    @staticmethod
+    def _markdown_of(params: dict[str, Any]) -> tuple[str, list[int]]:
+        """The markdown a streaming call carries (markdown_text and/or markdown_text chunks) and the
+        length of each piece, for the 12,000-character rule."""
+        pieces = []
+        if params.get("markdown_text"):
+            pieces.append(str(params["markdown_text"]))
+        chunks = params.get("chunks") or []
+        if isinstance(chunks, str):
+            chunks = json.loads(chunks)
+        for chunk in chunks:
+            if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+                pieces.append(str(chunk.get("text") or ""))
+        return "".join(pieces), [len(p) for p in pieces]
+
+    def _refuse(self, why: str, error: str, status: int = 200, headers: dict | None = None):
+        self.violations.append(why)
+        return status, {"ok": False, "error": error}, headers or {}
+
+    def _stream_method(self, method: str, params: dict[str, Any]) -> tuple[int, dict, dict]:
+        if self.refuse_streaming:
+            return 200, {"ok": False, "error": self.refuse_streaming}, {}
+        text, lengths = self._markdown_of(params)
+        if any(n > 12_000 for n in lengths):
+            return self._refuse(f"{method}: markdown_text over 12,000 characters", "msg_too_long")
+        channel = str(params.get("channel") or "")
+        if method == "chat.startStream":
+            if not channel:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            if not params.get("thread_ts"):
+                return self._refuse("chat.startStream without thread_ts", "invalid_arguments")
+            if not channel.startswith("D") and not (
+                params.get("recipient_user_id") and params.get("recipient_team_id")
+            ):
+                return self._refuse(
+                    "chat.startStream in a channel without recipient ids", "invalid_arguments"
+                )
+            ts = self._next_ts()
+            msg = Message(
+                channel=channel, ts=ts, text=text, blocks=[], thread_ts=params["thread_ts"], streaming=True
+            )
+            msg.stream_calls.append(method)
+            self.messages[ts] = msg
+            self.statuses.pop((channel, str(params["thread_ts"])), None)  # a reply clears the status
+            return 200, {"ok": True, "channel": channel, "ts": ts}, {}
+        msg = self.messages.get(str(params.get("ts")))
+        if msg is None or msg.channel != channel:
+            return 200, {"ok": False, "error": "message_not_found"}, {}
+        if not msg.streaming:
+            return self._refuse(f"{method} on a message not streaming", "message_not_in_streaming_state")
+        if method == "chat.appendStream":
+            now = time.time()
+            self._append_times = [t for t in self._append_times if now - t < 60] + [now]
+            if len(self._append_times) > 100:
+                return self._refuse("chat.appendStream over Tier 4", "ratelimited", 429, {"Retry-After": "1"})
+            if not text:
+                return self._refuse("chat.appendStream without markdown_text", "invalid_arguments")
+            msg.text += text
+            msg.stream_calls.append(method)
+            return 200, {"ok": True, "channel": channel, "ts": msg.ts}, {}
+        blocks = params.get("blocks") or []
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if len(blocks) > 50:
+            return self._refuse("chat.stopStream with more than 50 blocks", "invalid_blocks")
+        msg.text += text
+        msg.streaming = False
+        msg.stream_calls.append(method)
+        # the finished message: the streamed markdown, then the blocks given at the stop
+        msg.blocks = [{"type": "markdown", "text": msg.text}, *blocks]
+        return 200, {"ok": True, "channel": channel, "ts": msg.ts, "message": self._message_json(msg)}, {}
+
+    def _assistant_method(self, method: str, params: dict[str, Any]) -> tuple[int, dict, dict]:
+        if method not in (
+            "assistant.threads.setStatus",
+            "assistant.threads.setSuggestedPrompts",
+            "assistant.threads.setTitle",
+        ):
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        if self.refuse_assistant:
+            return 200, {"ok": False, "error": self.refuse_assistant}, {}
+        channel, thread_ts = params.get("channel_id"), params.get("thread_ts")
+        if not channel or not thread_ts:
+            return self._refuse(f"{method} without channel_id and thread_ts", "invalid_arguments")
+        if method == "assistant.threads.setStatus":
+            if "status" not in params:
+                return self._refuse("setStatus without status", "invalid_arguments")
+            self.statuses[(str(channel), str(thread_ts))] = str(params["status"])
+        elif method == "assistant.threads.setSuggestedPrompts":
+            prompts = params.get("prompts") or []
+            if isinstance(prompts, str):
+                prompts = json.loads(prompts)
+            if not 1 <= len(prompts) <= 4 or not all(p.get("title") and p.get("message") for p in prompts):
+                return self._refuse(
+                    "setSuggestedPrompts: 1 to 4 prompts with title and message", "invalid_arguments"
+                )
+        elif not params.get("title"):
+            return self._refuse("setTitle without title", "invalid_arguments")
+        return 200, {"ok": True}, {}
 
     def _message_json(self, msg: Message) -> dict[str, Any]:
         return {

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.chunking import chunk_paragraphs, split_sentences
+from index.chunking import chunk_paragraphs
 from index.clean import clean_reprint_boilerplate
 from index.readers import read_document
+from index.text import sentences as split_sentences
 from tests.helpers import (
     SIMPLIFIED_SEED,
     STRATEGY_NOTE,
@@ -53,23 +54,6 @@ def long_paragraph() -> str:
     text = "".join(sentences)
     assert len(text) > 500
     return text
-
-
-def test_split_sentences_keeps_each_delimiter_with_its_sentence():
-    text = "算力需求超预期。订单饱满！还能持续吗？我们认为可以；风险在于制裁"
-    assert split_sentences(text) == [
-        "算力需求超预期。",
-        "订单饱满！",
-        "还能持续吗？",
-        "我们认为可以；",
-        "风险在于制裁",
-    ]
-    assert "".join(split_sentences(text)) == text
-
-
-def test_split_sentences_keeps_closing_quotes_with_the_sentence():
-    text = "他说“算力需求超预期。”市场随即上涨。"
-    assert split_sentences(text) == ["他说“算力需求超预期。”", "市场随即上涨。"]
 
 
 def test_a_long_paragraph_splits_between_sentences_only(tmp_path):

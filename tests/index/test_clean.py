@@ -242,3 +242,108 @@ def test_a_bare_registration_code_line_is_not_content(tmp_path):
         ],
     )
     assert "S0760523050002" not in kept_texts(cleaned(note))
+
+
+# --- nothing of the report is lost (issue 15, section 3) ------------------------------------
+
+FORECAST_ROWS = [
+    "指标 | 2024A | 2025E | 2026E",
+    "营业收入(亿元) | 45.6 | 60.3 | 78.9",
+    "归母净利润(亿元) | 5.1 | 7.2 | 9.6",
+    "EPS(元) | 0.60 | 0.83 | 1.08",
+    "P/E | 42 | 30 | 23",
+]
+FORECAST_INTRO = "我们预计公司2024-2026年营业收入分别为45.6/60.3/78.9亿元，维持“买入”评级。"
+
+
+def forecast_html() -> bytes:
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{cell.strip()}</td>" for cell in row.split("|")) + "</tr>"
+        for row in FORECAST_ROWS
+    )
+    return (
+        "<html><body><nav>首页 | 研报 | 公司研究</nav><h1>英维克(002837)：液冷订单高增</h1>"
+        f"<p>{FORECAST_INTRO}</p><table>{cells}</table><p>风险提示：订单不及预期。</p></body></html>"
+    ).encode()
+
+
+def forecast_docx(path):
+    import docx
+
+    document = docx.Document()
+    document.add_heading("英维克(002837)：液冷订单高增", level=1)
+    document.add_paragraph(FORECAST_INTRO)
+    rows = [[cell.strip() for cell in row.split("|")] for row in FORECAST_ROWS]
+    table = document.add_table(rows=len(rows), cols=len(rows[0]))
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            table.cell(r, c).text = cell
+    document.add_paragraph("风险提示：订单不及预期。")
+    document.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["html", "docx"])
+def test_forecast_table_rows_are_kept_not_taken_for_breadcrumbs(tmp_path, kind):
+    if kind == "html":
+        path = tmp_path / "note.html"
+        path.write_bytes(forecast_html())
+    else:
+        path = forecast_docx(tmp_path / "note.docx")
+    report = cleaned(path)
+    rows = [p.text for p in report.paragraphs if p.kind == "table_row"]
+    assert rows == FORECAST_ROWS
+    assert not any("首页" in p.text for p in report.paragraphs)  # a real nav bar still goes
+
+
+def test_table_rows_from_any_reader_survive_cleaning_even_last_in_the_note():
+    # the PDF reader gives table rows as blocks of kind "table_row"; at the end of the content they
+    # are not the reprint's keyword tags either
+    from index.readers import Block
+
+    blocks = [Block("英维克盈利预测", page=3), Block(FORECAST_INTRO, page=3)]
+    blocks += [Block(row, page=3, kind="table_row") for row in FORECAST_ROWS]
+    blocks += [Block("免责声明", page=4), Block("本报告仅供客户使用。", page=4)]
+    report = clean_reprint_boilerplate(blocks)
+    assert [p.text for p in report.paragraphs if p.kind == "table_row"] == FORECAST_ROWS
+
+
+def test_a_paragraph_that_differs_only_in_its_last_stock_is_not_a_repeat():
+    first = (
+        "建议关注：端侧AI芯片龙头恒玄科技、晶晨股份、瑞芯微，以及受益于存储涨价的兆易创新、江波龙和佰维存储。"
+    )
+    second = (
+        "建议关注：端侧AI芯片龙头恒玄科技、晶晨股份、瑞芯微，以及受益于存储涨价的兆易创新、江波龙和德明利。"
+    )
+    kept, duplicates = collapse_repeated_paragraphs([Paragraph(first), Paragraph(second)])
+    assert [p.text for p in kept] == [first, second] and duplicates == 0
+
+
+def test_a_paragraph_that_differs_only_in_a_figure_is_not_a_repeat():
+    first = "本周申万电子指数下跌1.86%，科创板指数下跌2.41%，沪深300下跌1.13%，深圳成指下跌1.99%，创业板指下跌2.86%。"
+    second = first.replace("2.86%", "3.12%")
+    kept, _ = collapse_repeated_paragraphs([Paragraph(first), Paragraph(second)])
+    assert [p.text for p in kept] == [first, second]
+
+
+def test_a_longer_copy_that_adds_a_stock_is_kept():
+    first = "建议关注：端侧AI芯片龙头恒玄科技、晶晨股份、瑞芯微与全志科技，订单弹性最大。"
+    second = "建议关注：端侧AI芯片龙头恒玄科技、晶晨股份、瑞芯微与全志科技，订单弹性最大。另关注乐鑫科技。"
+    kept, _ = collapse_repeated_paragraphs([Paragraph(first), Paragraph(second)])
+    assert [p.text for p in kept] == [first, second]
+
+
+def test_repeats_are_found_among_thousands_of_paragraphs():
+    # each paragraph is compared with the few that share its pieces, not with every earlier one;
+    # repeats far apart are still found
+    distinct = [
+        Paragraph(
+            f"第{n}段：本周第{n}号样本公司的订单同比增长{n % 97}%，库存周转{n % 53}天，毛利率{n % 41}%。"
+        )
+        for n in range(4000)
+    ]
+    repeats = [Paragraph(distinct[n].text.replace("，", ",")) for n in (0, 1999, 3999)]
+    contained = [Paragraph(distinct[10].text[:20])]
+    kept, duplicates = collapse_repeated_paragraphs(distinct + repeats + contained)
+    assert [p.text for p in kept] == [p.text for p in distinct]
+    assert duplicates == 4

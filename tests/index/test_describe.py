@@ -3,6 +3,8 @@ stocks. What the text does not say stays None, never guessed."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,14 @@ def lexicon() -> Lexicon:
 def describe(path: Path, lexicon: Lexicon):
     document = read_document(path)
     cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
-    return describe_report(document.blocks, cleaned, lexicon, document.title_hint)
+    return describe_report(
+        document.blocks,
+        cleaned,
+        lexicon,
+        document.title_hint,
+        date_hint=document.date_hint,
+        file_name=path.name,  # as the pipeline does: a date in the file name is the last resort
+    )
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +217,91 @@ def test_an_impossible_period_is_not_reported(tmp_path, lexicon):
         ["通信行业周跟踪(20241322-20241216)：标题日期有误", "本周通信板块上涨，物联网板块表现领先。"],
     )
     assert describe(note, lexicon).period is None
+
+
+# --- real notes and the notes written for eval/: broker and date from general cues ---------------
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_NOTES = ROOT.parent / "shared" / "realnotes"
+ISO_DATE = re.compile(r"20\d{2}-\d{2}-\d{2}")
+
+
+def expected_metadata(folder: Path) -> list[tuple[Path, str | None, str | None]]:
+    """(file, broker, date) from a notes.json; a broker or date "not shown in stored text" is None."""
+    rows = []
+    for note in json.loads((folder / "notes.json").read_text(encoding="utf-8")):
+        broker = note.get("broker")
+        broker = None if not broker or "not shown" in broker else broker
+        shown = note.get("date") or ""
+        dates = ISO_DATE.findall(shown) if "not in stored text" not in shown else []
+        rows.append((folder / note["file"], broker, dates[0] if dates else None))
+    return rows
+
+
+def check_metadata(folder: Path, lexicon: Lexicon) -> None:
+    wrong = []
+    for path, broker, day in expected_metadata(folder):
+        got = describe(path, lexicon)
+        want_broker = lexicon.canonical_broker(broker) if broker else None
+        if got.broker != want_broker:
+            wrong.append(f"{path.name}: broker {got.broker!r}, expected {want_broker!r}")
+        # a weekly whose date notes.json gives as "week A..B" may be dated by any day of that week
+        week = ISO_DATE.findall(json.dumps(day)) if day else []
+        if got.date != day and not (week and got.period and got.period.startswith(week[0])):
+            wrong.append(f"{path.name}: date {got.date!r}, expected {day!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_notes_written_for_eval_get_their_broker_and_date(lexicon):
+    # title without brackets, 来源 line, dateline, front matter, -YYMMDD, e-mail domains, SAC prefixes
+    check_metadata(ROOT / "eval" / "notes", lexicon)
+
+
+@pytest.mark.skipif(
+    not (REAL_NOTES / "notes.json").is_file(),
+    reason="../shared/realnotes absent (newcomer's clone)",
+)
+def test_real_notes_get_the_broker_and_date_their_notes_json_gives(lexicon):
+    check_metadata(REAL_NOTES, lexicon)
+
+
+def test_front_matter_is_metadata_and_never_the_title_or_text(tmp_path, lexicon):
+    note = write_note(
+        tmp_path / "scraped.txt",
+        [
+            "URL: https://example.com/a/1.html",
+            "TITLE: 某证券：光模块需求超预期",
+            "发布时间: 2025-02-03 10:00",
+            "来源: 智通财经",
+            "智通财经APP获悉，国盛证券发布研报称，800G光模块需求超预期，维持行业“增持”评级。",
+        ],
+    )
+    document = read_document(note)
+    cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
+    desc = describe_report(document.blocks, cleaned, lexicon, document.title_hint)
+    assert desc.title == "某证券：光模块需求超预期"
+    assert desc.date == "2025-02-03"
+    assert desc.broker == "国盛证券"  # "XX证券发布研报称": the media outlet is not the author
+    assert all(not p.text.startswith(("URL", "TITLE", "发布时间", "来源")) for p in cleaned.paragraphs)
+
+
+def test_broker_only_in_email_domains_and_sac_codes(tmp_path, lexicon):
+    note = write_note(
+        tmp_path / "extract.txt",
+        [
+            "電子行業週報",
+            "證券分析師：王某 wangmou@guosen.com.cn 執證編碼：S0980521050001",
+            "本週電子板塊上漲2.35%，跑贏滬深300指數1.22個百分點。",
+        ],
+    )
+    assert describe(note, lexicon).broker == "国信证券"
+
+
+def test_dates_in_titles(tmp_path, lexicon):
+    for title, day in [
+        ("长江证券通信行业周跟踪：卫星组网提速-20260108", "2026-01-08"),
+        ("招商证券-半导体设备行业深度报告-241230", "2024-12-30"),
+        ("2025年2月6日 策略快评：春季行情展望", "2025-02-06"),
+    ]:
+        note = write_note(tmp_path / "t.txt", [title, "本周通信板块上涨3.2%，跑赢沪深300指数1.1个百分点。"])
+        assert describe(note, lexicon).date == day, title

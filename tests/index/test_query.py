@@ -154,3 +154,50 @@ def test_list_questions() -> None:
     assert plan("Which telecom stocks were the top gainers?").wants_list
     assert not plan("豆包11月月活?").wants_list
     assert not plan("How much did the Shenwan telecom index rise that week?").wants_list
+
+
+@pytest.mark.parametrize(
+    "wrapped, plain",
+    [
+        ("山证推荐哪些IDC标的？谢谢", "山证推荐哪些IDC标的？"),
+        ("麻烦问下，豆包11月月活多少？请引用原文", "豆包11月月活多少？"),
+        ("你好，字节跳动2025年资本开支预计多少？麻烦了", "字节跳动2025年资本开支预计多少？"),
+        ("请引用原文：A股1月需要防范什么?", "A股1月需要防范什么?"),
+        (
+            "Which stocks does Shanxi recommend for edge compute? Please cite the source, thanks!",
+            "Which stocks does Shanxi recommend for edge compute?",
+        ),
+        ("Hi, where did the 10-year yield close? Thanks.", "where did the 10-year yield close?"),
+    ],
+)
+def test_courtesy_words_are_not_the_question(wrapped: str, plain: str) -> None:
+    p = plan(wrapped)
+    assert p.question == plain and p.asked == wrapped
+    q = parse_query(plain, TODAY)
+    assert (p.broker, p.terms, p.companies, p.wants_list, p.wants_figure) == (
+        q.broker,
+        q.terms,
+        q.companies,
+        q.wants_list,
+        q.wants_figure,
+    )
+
+
+def test_a_question_made_only_of_thanks_stays_as_asked() -> None:
+    assert plan("谢谢!").question == "谢谢!"
+
+
+@pytest.mark.parametrize(
+    "question, figure, listing",
+    [
+        ("豆包11月月活多少?", True, False),
+        ("Where did the 10-year Treasury yield close last Friday?", True, False),
+        ("通信行业涨幅前十的标的重合度是多少?", True, False),  # a figure about stocks, not a list
+        ("哪些标的涨幅超过20%?", False, True),
+        ("国盛计算机周报里涨幅居前的个股?", False, True),
+        ("How does West Securities view DeepSeek?", False, False),
+    ],
+)
+def test_what_kind_of_answer_a_question_wants(question: str, figure: bool, listing: bool) -> None:
+    p = plan(question)
+    assert (p.wants_figure, p.wants_list) == (figure, listing)

@@ -399,11 +399,13 @@ def test_pdf_headings_and_table_rows(report_pdf):
         ("一、行业动向", 1),
         ("二、投资建议", 2),
     ]
-    rows = [block.text for block in blocks if block.kind == "table_row"]
-    assert rows == ["代码 | 名称 | 涨跌幅", "300442 | 润泽科技 | 12.5%", "300383 | 光环新网 | -3.2%"]
+    rows = [block for block in blocks if block.kind == "table_row"]
+    assert [row.text for row in rows] == ["300442 | 润泽科技 | 12.5%", "300383 | 光环新网 | -3.2%"]
+    # Every row carries its caption and header row, so a chunk of rows can be read on its own.
+    assert all(row.context == "表1:重点公司涨跌幅\n代码 | 名称 | 涨跌幅" for row in rows)
     texts = [block.text for block in blocks]
-    # The table sits between its caption and the next paragraph, and its cells are not repeated as prose.
-    assert texts.index("表1:重点公司涨跌幅") + 1 == texts.index("代码 | 名称 | 涨跌幅")
+    # The table sits where it was printed, and its cells are not repeated as prose.
+    assert texts.index("300442 | 润泽科技 | 12.5%") + 2 == texts.index("表格之后的段落,依然是正文。")
     assert not any("润泽科技" in block.text for block in blocks if block.kind != "table_row")
 
 
