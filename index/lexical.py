@@ -437,6 +437,16 @@ class LexicalIndex:
             extra={"chunks": sum(counts.values()), "seconds": round(time.monotonic() - started, 2)},
         )
 
+    def close(self) -> None:
+        """Let go of the index and its state file (a closed index is opened again by a refresh)."""
+        with self._lock:
+            if self._state is not None:
+                self._state.close()
+            self._build, self._index, self._searcher, self._state = None, None, None, None
+            self._problem = "closed"
+            with self._cache_lock:
+                self._cache.clear()
+
     # ---- reading -------------------------------------------------------------------------------
     @property
     def reports(self) -> dict[str, Report]:

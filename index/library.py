@@ -100,6 +100,11 @@ class Library:
         self.refresh(wait=True)
         return removed
 
+    def close(self) -> None:
+        """Release the store client and the lexical index's files (tests open many libraries)."""
+        self.lexical.close()
+        self.store.close()
+
     def rebuild_lexical(self) -> int:
         """Rebuild this replica's lexical index from the store; returns the chunks it holds."""
         self.lexical.rebuild(self.store)

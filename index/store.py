@@ -438,6 +438,10 @@ class Store:
     def count_chunks(self) -> int:
         return self.chunks.count()
 
+    def close(self) -> None:
+        """Let go of the Chroma client (an embedded store's files are closed with its last client)."""
+        self._client.close()
+
     def ping(self) -> bool:
         try:
             self._client.heartbeat()

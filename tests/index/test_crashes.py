@@ -48,8 +48,21 @@ def write_copy(folder: Path, n: int, marker: str) -> Path:
     return write_note(folder / f"note_{n:02d}.txt", note_lines(n, marker))
 
 
+_opened: list[Library] = []
+
+
 def open_library(home: Path, **env: str) -> Library:
-    return Library(make_settings(home.parent, YANBAO_HOME=str(home), **env))
+    library = Library(make_settings(home.parent, YANBAO_HOME=str(home), **env))
+    _opened.append(library)
+    return library
+
+
+@pytest.fixture(autouse=True)
+def _close_libraries():
+    """Each test opens several stores: their files are closed after it (one process runs them all)."""
+    yield
+    while _opened:
+        _opened.pop().close()
 
 
 def killed(args: list[str], home: Path, step: str, **env: str) -> subprocess.CompletedProcess[str]:

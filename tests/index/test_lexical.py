@@ -32,17 +32,31 @@ def copy_samples(folder: Path, names: tuple[str, ...] = tuple(NOTES.values())) -
     return folder
 
 
-def open_library(home: Path) -> Library:
-    return Library(make_settings(home.parent, YANBAO_HOME=str(home)))
+_opened: list[Library] = []
+
+
+def open_library(home: Path, **env: str) -> Library:
+    library = Library(make_settings(home.parent, YANBAO_HOME=str(home), **env))
+    _opened.append(library)
+    return library
+
+
+@pytest.fixture(autouse=True)
+def _close_libraries():
+    """Each test opens stores of its own: their files are closed after it."""
+    yield
+    while _opened:
+        _opened.pop().close()
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Library:
+def library(tmp_path_factory):
     root = tmp_path_factory.mktemp("lexical")
-    library = open_library(root / "home")
+    library = Library(make_settings(root, YANBAO_HOME=str(root / "home")))
     summary = library.index([copy_samples(root / "reports")], progress=False)
     assert summary.added == 4 and summary.failed == []
-    return library
+    yield library
+    library.close()
 
 
 def by_broker(library: Library) -> dict[str, Report]:
@@ -122,6 +136,7 @@ def test_a_replaced_store_makes_the_lexical_index_rebuild(tmp_path):
     client = connect(first.settings)
     for collection in (first.store.chunks.name, first.store.catalog.name):
         client.delete_collection(collection)  # the store is wiped (or replaced by a new server)
+    client.close()
     again = open_library(home)
     assert again.reports() == [] and len(again.lexical) == 0
     again.index([folder], progress=False)
@@ -180,9 +195,7 @@ def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(tmp_path):
     ones Chroma's filtered query gives."""
     from tests.helpers import minilm_path
 
-    library = Library(
-        make_settings(tmp_path, YANBAO_HOME=str(tmp_path / "home"), YANBAO_EMBED_MODEL=str(minilm_path()))
-    )
+    library = open_library(tmp_path / "home", YANBAO_EMBED_MODEL=str(minilm_path()))
     library.index([copy_samples(tmp_path / "reports")], progress=False)
     vector = library.searcher.embedder.embed_query("liquid cooling orders for data centers")
     for where in (SearchFilter.of(brokers=["天风证券", "开源证券"]), SearchFilter.of(kinds=["weekly"])):
@@ -198,7 +211,7 @@ def test_a_serving_replica_reads_the_change_log_at_most_every_refresh_seconds(tm
     home = tmp_path / "home"
     writer = open_library(home)
     writer.index([folder], progress=False)
-    serving = Library(make_settings(tmp_path, YANBAO_HOME=str(home), YANBAO_REFRESH_SECONDS="60"))
+    serving = open_library(home, YANBAO_REFRESH_SECONDS="60")
     assert serving.search("AI Agent").hits  # its first search reads the change log
 
     write_note(folder / "new.txt", ["新研报：固态电池产业化提速", "我们看好硫化物固态电解质龙头。"])

@@ -60,6 +60,8 @@ def test_a_pool_run_stores_what_a_file_by_file_run_stores(tmp_path):
         assert one_by_one.index([file], progress=False).added == 1
     assert stored(pooled) == stored(one_by_one)
     assert "files/s" in render_summary_text(summary)
+    pooled.close()
+    one_by_one.close()
 
 
 class CountingEmbedder:
@@ -101,6 +103,7 @@ def test_chunks_are_embedded_in_bounded_batches_across_reports(tmp_path):
         alone = status.embedder.inner.embed_passages([texts[meta["paragraph"]]])[0]
         cosine = sum(float(a) * float(b) for a, b in zip(vector, alone, strict=True))
         assert math.isclose(cosine, 1.0, abs_tol=1e-3)
+    library.close()
 
 
 def test_a_single_file_is_parsed_in_process():
