@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from index.library import Library
-from tests.helpers import YANBAO, cli_env, json_out, make_settings, run_yanbao, write_note
+from tests.helpers import YANBAO, cli_env, json_out, run_yanbao, write_note
+from tests.index.libraries import open_library
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 BASE_NOTES = ("guosheng_computer_weekly_20241229.txt", "tianfeng_envicool_company_20250106.txt")
@@ -46,23 +47,6 @@ def note_lines(n: int, marker: str) -> list[str]:
 
 def write_copy(folder: Path, n: int, marker: str) -> Path:
     return write_note(folder / f"note_{n:02d}.txt", note_lines(n, marker))
-
-
-_opened: list[Library] = []
-
-
-def open_library(home: Path, **env: str) -> Library:
-    library = Library(make_settings(home.parent, YANBAO_HOME=str(home), **env))
-    _opened.append(library)
-    return library
-
-
-@pytest.fixture(autouse=True)
-def _close_libraries():
-    """Each test opens several stores: their files are closed after it (one process runs them all)."""
-    yield
-    while _opened:
-        _opened.pop().close()
 
 
 def killed(args: list[str], home: Path, step: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ from index.library import Library
 from index.records import Report
 from index.store import connect
 from tests.helpers import make_settings, write_note
+from tests.index.libraries import open_library
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 NOTES = {
@@ -30,23 +31,6 @@ def copy_samples(folder: Path, names: tuple[str, ...] = tuple(NOTES.values())) -
     for name in names:
         shutil.copyfile(SAMPLES / name, folder / name)
     return folder
-
-
-_opened: list[Library] = []
-
-
-def open_library(home: Path, **env: str) -> Library:
-    library = Library(make_settings(home.parent, YANBAO_HOME=str(home), **env))
-    _opened.append(library)
-    return library
-
-
-@pytest.fixture(autouse=True)
-def _close_libraries():
-    """Each test opens stores of its own: their files are closed after it."""
-    yield
-    while _opened:
-        _opened.pop().close()
 
 
 @pytest.fixture(scope="module")
