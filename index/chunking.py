@@ -70,6 +70,8 @@ def chunk_paragraphs(paragraphs: list[Paragraph]) -> list[ChunkText]:
             # Rows of a table are cited with what makes their figures mean something: the
             # table's caption, units and header row, printed above the rows in every chunk.
             head = [pending[0].context] if pending[0].kind == "table_row" and pending[0].context else []
+            if head and head[0].split("\n")[-1] == pending[0].text:  # the header is the first row
+                head = head[0].split("\n")[:-1]
             chunks.append(ChunkText("\n".join(head + [p.text for p in pending]), section, pending[0].page))
             pending.clear()
 

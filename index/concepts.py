@@ -14,6 +14,7 @@ from index.query import (
     QueryPlan,
     _find_spans,  # the parser's own time-word spans, so both agree on them
 )
+from index.text import fold_same_length
 
 # Words that ask *how* (which, recommend, stocks) rather than *what about*: they never decide relevance.
 GENERIC_ZH = frozenset(
@@ -66,6 +67,99 @@ def _year_ranges(form: str) -> list[tuple[str, str]]:
     return out
 
 
+_CN_DIGIT = {"1": "一", "2": "二", "3": "三", "4": "四"}
+_EN_ORDINAL = {"first": "1", "second": "2", "third": "3", "fourth": "4"}
+_EN_MONTHS = {
+    name: n
+    for n, names in enumerate(
+        "january|february|march|april|may|june|july|august|september sept|october|november|december".split(
+            "|"
+        ),
+        start=1,
+    )
+    for name in names.split()
+}
+# Any period of a grain, as notes write them (a month-day date is a dateline, not a month asked about)
+_ANY_PERIOD = {
+    "year": re.compile(r"(?<!\d)20\d{2}(?!\d)|(?<![\d.])\d{2}[ea]\b"),
+    "month": re.compile(
+        r"(?<![\d.])(?:1[0-2]|[1-9])月(?![\d日号份])(?!\d{1,2}[日号])|\b(?:january|february|march|april|june|july|august|september|october|november|december)\b"
+    ),
+    "quarter": re.compile(
+        r"[一二三四1-4]季度|[一二三四]季报|\bq[1-4]\b|(?<![\d.])[1-4]q\b|\b(?:first|second|third|fourth)[\s-]quarter"
+    ),
+    "half": re.compile(r"[上下]半年|\b[h][12]\b|(?<![\d.])[12]h\b|\b(?:first|second) half"),
+}
+_YEAR_ASKED = re.compile(r"(?<![\d.-])(?:fy)?(20\d{2})(?:年|e\b|a\b|(?=q[1-4])|(?![\d/.-]))")
+_QUARTER_ASKED = re.compile(
+    r"(?<!前)第?([一二三四1-4])季度|(?<![a-z])q([1-4])\b|(?<![\d.])([1-4])q\b|\b(first|second|third|fourth)[\s-]quarter"
+)
+_HALF_ASKED = re.compile(r"([上下])半年|\bh([12])\b|\b(first|second) half")
+_EN_MONTH_ASKED = re.compile(r"\b(" + "|".join(_EN_MONTHS) + r")\b")
+
+
+def _year_concept(year: str) -> Concept:
+    pattern = re.compile(rf"(?<!\d){year}(?!\d)|(?<![\d.]){year[2:]}[ea]\b|(?<![\d.]){year[2:]}年")
+    return Concept(year, (year,), period="year", pattern=pattern)
+
+
+def _quarter_concept(n: str) -> Concept:
+    cn = _CN_DIGIT[n]
+    pattern = re.compile(rf"(?<!前)第?[{cn}{n}]季度|{cn}季报|\bq{n}\b|(?<![\d.]){n}q\b")
+    return Concept(f"q{n}", (f"{cn}季度", f"q{n}"), period="quarter", pattern=pattern)
+
+
+def _half_concept(first: bool) -> Concept:
+    zh, n = ("上半年", "1") if first else ("下半年", "2")
+    pattern = re.compile(rf"{zh}|\bh{n}\b|(?<![\d.]){n}h\b")
+    return Concept(zh, (zh,), period="half", pattern=pattern)
+
+
+def _month_concept(n: int) -> Concept:
+    pattern = re.compile(rf"(?<![\d.]){n}月(?!\d{{1,2}}[日号])")
+    return Concept(f"{n}月", (f"{n}月",), period="month", pattern=pattern)
+
+
+def period_concepts(text: str, original: str | None = None) -> tuple[list[Concept], str]:
+    """The periods `text` (a folded question, dates already blanked) names as its subject, and the
+    text with them blanked: years (2028, 2026E, FY2027), quarters (二季度, Q2), halves (上半年, H1)
+    and months (8月, January). `original` is the question as written (same length), for case."""
+    original = original if original is not None and len(original) == len(text) else text
+    found: list[Concept] = []
+    spans: list[tuple[int, int]] = []
+    for match in _YEAR_ASKED.finditer(text):
+        if re.search(r"\b[a-z]{2,6}\s*$", text[max(0, match.start() - 8) : match.start()]) and re.search(
+            r"\b[A-Z]{2,6}\s*$", original[max(0, match.start() - 8) : match.start()]
+        ):
+            continue  # "GTC 2025", "CES 2026": an event's name, not a period asked about
+        found.append(_year_concept(match.group(1)))
+        spans.append(match.span())
+    for match in _QUARTER_ASKED.finditer(text):
+        n = next(g for g in match.groups() if g)
+        n = _EN_ORDINAL.get(n, n)
+        n = {v: k for k, v in _CN_DIGIT.items()}.get(n, n)
+        found.append(_quarter_concept(n))
+        spans.append(match.span())
+    for match in _HALF_ASKED.finditer(text):
+        word = next(g for g in match.groups() if g)
+        found.append(_half_concept(word in ("上", "1", "first")))
+        spans.append(match.span())
+    for match in _MONTH_WORD.finditer(text):
+        found.append(_month_concept(int(match.group(0)[:-1])))
+        spans.append(match.span())
+    for match in _EN_MONTH_ASKED.finditer(text):
+        if match.group(1) == "may":
+            continue  # the verb far more often than the month
+        found.append(_month_concept(_EN_MONTHS[match.group(1)]))
+        spans.append(match.span())
+    for start, end in spans:
+        text = text[:start] + " " * (end - start) + text[end:]
+    unique: dict[str, Concept] = {}
+    for concept in found:
+        unique.setdefault(concept.label, concept)
+    return list(unique.values()), text
+
+
 @dataclass
 class Concept:
     label: str
@@ -80,14 +174,28 @@ class Concept:
     # Weaker evidence of the concept, worth PARTIAL_CREDIT: every part of one of these groups present
     # ("字节链" asked, 字节 written; "bytedance chain" asked, 字节跳动 written).
     parts: tuple[tuple[str, ...], ...] = ()
+    # A period the question names as its subject (2028, 8月, Q2, 上半年): "year" | "month" |
+    # "quarter" | "half". A passage that names another period of that grain and not this one
+    # speaks of another time: it does not answer (`conflicts`).
+    period: str | None = None
+    pattern: re.Pattern[str] | None = None  # matches the period in any of its written forms
 
     def present_in(self, form: str) -> bool:
-        if any(f and f in form for f in self.forms):
+        if self.pattern is not None:  # a period: "1月" is not in "11月"
+            if self.pattern.search(form):
+                return True
+        elif any(f and f in form for f in self.forms):
             return True
         # a year asked about is in a range the passage gives: "2024-2026年营业收入分别为…" holds 2025
         if _YEAR.fullmatch(self.label):
             return any(a <= self.label <= b for a, b in _year_ranges(form))
         return False
+
+    def conflicts(self, form: str) -> bool:
+        """Whether `form` names a period of this concept's grain, but not this one."""
+        if self.period is None or self.present_in(form):
+            return False
+        return bool(_ANY_PERIOD[self.period].search(form))
 
     def credit(self, form: str) -> float:
         """1 when the passage holds the concept, PARTIAL_CREDIT when it holds all parts of it."""
@@ -118,10 +226,13 @@ def question_concepts(
         forms = tuple(dict.fromkeys(search_form(t) for t in entry.chinese))
         parts = _phrase_parts(form[s:e], lexicon, tokenizer, forms)
         generic = all(f in GENERIC_FORMS for f in forms)
-        entity, metric = entry.category == "company", entry.category == "metric"
+        entity, metric = entry.category == "company", _is_metric(entry.category, forms)
         concepts.append(Concept(form[s:e], forms, generic, entity=entity, metric=metric, parts=parts))
     # A company the question names must be in the passage: CATL's target price is not 英维克's.
-    for stock, s, e in lexicon.company_spans(form):
+    # English names are matched as written ("Huace", "Zhejiang Rongtai": a name looks like one in
+    # Camel case), at the same positions as in the folded form
+    cased = fold_same_length(question)
+    for stock, s, e in lexicon.company_spans(cased if len(cased) == len(form) else form):
         spans.append((s, e))
         concepts.append(
             Concept(
@@ -146,18 +257,21 @@ def question_concepts(
             spans.append(match.span())
             forms = tuple(dict.fromkeys((term_form, *(search_form(t) for t in entry.chinese))))
             generic = all(f in GENERIC_FORMS for f in forms)
-            entity, metric = entry.category == "company", entry.category == "metric"
+            entity, metric = entry.category == "company", _is_metric(entry.category, forms)
             parts = _word_parts(forms, tokenizer)
             concepts.append(Concept(term_form, forms, generic, entity=entity, metric=metric, parts=parts))
     # Time words are filters (handled by the query plan), not topics: "2024年12月", "week of Dec 16".
     masked, subjects = _mask_dates(form, today, plan)
     for label in subjects:  # "怎么看1月行情": a time that is what the question is about
+        if month := _MONTH_WORD.fullmatch(label):
+            concepts.append(_month_concept(int(month.group(0)[:-1])))
+            continue
         concepts.append(Concept(label, (label,)))
     rest = _blank(masked, spans)
-    # a month named as the subject ("1月行情"): jieba would cut it into a digit and 月
-    for match in _MONTH_WORD.finditer(rest):
-        concepts.append(Concept(match.group(0), (match.group(0),)))
-    rest = _MONTH_WORD.sub(lambda m: " " * len(m.group(0)), rest)
+    # periods named as the subject ("1月行情", "2028年EPS", "二季度指引", "January CPI"): jieba
+    # would cut a month into a digit and 月, and a year alone says nothing to it
+    periods, rest = period_concepts(rest, cased if len(cased) == len(rest) else None)
+    concepts.extend(periods)
     for word, tag in _rejoin_single_characters(tokenizer.tagged_words(rest), vocabulary):
         if any(word in c.forms for c in concepts) or re.fullmatch(r"[a-z]", word):  # the s of "CATL's"
             continue
@@ -177,6 +291,11 @@ def question_concepts(
     if idf is not None:
         _weigh_by_rarity(concepts, idf, tokenizer)
     return concepts
+
+
+def _is_metric(category: str, forms: tuple[str, ...]) -> bool:
+    """What a figure measures (收入, 市盈率); a period the glossary files with them (上半年) is not."""
+    return category == "metric" and not any(_ANY_PERIOD["half"].search(f) or "季度" in f for f in forms)
 
 
 def _rejoin_single_characters(
@@ -268,7 +387,9 @@ def _weigh_by_rarity(
         return
     median = known[len(known) // 2]
     for concept, value in zip(concepts, values, strict=True):
-        if value is None:
+        if value is None and concept.period is not None:
+            concept.weight = 1.0  # a period no note names (2028) is asked as much as a word
+        elif value is None:
             concept.weight = (
                 UNKNOWN_CHINESE if re.search(r"[\u4e00-\u9fff]", concept.label) else UNKNOWN_ENGLISH
             )

@@ -17,6 +17,7 @@ from index.concepts import Concept, coverage, topical
 from index.lexicon import Lexicon
 from index.query import QueryPlan
 from index.records import Chunk, Evidence, Hit
+from index.tables import header_periods, is_row
 from index.text import SENTENCE_END, clauses, phrases, search_form, sentences
 
 MAX_QUOTE = 160  # characters: longer sentences are shortened to the clauses that answer
@@ -29,7 +30,8 @@ FIGURE = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 TIE_WEIGHT = 0.1
-LIST_WEIGHT = 0.4  # "which stocks": a sentence naming several stocks
+LIST_WEIGHT = 0.4
+PERIOD_WEIGHT = 0.1  # the sentence names the year/month/quarter asked about  # "which stocks": a sentence naming several stocks
 # the sections where a note states its main claims
 _SUMMARY_SECTION = re.compile(r"核心观点|核心结论|投资要点|主要观点|本周观点|报告导读|摘要|投资建议|结论")
 
@@ -62,11 +64,15 @@ def find_evidence(
     heading = search_form(hit.chunk.section or "")  # (a title is too broad to settle what is asked)
     open_terms = [c for c in concepts if c.generic or not c.present_in(heading)] or concepts
     summary_section = bool(_SUMMARY_SECTION.search(search_form(hit.chunk.section or "")))
+    periods = [c for c in concepts if c.period]
+    header = ""  # a table row speaks of the periods its header names
     found: list[Evidence] = []
     for sentence in sentences(hit.chunk.text) or [hit.chunk.text]:
         text = sentence.strip()
         if len(text) < 2:
             continue
+        if header_periods(text):
+            header = search_form(text)
         if len(text) > MAX_QUOTE:
             text = _shorten(text, topics + generic, plan.wants_figure)
         own_form = search_form(text)
@@ -90,8 +96,31 @@ def find_evidence(
         other = bool(
             plan.wants_figure and figure and entities and lexicon is not None
         ) and _figures_of_others(text, entities, lexicon)
+        # the period asked: named by the sentence (or its table's header) wins; another one named
+        # instead says the sentence is about another time
+        period_form = (
+            own_form if not (header and header != own_form and is_row(text, 2)) else header + own_form
+        )
+        # a sentence that names no period of the grain asked speaks of its heading's ("2月通胀数据
+        # 点评" over "PPI同比下降1.2%"); a month, quarter or half asked must be named by one of them
+        other_period = any(
+            c.conflicts(period_form)
+            or (not c.present_in(period_form) and c.conflicts(heading))
+            or (c.period != "year" and not c.present_in(period_form + "\n" + context))
+            for c in periods
+        )
+        if periods and all(c.present_in(period_form) for c in periods):
+            score += PERIOD_WEIGHT
         found.append(
-            Evidence(text=text, support=support, own=own, figure=figure, score=score, other_entity=other)
+            Evidence(
+                text=text,
+                support=support,
+                own=own,
+                figure=figure,
+                score=score,
+                other_entity=other,
+                other_period=other_period,
+            )
         )
     found.sort(key=lambda e: e.score, reverse=True)  # stable: reading order breaks ties
     return found[:MAX_EVIDENCE]

@@ -128,6 +128,26 @@ def _english_key(text: str) -> tuple[str, ...]:
     return tuple(words)
 
 
+# Words a broker's English name may start with that say nothing on their own.
+_COMMON_NAME_WORDS = frozenset(
+    "china great first new western eastern southern northern southwest northeast northwest southeast central "
+    "capital pacific golden united international global national asia hong kong the of and corporation "
+    "industrial founder fortune post wall shanghai dongguan merchants".split()
+)
+
+
+def _broker_short_key(english: str) -> tuple[str, ...] | None:
+    """ "Zheshang Securities" -> ("zheshang",): the one distinctive word before "Securities"."""
+    words = _english_key(english)
+    while words and words[-1] in {"securities", "security", "international", "co", "ltd", "group"}:
+        words = words[:-1]
+    while len(words) > 1 and words[0] in _COMMON_NAME_WORDS:  # "China Galaxy" -> "Galaxy"
+        words = words[1:]
+    if len(words) == 1 and len(words[0]) >= 4 and words[0] not in _COMMON_NAME_WORDS:
+        return words
+    return None
+
+
 def short_english_names(english: str) -> list[str]:
     """Names a company goes by in English text, from its registered name.
 
@@ -255,6 +275,12 @@ class Lexicon:
                     self._broker_zh.setdefault(fold(alias), broker.name)
                 elif key := _english_key(alias):
                     self._broker_en.setdefault(key, broker.name)
+        # "Zheshang", "Orient", "Galaxy": a broker is called by its name without "Securities" as often
+        # as with it; a remainder that is an everyday word (Western, Great Wall) stays ambiguous.
+        for broker in self.brokers:
+            short = _broker_short_key(broker.english)
+            if short and short not in self._broker_en:
+                self._broker_en[short] = broker.name
         self._max_broker_len = max(len(k) for k in self._broker_zh)
 
     def _load_glossary(self) -> list[GlossaryEntry]:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from index.lexicon import Lexicon, Stock, fold
+from index.text import fold_same_length
 
 Date = dt.date
 
@@ -146,7 +147,13 @@ _LEFTOVER = re.compile(r"^[\s,，、。.!！:：;；~～]+|[\s,，、:：;；~�
 def strip_courtesy(question: str) -> str:
     """`question` without greetings, thanks and requests to cite ("谢谢", "麻烦了", "请引用原文",
     "please cite the source"), which would otherwise count as words the answer must contain."""
-    stripped = _COURTESY.sub(" ", question)
+    # matched on the simplified fold (麻煩了, 謝謝, 請引用原文 too), cut from the question as written
+    folded = fold_same_length(question)
+    stripped, end = "", 0
+    for match in _COURTESY.finditer(folded):
+        stripped += question[end : match.start()] + " "
+        end = match.end()
+    stripped += question[end:]
     stripped = re.sub(r"\s*([，,。.!！?？])(?:\s*[，,。.!！])+", r"\1", stripped)
     stripped = re.sub(r"([?？])[\s.。!！]+$", r"\1", _LEFTOVER.sub("", stripped))
     stripped = re.sub(r"\s{2,}", " ", stripped).strip()
@@ -328,6 +335,17 @@ def _find_spans(text: str, low: str, today: Date) -> list[_Span]:
     for m in re.finditer(r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)", text):
         d = day(int(m[1]), int(m[2]), int(m[3]))
         add(m.start(), m.end(), d, d, "day")
+    # English day ranges: "Jan 26-30, 2026", "Aug 25–29"
+    for m in re.finditer(
+        _MONTH + r"\s+(?P<d>\d{1,2})\s*[-–~]\s*(?P<e>\d{1,2})\b(?:,?\s*(?P<y>20\d{2}))?", low
+    ):
+        mon = _MONTHS[m["mon"]]
+        year = (
+            int(m["y"])
+            if m["y"]
+            else (today.year if (mon, int(m["d"])) <= (today.month, today.day) else today.year - 1)
+        )
+        add(m.start(), m.end(), day(year, mon, int(m["d"])), day(year, mon, int(m["e"])), "week")
     # English day dates: "Dec 16", "December 16th, 2024", "16 Dec 2024"
     for m in re.finditer(_MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(?P<y>20\d{2}))?", low):
         _add_day(add, m, today, int(m["d"]), _MONTHS[m["mon"]], m["y"])

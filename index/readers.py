@@ -15,6 +15,7 @@ from pathlib import Path
 from index.encoding import decode_text
 from index.errors import ReadError
 from index.files import DEFAULT_MAX_FILE_MB, max_bytes, read_report_file
+from index.tables import mark_tables
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -98,6 +99,7 @@ def _read(data: bytes, path: Path) -> Document:
         return _read_docx(data, path)
     text = decode_text(data, str(path))
     blocks = _markdown_blocks(text) if suffix == ".md" else _plain_blocks(text)
+    blocks = mark_tables(blocks)  # forecast tables: rows carry their header, as in PDFs
     return Document(path=path, blocks=blocks)
 
 
@@ -213,6 +215,7 @@ def _read_html(data: bytes, path: Path) -> Document:
     _drop_chrome(body)
     root = _article_container(body)
     blocks = _html_blocks(root)
+    blocks = mark_tables(blocks)
     if not blocks:
         raise ReadError(path, "no text found in the HTML page")
     return Document(path=path, blocks=blocks, title_hint=title_hint, date_hint=date_hint)

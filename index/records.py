@@ -69,6 +69,8 @@ class Evidence:
     # its figures belong to another company than the one asked about ("字节跳动2025年200亿美金Capex"
     # answers nothing about 腾讯's capex)
     other_entity: bool = False
+    # it speaks of another period than the one asked ("7月金股" for 8月's, 2025-2027 for 2028)
+    other_period: bool = False
 
 
 @dataclass

@@ -107,6 +107,7 @@ class Searcher:
         self.reranker = reranker
         self.fusion = fusion
         self.dense_weight = dense_weight
+        self._subjects: dict[tuple[str, str], str] = {}  # (report, version) -> its one company
 
     def refresh(self) -> bool:
         return self.lexical.refresh(self.store, wait=False)
@@ -322,8 +323,13 @@ class Searcher:
         if not hits:
             return
         top = max(h.score for h in hits) or 1.0
+        subjects: dict[str, str] = {}
         for hit in hits:
             hit.context = context_form(hit, self._chunk_before(hit))
+            if hit.report.id not in subjects:
+                subjects[hit.report.id] = self._subject(hit.report)
+            if subjects[hit.report.id]:  # a company note says 公司 where the question names it
+                hit.context += "\n" + subjects[hit.report.id]
             form = hit.context + "\n" + hit.chunk.search_text  # its heading and text, folded at indexing
             hit.support = hit.scores["coverage"] = coverage(concepts, form)
         recency = _recency(hits, plan, prior, today) if plan.prefer_latest else {}
@@ -333,6 +339,24 @@ class Searcher:
                 hit.scores["prior"] += recency.get(hit.report.id, 0.0)
             hit.score = hit.score / top + COVERAGE_WEIGHT * hit.support + PRIOR_WEIGHT * hit.scores["prior"]
         hits.sort(key=lambda h: h.score, reverse=True)
+
+    def _subject(self, report: Report) -> str:
+        """The one company a note's opening line names ("美的集團(000333.SZ):海外自有品牌提速"
+        under a masthead title), in search form; empty when it names none or several (a digest)."""
+        version = self.lexical.versions.get(report.id, "")
+        if (report.id, version) in self._subjects:
+            return self._subjects[(report.id, version)]
+        found = self.lexical.chunk(Store.chunk_id(report.id, version, 0))
+        if not found:
+            return ""
+        opening = "\n".join(p for p in (found[0].section, found[0].text.split("\n")[0]) if p)[:200]
+        names = {search_form(name) for name, _, _ in self.lexicon.find_stocks(opening)}
+        names |= {search_form(stock.name) for stock, _, _ in self.lexicon.company_spans(opening)}
+        subject = names.pop() if len(names) == 1 else ""
+        if len(self._subjects) > 100_000:
+            self._subjects.clear()
+        self._subjects[(report.id, version)] = subject
+        return subject
 
     def _chunk_before(self, hit: Hit) -> Chunk | None:
         if hit.chunk.paragraph == 0:

@@ -18,6 +18,7 @@ from index.concepts import Concept, coverage, topical
 from index.lexicon import Lexicon
 from index.records import Evidence, Hit, Report
 from index.search import SearchResult
+from index.tables import find_cell, is_row
 from index.text import clauses, search_form, sentences
 
 MIN_SUPPORT = 0.6  # share of the question's topical concepts a passage must hold (2 of 2, 2 of 3)
@@ -97,14 +98,16 @@ def _recommendation_segments(text: str, lexicon: Lexicon, whole: bool) -> list[t
     out = []
     for sentence in sentences(text):
         for segment in clauses(sentence.replace("\n", "；")):
-            segment = RECOMMEND_PREFIX.sub("", segment.strip().strip("；;。"))
+            raw = segment.strip().strip("；;。")
+            segment = RECOMMEND_PREFIX.sub("", raw)
             if not segment:
                 continue
             found = lexicon.find_stocks(segment)
             if not found:
                 continue
             before = segment[: found[0][1]]
-            if not whole and not _RECOMMENDS.search(search_form(before)):
+            recommends = whole or RECOMMEND_PREFIX.match(raw) or _RECOMMENDS.search(search_form(before))
+            if not recommends and not _label_list(segment, found):  # "推薦兆易創新、江波龍" recommends too
                 continue
             names = [name for name, _, _ in found]
             parts = re.split(r"[:：，,]", before)
@@ -115,6 +118,32 @@ def _recommendation_segments(text: str, lexicon: Lexicon, whole: bool) -> list[t
             label = re.sub(r"(建[议議]关注|建[議议]關注|重[点點]推[荐薦]|推[荐薦]|关注|關注)$", "", label)
             out.append((label, list(dict.fromkeys(names)), segment))
     return out
+
+
+_ASKS_FOR_STOCKS = re.compile(r"股|標的|标的|\bstocks?\b|\bnames\b|\bpicks?\b|\bportfolio|\btickers?\b", re.I)
+_MOVERS = re.compile(r"涨|跌|漲|前[三五十]|居前|领先|領先|排名|gainer|loser", re.I)
+
+
+def _item_before(text: str, segment: str) -> str:
+    """The text of `text` before `segment`, from the start of its item (a digest's 【…】 line)."""
+    at = text.find(segment[:12])
+    before = text[: max(at, 0)]
+    return before[before.rfind("【") :] if "【" in before else before[-200:]
+
+
+def _label_list(segment: str, found: list[tuple[str, int, int]]) -> bool:
+    """ "人形机器人：汇川技术、埃斯顿、绿的谐波": a short label, a colon, then only stock names — how
+    notes print their picks under an 投资建议 heading. A list of movers ("涨幅前三：…") is not one."""
+    parts = re.split(r"[:：]", _PAGE_MARKER.sub("", segment), maxsplit=1)
+    if len(parts) < 2:
+        return False
+    label, leftover = parts
+    if not 1 <= len(label.strip()) <= 16 or _MOVERS.search(label) or len(found) < 2:
+        return False
+    for name, _, _ in found:
+        leftover = leftover.replace(name, "")
+    # what is left besides the names: separators, stock codes, brackets
+    return not re.sub(r"[\s、,，;；。.()（）A-Za-z0-9|-]", "", leftover)
 
 
 def _list_answer(candidates: list[Candidate], concepts: list[Concept], lexicon: Lexicon, english: bool):
@@ -130,13 +159,26 @@ def _list_answer(candidates: list[Candidate], concepts: list[Concept], lexicon: 
             context = search_form(f"{hit.report.title}\n{hit.chunk.section or ''}")
             ranked = []
             for label, names, seg in segments:
-                own = coverage(concepts, search_form(seg))
-                with_context = coverage(concepts, context + "\n" + search_form(seg))
-                ranked.append((own + 0.5 * with_context, with_context, label, names))
-            best = max(r[0] for r in ranked)
+                own_form = search_form(seg)
+                # the item the segment closes ("【電子】存儲漲價…。推薦兆易創新…") says what it is for
+                item_text = search_form(_item_before(hit.chunk.text, seg))
+                with_context = coverage(concepts, "\n".join((context, item_text, own_form)))
+                own = coverage(concepts, own_form)
+                ranked.append((own + 0.5 * with_context, with_context, label, names, own_form))
+            ranked.sort(key=lambda r: r[0], reverse=True)
+            best = ranked[0][0]
             if max(r[1] for r in ranked if r[0] == best) < MIN_SUPPORT:
                 continue
-            chosen = [(label, names) for score, _, label, names in ranked if score == best]
+            chosen = [(label, names) for score, _, label, names, _ in ranked if score == best]
+            # "光模块和光器件": a segment holding a topic the chosen ones lack joins them
+            held = {c.label for c in topics for r in ranked if r[0] == best and c.present_in(r[4])}
+            for score, _, label, names, form in ranked:
+                if score == best:
+                    continue
+                new = {c.label for c in topics if c.present_in(form)} - held
+                if new and not any(c.generic for c in topics if c.label in new):
+                    chosen.append((label, names))
+                    held |= new
         else:
             chosen = [(label, names) for label, names, _ in segments]
         header = _header(hit.report, english)
@@ -157,14 +199,28 @@ def _list_answer(candidates: list[Candidate], concepts: list[Concept], lexicon: 
 
 
 # ---- facts and figures -----------------------------------------------------------------------
-def _fact_answer(candidates: list[Candidate], plan, english: bool):
+def _fact_answer(candidates: list[Candidate], plan, english: bool, concepts: list[Concept]):
     """The evidence sentence that answers best; a second one when another note answers almost as
     well. A "how much" question is answered only by a sentence with a number in it."""
     options: list[tuple[Candidate, Evidence]] = []
     for item in candidates[:3]:
-        evidence = item.hit.evidence
+        # never a sentence about another period than the one asked (7月's portfolio for 8月's)
+        # and never a sentence that holds none of the question's words itself (a neighbour of the
+        # one that did, which spoke of another period)
+        # (the heading it stands under may hold them: "风险提示" over a list of risks)
+        heading = search_form(item.hit.chunk.section or "")
+        headed = any(c.present_in(heading) for c in topical(concepts))
+        evidence = [e for e in item.hit.evidence if not e.other_period and (e.own > 0 or headed)]
         if plan.wants_figure:  # a figure, and the asked company's own
             evidence = [e for e in evidence if re.search(r"\d", e.text) and not e.other_entity]
+            # of what is measured: "储能电池出货量" does not answer "储能新增装机"
+            metrics = [c for c in topical(concepts) if c.metric]
+            if metrics:
+                evidence = [
+                    e
+                    for e in evidence
+                    if any(m.present_in(heading + "\n" + search_form(e.text)) for m in metrics)
+                ]
         if plan.wants_list and plan.wants_recommendation and not is_recommendation(item.hit.chunk):
             # "which stocks does X recommend" is answered by what a note recommends, not a market fact
             evidence = [e for e in evidence if _RECOMMENDS.search(search_form(e.text))]
@@ -191,6 +247,72 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool):
         quote = inert(_PAGE_MARKER.sub("", evidence.text).strip())
         lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
     return "\n".join(lines), [item.hit for item, _ in chosen]
+
+
+# ---- table cells -------------------------------------------------------------------------------
+TABLE_LABEL_FIT = 0.5  # share of the question's words (not its company or period) a row label holds
+# "营业收入(百万元)", "市场规模(亿美元)": the unit a row's label gives its figures
+_UNIT_IN_LABEL = re.compile(r"[(（]((?:百万|千|万|亿)?(?:元|美元|港元|人民币)|倍|%)[)）]\s*$")
+
+
+def _table_answer(candidates: list[Candidate], concepts: list[Concept], english: bool):
+    """ "光迅科技2026E归母净利润": the cell where the row the question names crosses the column of
+    the year it asks (or the column its other words name), quoted with its row and header; with
+    the place of its passage among the candidates."""
+    years = [c.label for c in concepts if c.period == "year"]
+    best = None
+    for order, item in enumerate(candidates[:3]):
+        # what the note's title or the table's heading already says (the company) is not the row's
+        context = search_form(f"{item.hit.report.title}\n{item.hit.chunk.section or ''}")
+        # (a company the note is not about is a row: "688041 | 海光信息 | … | 净利润2026E")
+        words = [
+            c
+            for c in topical(concepts)
+            if not c.period and not c.present_in(context + "\n" + item.hit.context)
+        ]
+        if not words:
+            continue
+
+        def fits(cell_text: str, words: list[Concept] = words) -> float:
+            form = search_form(cell_text)
+            return sum(c.weight for c in words if c.present_in(form)) / sum(c.weight for c in words)
+
+        cell = find_cell(item.hit.chunk.text, fits, years[0] if years else None)
+        if cell is None or fits(cell.label) < TABLE_LABEL_FIT:
+            continue
+        score = fits(cell.label) - RANK_PENALTY * order
+        if best is None or score > best[0]:
+            best = (score, item, cell, item.rank)
+    if best is None:
+        return None
+    _, item, cell, order = best
+    head = _header(item.hit.report, english)
+    unit = _UNIT_IN_LABEL.search(cell.label)
+    value = cell.value + (unit.group(1) if unit and not cell.value.endswith("%") else "")
+    row, header = inert(cell.row.strip()), inert(cell.header.strip().replace("\n", " / "))
+    if english:
+        text = f"According to {head}: {inert(cell.label)}, {inert(cell.column)}: {inert(value)} (table: “{header}” / “{row}”) [1]"
+    else:
+        text = f"{head}：{inert(cell.label)}（{inert(cell.column)}）为{inert(value)}（表中原文：“{header}” / “{row}”）[1]"
+    return text, [item.hit], order
+
+
+def _stated_in_text(candidates: list[Candidate], concepts: list[Concept]) -> int | None:
+    """Whether a sentence says it outright: holds a figure, the question's words and each year
+    asked as written ("2024年…市场规模预计达到490亿美元"), so it is quoted rather than a table cell
+    (a "2025-2027年…分别为" sentence names the years only as a range: the table is plainer)."""
+    years = [c.label for c in concepts if c.period == "year"]
+    for item in candidates[:3]:
+        for evidence in item.hit.evidence[:1]:
+            if (
+                evidence.figure
+                and not evidence.other_period
+                and evidence.own >= MIN_SUPPORT
+                and all(re.search(rf"(?<![\d/-]){y}(?![\d/-])", evidence.text) for y in years)
+                and not is_row(evidence.text, 2)
+            ):
+                return item.rank
+    return None
 
 
 def _publish_date_answer(candidates: list[Candidate], english: bool):
@@ -237,8 +359,22 @@ def answer_extractively(question: str, result: SearchResult, lexicon: Lexicon) -
     picked = _publish_date_answer(candidates, english) if plan.wants_publish_date else None
     if picked is None and plan.wants_list:
         picked = _list_answer(candidates, result.concepts, lexicon, english)
+    if picked is None and (plan.wants_figure or any(c.period for c in result.concepts)):
+        table = _table_answer(candidates, result.concepts, english)
+        stated = _stated_in_text(candidates, result.concepts)
+        # a sentence that says it outright is quoted, unless the table's passage ranks higher
+        if table is not None and (stated is None or table[2] < stated):
+            picked = table[:2]
     if picked is None:
-        picked = _fact_answer(candidates, plan, english)
+        picked = _fact_answer(candidates, plan, english, result.concepts)
+        if (
+            picked
+            and plan.wants_list
+            and plan.wants_recommendation
+            and _ASKS_FOR_STOCKS.search(plan.question)
+            and not lexicon.find_stocks(picked[0])
+        ):
+            picked = None  # "which stocks" answered without naming one is no answer ("推荐(维持)")
     if picked is None:
         return not_found_answer(question, result)
     text, hits = picked
