@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index report files or folders (incremental)")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     p.add_argument("--prune", action="store_true", help="remove reports whose files are gone")
     p.add_argument(
         "--watch",
@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep running: index files dropped into the folders (and, with --prune, remove deleted ones)",
     )
     p.add_argument("--interval", type=float, default=10.0, help="with --watch: seconds between looks (10)")
+    p.add_argument(
+        "--rebuild-lexical",
+        action="store_true",
+        help="rebuild this machine's lexical index from the store (after the PATHs, if any)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
 

@@ -62,6 +62,10 @@ def run_command(args: argparse.Namespace) -> int:
 def cmd_index(args, settings: Settings) -> int:
     from index.pipeline import UsageError, discover
 
+    rebuild = args.rebuild_lexical
+    if not args.paths and not rebuild:
+        _err("index needs at least one PATH (or --rebuild-lexical)")
+        return 2
     try:
         discover(args.paths)  # usage errors (missing paths) before anything is opened
     except UsageError as exc:
@@ -73,24 +77,32 @@ def cmd_index(args, settings: Settings) -> int:
     if args.watch:
         return _watch(service, args)
     progress = None if not args.no_progress else False
+    summary = None
 
     def waiting(holder: str) -> None:
         _err(f"waiting for the index lock, held by {holder} (only one index run at a time)…")
 
-    try:
-        with service.state.lock("index", on_wait=waiting):
-            summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
-    except LockTimeout as exc:
-        _err(
-            f"gave up waiting for the index lock after {exc.timeout:g} s; it is held by "
-            f"{exc.holder or 'another process'}. Run again when that run has finished."
-        )
-        return 1
+    if args.paths:
+        try:
+            with service.state.lock("index", on_wait=waiting):
+                summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+        except LockTimeout as exc:
+            _err(
+                f"gave up waiting for the index lock after {exc.timeout:g} s; it is held by "
+                f"{exc.holder or 'another process'}. Run again when that run has finished."
+            )
+            return 1
+    out = summary.to_json() if summary else {}
+    if rebuild:
+        out["lexical_chunks"] = service.library.rebuild_lexical()
     if args.json:
-        _print_json(summary.to_json())
+        _print_json(out)
     else:
-        sys.stdout.write(render_summary_text(summary) + "\n")
-    return 1 if summary.failed else 0
+        if summary:
+            sys.stdout.write(render_summary_text(summary) + "\n")
+        if rebuild:
+            sys.stdout.write(f"lexical index rebuilt from the store: {out['lexical_chunks']} chunks\n")
+    return 1 if summary and summary.failed else 0
 
 
 def _watch(service, args) -> int:

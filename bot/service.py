@@ -139,7 +139,7 @@ class Yanbao:
             today=today,
             previous=previous,
             extra_queries=extra_queries,
-            report_ids=self._allowed(where),
+            where=where,
             stage_timer=metrics.observe_stage,
         )
         plan = result.plan
@@ -172,12 +172,6 @@ class Yanbao:
         self._update_index_gauges()
         metrics.observe_stage("total", time.perf_counter() - started)
         return answer
-
-    def _allowed(self, where: SearchFilter | None) -> set[str] | None:
-        """The reports a filter allows, as the searcher takes an explicit filter."""
-        if where is None:
-            return None
-        return {r.id for r in self.library.lexical.reports.values() if where.matches(r)}
 
     # ---- weekly -------------------------------------------------------------------------------
     def weekly(

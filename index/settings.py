@@ -40,6 +40,8 @@ _ENV_NAMES: dict[str, str] = {
     "digest_poll_seconds": "YANBAO_DIGEST_POLL_SECONDS",
     "digest_max_age_days": "YANBAO_DIGEST_MAX_AGE_DAYS",
     "scope_default": "YANBAO_SCOPE_DEFAULT",
+    "kill_at": "YANBAO_KILL_AT",
+    "refresh_seconds": "YANBAO_REFRESH_SECONDS",
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_app_token": "SLACK_APP_TOKEN",
@@ -104,6 +106,10 @@ class Settings:
     scope_default: str = "all"
     # channel -> the brokers / folders / sectors it may search ([scopes] in yanbao.toml)
     scopes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # how often a serving replica reads the store's change log: a new report reaches its answers
+    # within this, and the store gets at most 1/this catalog reads a second from each replica
+    refresh_seconds: float = 0.25
+    kill_at: str | None = None  # crash tests only: the step where the process kills itself (killpoints.py)
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -292,6 +298,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if text not in ("all", "none"):
                 raise SettingsError(f"YANBAO_SCOPE_DEFAULT={value!r}: expected all or none")
             values[attr] = text
+        elif attr == "refresh_seconds":
+            try:
+                values[attr] = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise SettingsError(f"{env_name}={value!r}: expected a number of seconds") from None
+            if not 0 <= values[attr] <= 60:  # type: ignore[operator]
+                raise SettingsError(f"{env_name}={value!r}: expected 0 to 60 seconds")
         elif attr in ("admins", "report_dirs"):
             items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[attr-defined]
             if attr == "report_dirs":
