@@ -142,8 +142,11 @@ class Library:
         """(the store's generation, the reports committed after `generation`): what a process
         watching for new notes reads, whoever indexed them. Pass the returned generation next
         time; a run still writing may show its reports twice (callers dedupe by report id)."""
-        now = self.store.generation()  # read first: what is committed later is read next time
-        changed = [report for _, report, _ in self.store.changed_since(generation) if report is not None]
+        changes = self.store.changes_after(generation)
+        # a writer commits above the highest generation any record holds, so what is committed
+        # later is above this one (the counter itself may lag after a kill: not read here)
+        now = max([generation, *(c.generation for c in changes)])
+        changed = [c.report for c in changes if c.report is not None]
         return now, sorted(changed, key=lambda r: (r.date or "", r.id))
 
     def search(self, question: str, **kwargs) -> SearchResult:
