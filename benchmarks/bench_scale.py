@@ -1,56 +1,53 @@
-"""Grow the index to 100k chunks, embedded and through a Chroma server: index time, ask latency,
-memory and disk at each checkpoint.
+"""Scale: a store of 10k, 100k (and 1M) chunks served by a Chroma server, a writer, and a second
+replica in its own process with its own lexical index (tantivy), as yanbao runs for a firm.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py [--chunks 100000] [--both|--embedded|--server]
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py --chunks 1000000   # a bigger machine
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py                 # 10k, 100k: hybrid and lexical, bm25s beside tantivy at 100k
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py --sizes 10000    # a quick look
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py --lexical-only --sizes 10000,100000,1000000 --no-bm25s
 
-Each store starts with the real notes (../shared/seeds, samples/) indexed by the real pipeline, then
-grows with synthetic notes (benchmarks/synthetic.py: real jieba tokens, so the lexical index is real;
-vectors from the benchmark's hashing embedder, a SYNTHETIC stand-in for a model) to 1k, 10k, 100k
-(and 1M) chunks. At each checkpoint:
+The store starts with the real notes (../shared/seeds, samples/) indexed by the real pipeline and
+grows with synthetic notes (benchmarks/synthetic.py: real jieba tokens, so the lexical side is real;
+dense vectors from the benchmark's hashing embedder, a SYNTHETIC stand-in for a model; with
+--lexical-only the store holds no vectors, as a `YANBAO_EMBED_MODEL=none` deployment). At each size:
 
-  write_report  the product's write path (Store.write_report: 8 Chroma calls a report, 5 of them
-                writes) on a sample of reports: chunks/s, seconds a report (median and slowest), and
-                what writing the whole checkpoint that way would take (an estimate);
-  bulk          the rest of the chunks written as the same records in batches of 2,000 (how this
-                benchmark reaches 100k in minutes; not a product path);
-  refresh       Library.refresh after the growth: the lexical index catching up with the store;
-  add 1 report  write_report of one more report + refresh: what indexing one new note costs at N;
-  re-index      `Library.index` of the (unchanged) real notes at N: nothing written, catalog read;
-  open          a new Library (as a replica or a restarted bot) until its first answer;
-  search / ask  Library.search and the whole Yanbao.ask (extractive) over the dev questions, p50/p95;
-  RSS, disk     this process's RSS now and at peak, the server's RSS, `du` of YANBAO_HOME and the
-                server's --path.
+  grow          synthetic reports written in bulk (the same records Store.write_report writes)
+  build         the writer's lexical index rebuilt from the store (`yanbao index --rebuild-lexical`)
+  replica       a second process with its own YANBAO_HOME on the same server:
+                  first start: builds its lexical index from the store, until its first answer;
+                  cold start: the process started again with its index present, until its first
+                  answer (imports included);
+                  ask / search p50 and p95 over the dev questions, lexical-only and hybrid;
+                  RSS now and at peak;
+  new report    the writer commits one report (Store.write_report, the product's path); the replica,
+                searching for a word only that report has every 10 ms, finds it: seconds from the
+                commit to the first answer holding it (5 trials, median and slowest);
+  disk          the replica's lexical index, the server's data folder.
 
-With --both the two backends run one after the other in child processes, so each RSS is its own, and
-checkpoints above --server-writes-up-to (default 10k) are not written through the server: writing
-100k chunks both ways does not fit in ten minutes on 2 CPUs. The server then serves a copy of the
-embedded store taken at the same point (the same records: the corpus is deterministic), its bulk
-write time is an estimate from the rate measured at the previous checkpoint (labelled "est."), and
-everything after the writes (refresh over HTTP, add one report, re-index, open, latency, RSS, disk)
-is measured through the server. --server-writes-up-to 0 writes everything through the server.
+With --bm25s-at N (default 100000), a third process loads every chunk's tokens from the store and
+indexes them with bm25s, the engine before tantivy, so both are printed side by side: build time,
+adding one report (bm25s re-indexes everything), retrieval p50/p95 for the same tokens, RSS.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
-import shutil
+import select
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
 
 from synthetic import (  # noqa: E402
     CachedCorpus,
@@ -59,7 +56,6 @@ from synthetic import (  # noqa: E402
     RealNotes,
     Vocabulary,
     bulk_load,
-    check_bulk_matches_write_report,
     disk_mb,
     latency,
     machine_line,
@@ -71,20 +67,14 @@ from synthetic import (  # noqa: E402
 
 DEV_SET = ROOT / "eval" / "dev.jsonl"
 TODAY = date(2025, 1, 8)
-SAMPLE_REPORTS = 10  # reports written through Store.write_report at each checkpoint
+TRIALS = 5  # new reports timed to a second replica at each size
+TARGETS_100K = {"new report on another replica s": 1.0, "cold start s": 5.0, "RSS MB": 800,
+                "hybrid ask p95 ms": 150, "lexical ask p95 ms": 50}  # fmt: skip
 
 
-def checkpoints(total: int) -> list[int]:
-    return [c for c in (1_000, 10_000, 100_000, 1_000_000) if c < total] + [total]
-
-
-def questions(limit: int) -> list[str]:
+def questions(limit: int = 0) -> list[str]:
     if DEV_SET.is_file():
-        items = [
-            json.loads(line)["question"]
-            for line in DEV_SET.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
+        items = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]  # fmt: skip
     else:
         items = [
             "Which stocks does Shanxi recommend for edge compute?",
@@ -94,291 +84,379 @@ def questions(limit: int) -> list[str]:
     return items[:limit] if limit else items
 
 
-def timed(fn, items: list[str], budget_s: float) -> object:
-    """One full timed pass over `items` (after warming up on a few), more passes while within budget."""
-    for q in items[:10]:
-        fn(q)
-    seconds = []
+def timed(fn, items: list, budget_s: float) -> dict:
+    """p50/p95 of `fn` over `items` (warmed up on a few), more passes while within the budget."""
+    for item in items[:5]:
+        fn(item)
+    seconds: list[float] = []
     started = time.perf_counter()
     for _ in range(3):
-        for q in items:
+        for item in items:
             t0 = time.perf_counter()
-            fn(q)
+            fn(item)
             seconds.append(time.perf_counter() - t0)
         if time.perf_counter() - started > budget_s:
             break
-    return latency(seconds)
+    return latency(seconds).__dict__
 
 
-class Profiler:
-    """cProfile around a step when --profile is given; prints the top entries by cumulative time."""
-
-    def __init__(self, enabled: bool, log) -> None:
-        self.enabled, self.log = enabled, log
-
-    def run(self, label: str, fn, *args, **kwargs):
-        if not self.enabled:
-            return fn(*args, **kwargs)
-        profile = cProfile.Profile()
-        result = profile.runcall(fn, *args, **kwargs)
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(14)
-        text = out.getvalue()
-        self.log(f"--- profile: {label}\n" + text[text.find("   ncalls") :].rstrip())
-        return result
-
-
-def run_backend(kind: str, args: argparse.Namespace, log=print) -> list[dict]:
-    """Grow one store (kind "embedded" or "server") through the checkpoints; one dict per checkpoint.
-
-    `args.snapshots` (a folder): the embedded run leaves there a copy of its Chroma folder at each
-    checkpoint above `args.server_writes_up_to`, taken right after that checkpoint's writes; the server
-    run then serves that copy at the same checkpoint instead of writing it through HTTP."""
+# ---- the replica: a child process with its own home ----------------------------------------------
+def replica_main(args: argparse.Namespace) -> int:
+    """Open a Library on the shared server, answer one question, then serve the parent's commands
+    (JSON lines on stdin/stdout)."""
+    started = time.perf_counter()
     from bot.service import Yanbao
     from index.embedding import EmbedderStatus
     from index.library import Library
     from index.settings import load_settings
 
-    marks = checkpoints(args.chunks)
+    imported = time.perf_counter()
+    settings = load_settings(_environ(args.home, args.url, args.namespace, args.lexical_only))
+    embedder = None if args.lexical_only else HashingEmbedder()
+    library = Library(settings, embedder_status=EmbedderStatus(embedder, "bench-hashing"))
+    service = Yanbao(settings, library=library)
+    asked = questions()
+    service.ask(asked[0], today=TODAY)
+    ready = time.time()
+    _send({"ready_at": ready, "import_s": imported - started, "open_and_answer_s": time.perf_counter() - imported,
+           "chunks": len(library.lexical), "reports": len(library.lexical.reports)})  # fmt: skip
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command["cmd"] == "quit":
+            return 0
+        if command["cmd"] == "latency":
+            _send(_replica_latency(library, service, command["budget"], embedder))
+        elif command["cmd"] == "wait":
+            _send({"waiting": True})
+            code, deadline = command["code"], time.monotonic() + 60
+            found = None
+            while time.monotonic() < deadline:
+                if any(code in h.chunk.text for h in library.search(code, k=3, today=TODAY).hits):
+                    found = time.time()
+                    break
+                time.sleep(0.01)
+            _send({"found_at": found})
+        elif command["cmd"] == "stats":
+            _send({"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "chunks": len(library.lexical)})
+    return 0
+
+
+def _replica_latency(library, service, budget: float, embedder) -> dict:
+    asked = questions()
+    tokenizer = library.tokenizer
+    token_lists = [tokenizer.tokens(q) for q in asked]
+    out = {"retrieval_tantivy": timed(lambda t: library.lexical.search(t, 50), token_lists, budget)}
+    modes = [("lexical", None)] + ([("hybrid", embedder)] if embedder is not None else [])
+    for mode, model in modes:
+        library.searcher.embedder = model
+        out[f"{mode}_search"] = timed(lambda q: library.search(q, k=5, today=TODAY), asked, budget)
+        out[f"{mode}_ask"] = timed(lambda q: service.ask(q, today=TODAY), asked, budget)
+    library.searcher.embedder = embedder
+    return out
+
+
+def _send(data: dict) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+class Replica:
+    """The parent's handle on a replica process."""
+
+    def __init__(self, home: Path, url: str, namespace: str, lexical_only: bool) -> None:
+        command = [sys.executable, __file__, "--replica", str(home), "--url", url, "--namespace", namespace]
+        command += ["--lexical-only"] if lexical_only else []
+        self.spawned = time.time()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.hello = self.read(timeout=3600)
+        self.start_s = self.hello["ready_at"] - self.spawned
+
+    def read(self, timeout: float) -> dict:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.close()
+            raise SystemExit(f"the replica process gave no answer (exit {self.process.poll()})")
+        return json.loads(line)
+
+    def ask(self, command: dict, timeout: float = 3600) -> dict:
+        self.send(command)
+        return self.read(timeout)
+
+    def send(self, command: dict) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.send({"cmd": "quit"})
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+# ---- bm25s, the engine before tantivy, in a process of its own -----------------------------------
+def bm25s_main(args: argparse.Namespace) -> int:
+    import bm25s
+    import numpy as np
+
+    from index.normalize import default_tokenizer
+    from index.settings import load_settings
+    from index.store import Store
+
+    settings = load_settings(_environ(args.home, args.url, args.namespace, args.lexical_only))
+    store = Store.open(settings, args.space)
+    base = rss_mb()
+    started = time.perf_counter()
+    versions = store.committed_versions()
+    tokens = [item.tokens or ["<empty>"] for item in store.iter_chunks(versions)]
+    read_s = time.perf_counter() - started
+
+    def build(corpus):
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever.index(corpus, show_progress=False)
+        return retriever
+
+    started = time.perf_counter()
+    retriever = build(tokens)
+    build_s = time.perf_counter() - started
+    tokenizer = default_tokenizer()
+    token_lists = [tokenizer.tokens(q) for q in questions()]
+
+    def search(query: list[str]) -> None:
+        known = [t for t in query if t in retriever.vocab_dict]
+        if known:
+            scores = retriever.get_scores(known)
+            top = np.argpartition(-scores, 49)[:50]
+            top[np.argsort(-scores[top])]
+
+    retrieval = timed(search, token_lists, args.budget)
+    rss = rss_mb()
+    started = time.perf_counter()
+    build(tokens + tokens[:30])  # one more 30-chunk report: bm25s indexes everything again
+    add_s = time.perf_counter() - started
+    _send({"read_s": read_s, "build_s": build_s, "add_one_s": add_s, "retrieval": retrieval,
+           "rss_mb": rss, "rss_delta_mb": rss - base, "peak_rss_mb": peak_rss_mb(), "chunks": len(tokens)})  # fmt: skip
+    return 0
+
+
+# ---- the run -----------------------------------------------------------------------------------------
+def _environ(home: str | Path, url: str, namespace: str, lexical_only: bool) -> dict[str, str]:
+    return {
+        "YANBAO_HOME": str(home),
+        "YANBAO_CHROMA_URL": url,
+        "YANBAO_NAMESPACE": namespace,
+        "YANBAO_EMBED_MODEL": "none" if lexical_only else "bench-hashing",
+    }
+
+
+def new_report(corpus: CachedCorpus, number: int, code: str, tokenizer):
+    """A synthetic report with one paragraph holding `code`, a word no other chunk has."""
+    from index.chunking import ChunkText, search_text_for
+    from index.records import Chunk
+
+    item = corpus.take_reports(number, 1)[0]
+    text = f"本周新增覆盖：暗号{code}，用于测量新研报在另一副本上可检索所需的时间。"
+    search_text = search_text_for(ChunkText(text, None, None))
+    chunk = Chunk(item.report.id, len(item.chunks), text, search_text, None, None)
+    report = replace(item.report, chunks=len(item.chunks) + 1)
+    return (
+        report,
+        item.version + code[:4],
+        [*item.chunks, chunk],
+        [*item.tokens, tokenizer.tokens(search_text)],
+    )
+
+
+def run(args: argparse.Namespace, log=print) -> list[dict]:
+    from index.embedding import EmbedderStatus
+    from index.library import Library
+    from index.settings import load_settings
+
+    sizes = sorted(int(s) for s in args.sizes.split(","))
     notes = RealNotes()
     corpus = CachedCorpus(Vocabulary.from_notes(notes), args.seed, None if args.no_cache else args.cache)
-    made = corpus.prepare_chunks(marks[-1])  # forked workers: before any store or server thread starts
-    log(
-        f"[{kind}] synthetic corpus ready ({'made in ' + format(made, '.0f') + ' s' if made else 'from cache'})"
-    )
-    asked = questions(args.questions)
-    hashing = HashingEmbedder()
-    profiler = Profiler(args.profile, log)
-
-    def vectors(item):
-        return [hashing.vector_for_tokens(t) for t in item.tokens]
-
-    results: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix=f"yanbao-bench-scale-{kind}-", dir=args.tmp) as tmp:
-        home = Path(tmp) / "home"
-        environ = {"YANBAO_HOME": str(home), "YANBAO_EMBED_MODEL": "bench-hashing"}
-        server = None
-        if kind == "server":
-            server = ChromaServer(Path(tmp) / "server-data").__enter__()
-            environ["YANBAO_CHROMA_URL"] = server.url
+    made = corpus.prepare_chunks(sizes[-1])  # forked workers: before any store or server thread
+    log(f"synthetic corpus ready ({'made in ' + format(made, '.0f') + ' s' if made else 'from cache'})")
+    hashing = None if args.lexical_only else HashingEmbedder()
+    namespace = f"bench{uuid.uuid4().hex[:8]}"
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="yanbao-bench-scale-", dir=args.tmp) as tmp:
+        server = ChromaServer(Path(tmp) / "server-data").__enter__()
         try:
-            settings = load_settings(environ)
-            status = EmbedderStatus(hashing, "bench-hashing")
-            library = Library(settings, embedder_status=status)
+            settings = load_settings(_environ(Path(tmp) / "writer", server.url, namespace, args.lexical_only))
+            writer = Library(settings, embedder_status=EmbedderStatus(hashing, "bench-hashing"))
             started = time.perf_counter()
-            library.index(real_note_paths(), progress=False)
-            log(f"[{kind}] real notes indexed in {time.perf_counter() - started:.1f} s")
-            chunks = library.status()["chunks"]
-            next_report = 0
-            previous_bulk_rate = None
-            for mark in marks:
-                store = library.store
-                row: dict = {"backend": kind, "target": mark, "served_from_copy": False}
-                snapshot = args.snapshots / f"chroma-{mark}" if args.snapshots else None
-                seeded = (
-                    kind == "server"
-                    and snapshot is not None
-                    and mark > args.server_writes_up_to
-                    and (snapshot / "bench-state.json").is_file()
-                )
-                # 1. the product's write path, on a sample of reports
-                sample = []
-                while len(sample) < SAMPLE_REPORTS and chunks + sum(len(r.chunks) for r in sample) < mark:
-                    sample += corpus.take_reports(next_report, 1)
-                    next_report += 1
-                generation = store.generation() + 1
-                per_report = []
-                for item in sample:
-                    started = time.perf_counter()
-                    store.write_report(
-                        item.report, item.version, item.chunks, item.tokens, vectors(item), generation
-                    )
-                    per_report.append(time.perf_counter() - started)
-                write_s = sum(per_report)
-                sample_chunks = sum(len(r.chunks) for r in sample)
-                row["write_report_chunks_per_s"] = sample_chunks / write_s if write_s else None
-                row["write_report_s_p50"] = statistics.median(per_report) if per_report else None
-                row["write_report_s_max"] = max(per_report) if per_report else None
-                remaining = mark - chunks - sample_chunks
-                if seeded:
-                    # 2'. serve the embedded run's store as of this point instead of writing it over HTTP
-                    assert server is not None and snapshot is not None
-                    made_by_embedded = json.loads((snapshot / "bench-state.json").read_text())
-                    server.__exit__(None, None, None)
-                    shutil.rmtree(server.path)
-                    shutil.copytree(snapshot, server.path, ignore=shutil.ignore_patterns("bench-state.json"))
-                    server.__enter__()
-                    library = Library(settings, embedder_status=status)  # the copy's collections
-                    next_report = made_by_embedded["next_report"]
-                    row["served_from_copy"] = True
-                    row["bulk_chunks_per_s"] = None
-                    if previous_bulk_rate and remaining > 0:
-                        row["bulk_s_estimate"] = remaining / previous_bulk_rate
-                    log(f"[{kind}] {mark:,}: serving a copy of the embedded store (HTTP writes not run; "
-                        f"estimated {row.get('bulk_s_estimate', 0):.0f} s at {previous_bulk_rate or 0:.0f} chunks/s)")  # fmt: skip
-                else:
-                    # 2. the rest in bulk, a block of synthetic reports at a time
-                    rest_reports = rest_chunks = 0
-                    first_rest = None
-                    started = time.perf_counter()
-                    for batch in corpus.batches(next_report, remaining) if remaining > 0 else []:
-                        bulk_load(store, batch, vectors, generation)
-                        rest_reports += len(batch)
-                        rest_chunks += sum(len(r.chunks) for r in batch)
-                        first_rest = first_rest or batch[0]
-                    store.bump_generation()
-                    bulk_s = time.perf_counter() - started
-                    next_report += rest_reports
-                    row["bulk_chunks_per_s"] = rest_chunks / bulk_s if rest_chunks else None
-                    previous_bulk_rate = row["bulk_chunks_per_s"] or previous_bulk_rate
-                    if sample and first_rest and not results:
-                        problem = check_bulk_matches_write_report(store, first_rest, sample[0])
-                        if problem:
-                            log(f"[{kind}] WARNING: {problem}")
-                    if kind == "embedded" and snapshot is not None and mark > args.server_writes_up_to:
-                        library.store._client.close()  # let Chroma finish writing before the copy
-                        shutil.copytree(home / "chroma", snapshot)
-                        (snapshot / "bench-state.json").write_text(json.dumps({"next_report": next_report}))
-                        library = Library(settings, embedder_status=status)
-                # 3. the lexical index catches up
+            writer.index(real_note_paths(), progress=False)
+            log(f"real notes indexed in {time.perf_counter() - started:.1f} s")
+            store = writer.store
+            chunks, next_report = store.count_chunks(), 0
+            for size in sizes:
+                row: dict = {"size": size, "mode": "lexical" if args.lexical_only else "hybrid"}
                 started = time.perf_counter()
-                profiler.run(f"{kind} {mark:,}: Library.refresh after growth", library.refresh)
-                row["refresh_s"] = time.perf_counter() - started
-                chunks = library.status()["chunks"]
-                row["chunks"], row["reports"] = chunks, len(library.lexical.reports)
-                row["store_chunks"] = library.store.count_chunks()
-                if row["store_chunks"] != chunks:
-                    log(
-                        f"[{kind}] WARNING: the store holds {row['store_chunks']:,} chunks, the lexical index {chunks:,}"
-                    )
-                if row["write_report_chunks_per_s"]:
-                    row["write_report_path_s_estimate"] = chunks / row["write_report_chunks_per_s"]
-                log(f"[{kind}] {chunks:,} chunks: write_report {row['write_report_chunks_per_s'] or 0:.0f} chunks/s, "
-                    f"bulk {_bulk(row)}{' chunks/s' if row['bulk_chunks_per_s'] else ''}, refresh {row['refresh_s']:.1f} s")  # fmt: skip
-                # 4. one more report, as a user adding a note
-                extra = corpus.take_reports(next_report, 1)[0]
-                next_report += 1
-                store = library.store
-                started = time.perf_counter()
-                generation = store.generation() + 1
-                profiler.run(
-                    f"{kind} {mark:,}: Store.write_report of one report",
-                    store.write_report,
-                    extra.report,
-                    extra.version,
-                    extra.chunks,
-                    extra.tokens,
-                    vectors(extra),
-                    generation,
-                )
-                store.bump_generation()
-                row["add_one_write_s"] = time.perf_counter() - started
-                started = time.perf_counter()
-                profiler.run(f"{kind} {mark:,}: Library.refresh after one report", library.refresh)
-                row["add_one_refresh_s"] = time.perf_counter() - started
-                chunks = library.status()["chunks"]
-                # 5. re-index of the unchanged real notes
-                started = time.perf_counter()
-                summary = library.index(real_note_paths(), progress=False)
-                row["reindex_unchanged_s"] = time.perf_counter() - started
-                if summary.added or summary.updated or summary.failed:
-                    log(
-                        f"[{kind}] WARNING: re-indexing unchanged notes changed something: {summary.to_json()}"
-                    )
-                # 6. a new Library until its first answer (its lexical cache is on disk and current)
-                started = time.perf_counter()
-                fresh = Library(settings, embedder_status=status)
-                fresh.search(asked[0], today=TODAY)
-                row["open_s"] = time.perf_counter() - started
-                del fresh
-                # 7. latency
-                row["search"] = timed(
-                    lambda q, lib=library: lib.search(q, k=5, today=TODAY), asked, args.budget
-                ).__dict__
-                service = Yanbao(settings, library=library)
-                row["ask"] = timed(lambda q, s=service: s.ask(q, today=TODAY), asked, args.budget).__dict__
-                profiler.run(
-                    f"{kind} {mark:,}: Library.search x{len(asked)}",
-                    lambda lib=library: [lib.search(q, k=5, today=TODAY) for q in asked],
-                )
-                refreshes = []
-                for _ in range(20):
-                    t0 = time.perf_counter()
-                    library.refresh()
-                    refreshes.append(time.perf_counter() - t0)
-                row["refresh_nochange"] = latency(refreshes).__dict__
-                # 8. memory and disk
-                row["rss_mb"], row["peak_rss_mb"] = rss_mb(), peak_rss_mb()
-                row["server_rss_mb"] = server.rss_mb() if server else None
-                row["disk_home_mb"] = disk_mb(home)
-                row["disk_server_mb"] = disk_mb(server.path) if server else None
+                written = 0
+                generation = store.latest_generation() + 1
+                for batch in corpus.batches(next_report, size - chunks) if size > chunks else []:
+                    bulk_load(store, batch, _vectors(hashing), generation)
+                    next_report += len(batch)
+                    written += sum(len(r.chunks) for r in batch)
+                store.bump_generation(to=generation)
+                row["grow_chunks_per_s"] = written / (time.perf_counter() - started) if written else None
+                chunks = store.count_chunks()
                 row["chunks"] = chunks
-                log(f"[{kind}] {chunks:,} chunks: search {row['search']['p50_ms']:.1f}/{row['search']['p95_ms']:.1f} ms, "
-                    f"ask {row['ask']['p50_ms']:.1f}/{row['ask']['p95_ms']:.1f} ms, RSS {row['rss_mb']:.0f} MB")  # fmt: skip
-                results.append(row)
+                started = time.perf_counter()
+                writer.lexical.rebuild(store)
+                row["build_s"] = time.perf_counter() - started
+                log(f"{chunks:,} chunks: grown at {row['grow_chunks_per_s'] or 0:.0f} chunks/s, "
+                    f"writer's lexical index built in {row['build_s']:.1f} s")  # fmt: skip
+
+                home = Path(tmp) / f"replica-{size}"
+                first = Replica(home, server.url, namespace, args.lexical_only)
+                row["replica_first_start_s"] = first.start_s
+                first.close()
+                replica = Replica(home, server.url, namespace, args.lexical_only)
+                row["cold_start_s"] = replica.start_s
+                row["cold_start_import_s"] = replica.hello["import_s"]
+                row["cold_open_answer_s"] = replica.hello["open_and_answer_s"]
+                log(f"  replica: first start {row['replica_first_start_s']:.1f} s (builds its index), "
+                    f"cold start {row['cold_start_s']:.1f} s with its index present")  # fmt: skip
+                row.update(replica.ask({"cmd": "latency", "budget": args.budget}))
+                delays = []
+                for trial in range(TRIALS):
+                    code = f"zq{uuid.uuid4().hex[:8]}"
+                    report, version, new_chunks, tokens = new_report(
+                        corpus, next_report, code, writer.tokenizer
+                    )
+                    next_report += 1
+                    assert replica.ask({"cmd": "wait", "code": code}).get("waiting")
+                    generation = store.latest_generation() + 1
+                    vectors = [hashing.vector_for_tokens(t) for t in tokens] if hashing else None
+                    store.write_report(report, version, new_chunks, tokens, vectors, generation)
+                    committed = time.time()
+                    store.bump_generation(to=generation)
+                    found = replica.read(timeout=120)["found_at"]
+                    delays.append(found - committed if found else float("inf"))
+                    time.sleep(0.2 * trial)  # commits at different moments of the replica's polling
+                row["new_report_s_p50"] = statistics.median(delays)
+                row["new_report_s_max"] = max(delays)
+                row.update({f"replica_{k}": v for k, v in replica.ask({"cmd": "stats"}).items()})
+                replica.close()
+                row["disk_lexical_mb"] = disk_mb(home / "lexical")
+                row["disk_server_mb"] = disk_mb(server.path)
+                row["server_rss_mb"] = server.rss_mb()
+                if args.bm25s_at and size == args.bm25s_at:
+                    row["bm25s"] = _bm25s(args, Path(tmp) / "bm25s", server.url, namespace, store.space)
+                log(_line(row))
+                rows.append(row)
         finally:
-            if server:
-                server.__exit__(None, None, None)
-    return results
+            server.__exit__(None, None, None)
+    return rows
+
+
+def _vectors(hashing):
+    if hashing is None:
+        return None
+    return lambda item: [hashing.vector_for_tokens(t) for t in item.tokens]
+
+
+def _bm25s(args, home: Path, url: str, namespace: str, space: str) -> dict:
+    command = [sys.executable, __file__, "--bm25s-child", str(home), "--url", url, "--namespace", namespace,
+               "--space", space, "--budget", str(args.budget)] + (["--lexical-only"] if args.lexical_only else [])  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    if result.returncode:
+        return {"error": result.stderr[-500:]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _line(row: dict) -> str:
+    parts = [f"{row['chunks']:,} chunks:"]
+    for mode in ("lexical", "hybrid"):
+        if f"{mode}_ask" in row:
+            parts.append(
+                f"{mode} ask {row[f'{mode}_ask']['p50_ms']:.1f}/{row[f'{mode}_ask']['p95_ms']:.1f} ms"
+            )
+    parts.append(f"new report on replica {row['new_report_s_p50']:.2f} s (max {row['new_report_s_max']:.2f})")
+    parts.append(f"replica RSS {row['replica_rss_mb']:.0f} MB")
+    return ", ".join(parts)
 
 
 def print_report(rows: list[dict]) -> None:
     def f(value, spec=".1f") -> str:
         return "-" if value is None else format(value, spec)
 
+    def lat(row, key) -> str:
+        return f"{row[key]['p50_ms']:.1f} / {row[key]['p95_ms']:.1f}" if key in row else "-"
+
     print()
-    print("index time (synthetic vectors; the lexical index is real)")
+    print("the replica (its own process and lexical index, the store on a Chroma server); ms p50 / p95")
     print_table(
-        ["backend", "chunks", "write_report chunks/s", "s/report p50 (max)", "bulk chunks/s", "refresh s",
-         "add 1 report: write + refresh s", "re-index unchanged s", "open s",
-         "all chunks via write_report (est.) s"],
-        [[r["backend"], f"{r['chunks']:,}", f(r["write_report_chunks_per_s"], ".0f"),
-          f"{f(r['write_report_s_p50'], '.2f')} ({f(r['write_report_s_max'], '.2f')})", _bulk(r), f(r["refresh_s"]),
-          f"{r['add_one_write_s']:.2f} + {r['add_one_refresh_s']:.2f}", f(r["reindex_unchanged_s"], ".2f"),
-          f(r["open_s"]), f(r.get("write_report_path_s_estimate"), ".0f")] for r in rows],
+        ["chunks", "lexical ask", "hybrid ask", "lexical search", "hybrid search", "retrieval (tantivy)",
+         "new report on replica s p50 (max)", "cold start s (imports)", "first start s", "RSS MB (peak)",
+         "disk lexical MB", "disk server MB"],
+        [[f"{r['chunks']:,}", lat(r, "lexical_ask"), lat(r, "hybrid_ask"), lat(r, "lexical_search"),
+          lat(r, "hybrid_search"), lat(r, "retrieval_tantivy"),
+          f"{r['new_report_s_p50']:.2f} ({r['new_report_s_max']:.2f})",
+          f"{r['cold_start_s']:.1f} ({r['cold_start_import_s']:.1f})", f(r["replica_first_start_s"]),
+          f"{r['replica_rss_mb']:.0f} ({r['replica_peak_rss_mb']:.0f})", f(r["disk_lexical_mb"], ".0f"),
+          f(r["disk_server_mb"], ".0f")] for r in rows],
     )  # fmt: skip
     print()
-    print("latency (ms p50 / p95; hybrid with SYNTHETIC dense vectors), memory and disk")
+    print("the writer")
     print_table(
-        ["backend", "chunks", "search", "ask", "refresh, no change", "RSS MB", "peak RSS MB",
-         "server RSS MB", "disk home MB", "disk server MB"],
-        [[r["backend"], f"{r['chunks']:,}", _lat(r["search"]), _lat(r["ask"]), _lat(r["refresh_nochange"]),
-          f(r["rss_mb"], ".0f"), f(r["peak_rss_mb"], ".0f"), f(r["server_rss_mb"], ".0f"),
-          f(r["disk_home_mb"], ".0f"), f(r["disk_server_mb"], ".0f")] for r in rows],
+        ["chunks", "grow (bulk) chunks/s", "lexical index built from the store s", "server RSS MB"],
+        [[f"{r['chunks']:,}", f(r["grow_chunks_per_s"], ".0f"), f(r["build_s"]), f(r["server_rss_mb"], ".0f")]
+         for r in rows],
     )  # fmt: skip
-    for backend in dict.fromkeys(r["backend"] for r in rows):
-        mine = [r for r in rows if r["backend"] == backend]
-        if len(mine) >= 2:
-            first, last = mine[0], mine[-1]
-            growth = last["chunks"] / first["chunks"]
-            print(
-                f"{backend}: {first['chunks']:,} -> {last['chunks']:,} chunks (x{growth:.0f}): "
-                f"search p95 x{last['search']['p95_ms'] / first['search']['p95_ms']:.1f}, "
-                f"refresh x{last['refresh_s'] / max(first['refresh_s'], 1e-6):.0f}, "
-                f"add-one-report x{(last['add_one_write_s'] + last['add_one_refresh_s']) / (first['add_one_write_s'] + first['add_one_refresh_s']):.0f}, "
-                f"RSS x{last['rss_mb'] / first['rss_mb']:.1f}, "
-                f"disk x{((last['disk_home_mb'] or 0) + (last['disk_server_mb'] or 0)) / max(1e-6, (first['disk_home_mb'] or 0) + (first['disk_server_mb'] or 0)):.0f}"
-            )  # fmt: skip
-    print()
-    targets = {"embedded": 150, "server": 300}
+    if len(rows) >= 2:
+        first, last = rows[0], rows[-1]
+        growth = last["chunks"] / first["chunks"]
+        print(f"\n{first['chunks']:,} -> {last['chunks']:,} chunks (x{growth:.0f}): lexical ask p95 "
+              f"x{last['lexical_ask']['p95_ms'] / first['lexical_ask']['p95_ms']:.1f}, retrieval p95 "
+              f"x{last['retrieval_tantivy']['p95_ms'] / first['retrieval_tantivy']['p95_ms']:.1f}, new report "
+              f"x{last['new_report_s_p50'] / max(first['new_report_s_p50'], 1e-3):.1f}, replica RSS "
+              f"x{last['replica_rss_mb'] / first['replica_rss_mb']:.1f}, lexical disk "
+              f"x{last['disk_lexical_mb'] / max(first['disk_lexical_mb'], 1e-3):.0f}")  # fmt: skip
     for r in rows:
-        if r["chunks"] >= 100_000 and r["backend"] in targets:
-            goal = targets[r["backend"]]
-            verdict = "meets" if r["ask"]["p95_ms"] < goal else "MISSES"
+        if "bm25s" not in r:
+            continue
+        b = r["bm25s"]
+        print(f"\nbm25s (before) and tantivy (now) at {r['chunks']:,} chunks, the same tokens")
+        if "error" in b:
+            print(f"  bm25s failed: {b['error']}")
+            continue
+        print_table(
+            ["engine", "index all chunks s", "add one report s", "retrieval ms p50 / p95", "RSS MB"],
+            [["bm25s (in memory, re-indexes on change)", f"{b['build_s']:.1f}", f"{b['add_one_s']:.2f}",
+              f"{b['retrieval']['p50_ms']:.1f} / {b['retrieval']['p95_ms']:.1f}",
+              f"{b['rss_mb']:.0f} (+{b['rss_delta_mb']:.0f} for the index)"],
+             ["tantivy (on disk, incremental)", f"{r['build_s']:.1f}", f"{r['new_report_s_p50']:.2f} (to another replica)",
+              lat(r, "retrieval_tantivy"), f"{r['replica_rss_mb']:.0f} (a whole replica)"]],
+        )  # fmt: skip
+    print()
+    for r in rows:
+        if r["chunks"] < 90_000 or r["chunks"] > 200_000:
+            continue
+        checks = {
+            "new report on another replica s": r["new_report_s_max"],
+            "cold start s": r["cold_start_s"],
+            "RSS MB": r["replica_peak_rss_mb"],
+            "lexical ask p95 ms": r["lexical_ask"]["p95_ms"],
+        }
+        if "hybrid_ask" in r:
+            checks["hybrid ask p95 ms"] = r["hybrid_ask"]["p95_ms"]
+        for name, value in checks.items():
+            goal = TARGETS_100K[name]
+            print(f"target at 100k: {name} < {goal}: {value:.2f} — {'meets' if value < goal else 'MISSES'}")
+    for r in rows:
+        if r["chunks"] >= 900_000:
+            value = r["lexical_ask"]["p95_ms"]
             print(
-                f"target: ask p95 < {goal} ms at 100k chunks ({r['backend']}): {r['ask']['p95_ms']:.1f} ms, {verdict}"
+                f"target at 1M: lexical ask p95 < 150 ms: {value:.1f} — {'meets' if value < 150 else 'MISSES'}"
             )
-
-
-def _bulk(r: dict) -> str:
-    if r.get("served_from_copy"):
-        estimate = r.get("bulk_s_estimate")
-        return f"not run: copy (est. {estimate:.0f} s)" if estimate else "not run: copy"
-    return "-" if r["bulk_chunks_per_s"] is None else f"{r['bulk_chunks_per_s']:.0f}"
-
-
-def _lat(d: dict) -> str:
-    return f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -386,85 +464,47 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--chunks", type=int, default=100_000, help="grow to this many chunks (default 100000)"
+        "--sizes", default="10000,100000", help="chunk counts to grow to (default 10000,100000)"
     )
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--both", action="store_const", dest="backends", const="both", help="embedded, then server (default)"
-    )
-    which.add_argument("--embedded", action="store_const", dest="backends", const="embedded")
-    which.add_argument("--server", action="store_const", dest="backends", const="server")
+    parser.add_argument("--lexical-only", action="store_true", help="no vectors (YANBAO_EMBED_MODEL=none)")
     parser.add_argument(
-        "--questions", type=int, default=0, help="dev questions timed per checkpoint (default 0 = all)"
+        "--bm25s-at", type=int, default=100_000, help="size at which bm25s runs beside tantivy"
     )
-    parser.add_argument(
-        "--budget",
-        type=float,
-        default=8.0,
-        help="after one timed pass, more passes while under this many seconds",
-    )
-    parser.add_argument(
-        "--server-writes-up-to",
-        type=int,
-        default=10_000,
-        help="with --both: larger checkpoints are not written through the server (too slow here); it serves "
-        "a copy of the embedded store at that checkpoint instead, and the HTTP write time is estimated "
-        "from the last measured rate (default 10000; 0 = write everything through the server)",
-    )
-    parser.add_argument("--profile", action="store_true", help="cProfile refresh, write_report and search")
+    parser.add_argument("--no-bm25s", dest="bm25s_at", action="store_const", const=0)
+    parser.add_argument("--budget", type=float, default=8.0, help="seconds of timing per latency figure")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--cache", type=Path, default=ROOT / ".bench" / "synthetic", help="synthetic-chunk cache"
     )
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--tmp", help="where the stores are made (default: the system temp folder)")
-    parser.add_argument("--json-out", type=Path, help=argparse.SUPPRESS)  # used by --both for its children
-    parser.add_argument("--snapshots", type=Path, help=argparse.SUPPRESS)  # likewise
-    parser.set_defaults(backends="both")
+    parser.add_argument("--json-out", type=Path, help="also write the figures here")
+    # child modes
+    parser.add_argument("--replica", help=argparse.SUPPRESS)
+    parser.add_argument("--bm25s-child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--namespace", help=argparse.SUPPRESS)
+    parser.add_argument("--space", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up temp stores and the server
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr if args.json_out else sys.stdout, flush=True)
-
-    if args.json_out:  # a child of --both
-        args.json_out.write_text(json.dumps(run_backend(args.backends, args, log)))
-        return 0
+    if args.replica:
+        args.home = args.replica
+        return replica_main(args)
+    if args.bm25s_child:
+        args.home = args.bm25s_child
+        return bm25s_main(args)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the stores and the server
     started = time.perf_counter()
-    print(f"== bench_scale: grow to {args.chunks:,} chunks ({', '.join(f'{c:,}' for c in checkpoints(args.chunks))}); "
-          f"backends: {args.backends}")  # fmt: skip
+    print(
+        f"== bench_scale: sizes {args.sizes}; {'lexical only' if args.lexical_only else 'hybrid and lexical'}"
+    )
     print(f"   {machine_line()}")
-    rows: list[dict] = []
-    if args.backends == "both":
-        with tempfile.TemporaryDirectory(prefix="yanbao-bench-scale-", dir=args.tmp) as shared:
-            for kind in ("embedded", "server"):
-                out = Path(shared) / f"{kind}.json"
-                command = [
-                    sys.executable, __file__, f"--{kind}", "--json-out", str(out), "--chunks", str(args.chunks),
-                    "--questions", str(args.questions), "--budget", str(args.budget), "--seed", str(args.seed),
-                    "--cache", str(args.cache), "--server-writes-up-to", str(args.server_writes_up_to),
-                ]  # fmt: skip
-                command += ["--no-cache"] if args.no_cache else []
-                command += ["--tmp", args.tmp] if args.tmp else []
-                command += ["--profile"] if args.profile else []
-                command += ["--snapshots", shared] if args.server_writes_up_to else []
-                child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-                try:
-                    code = child.wait()
-                finally:
-                    if child.poll() is None:
-                        child.terminate()
-                        child.wait(timeout=60)
-                if code:
-                    print(f"   the {kind} run failed (exit {code})")
-                    continue
-                rows += json.loads(out.read_text())
-    else:
-        rows = run_backend(args.backends, args)
+    rows = run(args)
     print_report(rows)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(rows, indent=1))
     print(f"\n   finished in {time.perf_counter() - started:.0f} s; {machine_line()}")
     return 0
 

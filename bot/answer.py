@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from index.records import Hit
+from index.records import Chunk, Hit, Report
 
 
 @dataclass
@@ -22,16 +22,21 @@ class Citation:
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:
+        return cls.of(n, hit.report, hit.chunk)
+
+    @classmethod
+    def of(cls, n: int, report: Report, chunk: Chunk) -> Citation:
+        """Citation [n] of a paragraph of a report."""
         return cls(
             n=n,
-            report_id=hit.report.id,
-            title=hit.report.title,
-            broker=hit.report.broker,
-            date=hit.report.date,
-            source=hit.report.source,
-            paragraph=hit.chunk.paragraph,
-            text=hit.chunk.text,
-            section=hit.chunk.section,
+            report_id=report.id,
+            title=report.title,
+            broker=report.broker,
+            date=report.date,
+            source=report.source,
+            paragraph=chunk.paragraph,
+            text=chunk.text,
+            section=chunk.section,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -54,8 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index report files or folders (incremental)")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     p.add_argument("--prune", action="store_true", help="remove reports whose files are gone")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: index files dropped into the folders (and, with --prune, remove deleted ones)",
+    )
+    p.add_argument("--interval", type=float, default=10.0, help="with --watch: seconds between looks (10)")
+    p.add_argument(
+        "--rebuild-lexical",
+        action="store_true",
+        help="rebuild this machine's lexical index from the store (after the PATHs, if any)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
 
@@ -77,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("weekly", help="summarize the latest weekly note(s)")
     p.add_argument("--broker")
     p.add_argument("--sector")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("changes", help="what changed between a broker's latest weekly and the one before")
+    p.add_argument("words", nargs="*", metavar="BROKER_OR_SECTOR", help="e.g. 山西证券 通信")
+    p.add_argument("--broker")
+    p.add_argument("--sector")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("subscriptions", help="every channel's subscriptions to new weekly notes")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("reports", help="list indexed reports; `reports show ID`, `reports remove ID`")

@@ -62,6 +62,10 @@ def run_command(args: argparse.Namespace) -> int:
 def cmd_index(args, settings: Settings) -> int:
     from index.pipeline import UsageError, discover
 
+    rebuild = args.rebuild_lexical
+    if not args.paths and not rebuild:
+        _err("index needs at least one PATH (or --rebuild-lexical)")
+        return 2
     try:
         discover(args.paths)  # usage errors (missing paths) before anything is opened
     except UsageError as exc:
@@ -70,25 +74,64 @@ def cmd_index(args, settings: Settings) -> int:
     from bot.state import LockTimeout
 
     service = _service(settings)
+    if args.watch:
+        return _watch(service, args)
     progress = None if not args.no_progress else False
+    summary = None
 
     def waiting(holder: str) -> None:
         _err(f"waiting for the index lock, held by {holder} (only one index run at a time)…")
 
-    try:
-        with service.state.lock("index", on_wait=waiting):
-            summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
-    except LockTimeout as exc:
-        _err(
-            f"gave up waiting for the index lock after {exc.timeout:g} s; it is held by "
-            f"{exc.holder or 'another process'}. Run again when that run has finished."
-        )
-        return 1
+    if args.paths:
+        try:
+            with service.state.lock("index", on_wait=waiting):
+                summary = service.library.index(list(args.paths), prune=args.prune, progress=progress)
+        except LockTimeout as exc:
+            _err(
+                f"gave up waiting for the index lock after {exc.timeout:g} s; it is held by "
+                f"{exc.holder or 'another process'}. Run again when that run has finished."
+            )
+            return 1
+    out = summary.to_json() if summary else {}
+    if rebuild:
+        out["lexical_chunks"] = service.library.rebuild_lexical()
     if args.json:
-        _print_json(summary.to_json())
+        _print_json(out)
     else:
-        sys.stdout.write(render_summary_text(summary) + "\n")
-    return 1 if summary.failed else 0
+        if summary:
+            sys.stdout.write(render_summary_text(summary) + "\n")
+        if rebuild:
+            sys.stdout.write(f"lexical index rebuilt from the store: {out['lexical_chunks']} chunks\n")
+    return 1 if summary and summary.failed else 0
+
+
+def _watch(service, args) -> int:
+    """`index --watch`: index now, then what arrives, until interrupted (Ctrl-C, SIGTERM)."""
+    import signal
+    import threading
+
+    from bot.watch import watch
+
+    if args.interval <= 0:
+        _err("--interval must be more than 0 seconds")
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(summary) -> None:
+        if args.json:
+            _print_json(summary.to_json())
+        else:
+            sys.stdout.write(render_summary_text(summary) + "\n")
+            sys.stdout.flush()
+
+    folders = ", ".join(str(p) for p in args.paths)
+    _err(f"watching {folders} every {args.interval:g} s (Ctrl-C stops)")
+    try:
+        watch(service, list(args.paths), interval=args.interval, prune=args.prune, report=report, stop=stop)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def _answer_out(answer: Answer, as_json: bool) -> None:
@@ -122,6 +165,29 @@ def cmd_ask(args, settings: Settings) -> int:
 def cmd_weekly(args, settings: Settings) -> int:
     service = _service(settings)
     _answer_out(service.weekly(broker=args.broker, sector=args.sector), args.json)
+    return 0
+
+
+def cmd_changes(args, settings: Settings) -> int:
+    service = _service(settings)
+    broker, sector = service.broker_and_sector(" ".join(args.words))
+    _answer_out(service.changes(args.broker or broker, args.sector or sector), args.json)
+    return 0
+
+
+def cmd_subscriptions(args, settings: Settings) -> int:
+    from bot.state import open_state
+    from bot.subscriptions import Subscriptions, render_subscriptions
+
+    subscriptions = Subscriptions(open_state(settings)).all()
+    if args.json:
+        _print_json([s.to_json() for s in subscriptions])
+    else:
+        text = (
+            render_subscriptions(subscriptions, places=True)
+            or "no subscriptions (see /subscribe in a channel)"
+        )
+        sys.stdout.write(text + "\n")
     return 0
 
 
@@ -235,6 +301,8 @@ _COMMANDS = {
     "index": cmd_index,
     "ask": cmd_ask,
     "weekly": cmd_weekly,
+    "changes": cmd_changes,
+    "subscriptions": cmd_subscriptions,
     "reports": cmd_reports,
     "serve": cmd_serve,
     "chat": cmd_chat,

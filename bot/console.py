@@ -43,7 +43,7 @@ def run_console(service: Yanbao) -> int:
     conversation = "console:" + str(id(service))
     interactive = sys.stdin.isatty()
     if interactive:
-        print("yanbao chat — ask a question, or /weekly, /reports, /reindex PATH, /help, /quit")
+        print("yanbao chat — ask a question, or /weekly, /changes, /reports, /reindex PATH, /help, /quit")
     while True:
         try:
             line = input(PROMPT if interactive else "")

@@ -46,7 +46,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answer import Answer
 from bot.chat import INDEXABLE_EXTENSIONS, describe_size
@@ -54,6 +54,9 @@ from bot.permissions import NotPermitted, Requester, is_admin
 from bot.service import Yanbao
 from index.records import Report
 from index.summary import IndexSummary
+
+if TYPE_CHECKING:
+    from bot.scopes import Scope
 
 log = logging.getLogger("yanbao.dispatch")
 
@@ -110,6 +113,7 @@ class Reply:
 ASK_TITLE = Say("Research Q&A", "研报问答")
 HELP_TITLE = Say("How to use yanbao", "yanbao 使用帮助")  # adapters add their own lines to replies titled so
 WEEKLY_TITLE = Say("Weekly summary", "周报摘要")
+CHANGES_TITLE = Say("What changed since the last weekly", "与上期周报相比的变化")
 
 
 class Usage(ValueError):
@@ -123,17 +127,31 @@ class Usage(ValueError):
 @dataclass
 class Context:
     """What a command runs with: the dispatcher (and through it the service), who asked, the
-    conversation (for follow-ups), and the hooks an adapter gave for streamed text and progress."""
+    conversation (for follow-ups), the hooks an adapter gave for streamed text and progress, and
+    where it was asked: `channel` (a Slack channel id, a Feishu chat_id; None on the console and
+    for a Feishu menu click), `direct` for a one-to-one chat with the bot."""
 
     dispatcher: Dispatcher
     requester: Requester
     conversation: str | None = None
     on_text: Callable[[str], None] | None = None
     on_status: Callable[[Say], None] | None = None
+    channel: str | None = None
+    direct: bool = False
 
     @property
     def service(self) -> Yanbao:
         return self.dispatcher.service
+
+    @property
+    def scope(self) -> Scope:
+        """What questions here may search (bot/scopes.py): the channel's, a DM's person's, or the
+        default; everything for the console operator."""
+        from bot.scopes import Scopes
+
+        return Scopes(self.service.settings, self.service.state).for_conversation(
+            self.requester, self.channel, self.direct
+        )
 
     def status(self, say: Say) -> None:
         if self.on_status is not None:
@@ -210,21 +228,59 @@ VOTES = ("up", "down")
 # --------------------------------------------------------------------------------- built-in commands
 
 
+def no_library(scope: Scope) -> Reply:
+    """The answer where the scope allows no note (an unmapped channel under the "none" default)."""
+    return Reply.message(
+        Say(
+            f"Questions here may not search any note yet ({scope.origin}). An admin can map this "
+            "conversation to brokers, sectors or folders with `/scope`.",
+            "这里还不能检索任何研报。管理员可以用 `/scope` 为本会话设置券商、行业或目录。",
+        ),
+        title=Say("No library here", "本会话没有可检索的研报"),
+        tone="warning",
+    )
+
+
 def run_ask(ctx: Context, args: str) -> Reply:
     question = args.strip()
     if not question:
         return ctx.dispatcher.help()
+    scope = ctx.scope
+    if scope.nothing:
+        return no_library(scope)
     ctx.status(searching(ctx.service))
-    answer = ctx.service.ask(question, conversation=ctx.conversation, on_text=ctx.on_text)
+    answer = ctx.service.ask(
+        question, conversation=ctx.conversation, on_text=ctx.on_text, where=scope.filter()
+    )
     return Reply.of_answer(answer)
 
 
 def run_weekly(ctx: Context, args: str) -> Reply:
+    scope = ctx.scope
+    if scope.nothing:
+        return no_library(scope)
     broker, sector = ctx.service.weekly_scope(args)
-    scope = " ".join(filter(None, [broker, sector]))
-    ctx.status(Say(f"summarising the latest weekly{' for ' + scope if scope else ''}…", "正在汇总最新周报…"))
-    answer = ctx.service.weekly(broker, sector, on_text=ctx.on_text)
+    named = " ".join(filter(None, [broker, sector]))
+    ctx.status(Say(f"summarising the latest weekly{' for ' + named if named else ''}…", "正在汇总最新周报…"))
+    answer = ctx.service.weekly(broker, sector, on_text=ctx.on_text, where=scope.filter())
     return Reply.of_answer(answer, title=WEEKLY_TITLE)
+
+
+def run_changes(ctx: Context, args: str) -> Reply:
+    scope = ctx.scope
+    if scope.nothing:
+        return no_library(scope)
+    broker, sector = ctx.service.broker_and_sector(args)
+    named = " ".join(filter(None, [broker, sector]))
+    ctx.status(
+        Say(
+            f"comparing the latest weekly{' of ' + named if named else ''} with the one before…",
+            "正在对比最新两期周报…",
+        )
+    )
+    language = "zh" if ctx.requester.platform == "feishu" else "en"  # as Say picks per surface
+    answer = ctx.service.changes(broker, sector, language=language, on_text=ctx.on_text, where=scope.filter())
+    return Reply.of_answer(answer, title=CHANGES_TITLE)
 
 
 def run_reports(ctx: Context, args: str) -> Reply:
@@ -279,6 +335,15 @@ def builtin_commands() -> list[Command]:
             usage="/weekly [broker|sector]",
         ),
         Command(
+            "changes",
+            run_changes,
+            summary=Say(
+                "what changed since the broker's previous weekly: picks added and dropped, views, theses, figures",
+                "与上一期周报相比的变化：新增/移出的标的、观点、论点、数据",
+            ),
+            usage="/changes [broker] [sector]",
+        ),
+        Command(
             "reports",
             run_reports,
             summary=Say("the indexed reports", "已索引的研报"),
@@ -301,6 +366,18 @@ def builtin_commands() -> list[Command]:
 
 
 BUILTIN_COMMANDS: list[Command] = builtin_commands()
+
+
+def standard_commands() -> list[Command]:
+    """What every surface offers: the built-in commands and those of the modules built on this one
+    (channel subscriptions), /help last."""
+    from bot.scope_commands import scope_commands  # they import this module: imported late
+    from bot.subscriptions import subscription_commands
+
+    others = [c for c in BUILTIN_COMMANDS if c.name != "help"]
+    helps = [c for c in BUILTIN_COMMANDS if c.name == "help"]
+    return [*others, *subscription_commands(), *scope_commands(), *helps]
+
 
 INTRO = Say(
     "*yanbao* (研报) answers questions about the indexed research notes and cites the paragraphs it "
@@ -328,7 +405,7 @@ class Dispatcher:
         self.service = service
         self._commands: dict[str, Command] = {}
         self._order: list[Command] = []
-        for command in BUILTIN_COMMANDS if commands is None else commands:
+        for command in standard_commands() if commands is None else commands:
             self.register(command)
 
     # -- the registry ------------------------------------------------------------------------------
@@ -450,10 +527,12 @@ class Dispatcher:
         bare: bool = False,
         on_text: Callable[[str], None] | None = None,
         on_status: Callable[[Say], None] | None = None,
+        channel: str | None = None,
+        direct: bool = False,
     ) -> Reply:
         """parse + run, for surfaces that need nothing in between (the console)."""
         invocation = self.parse(text, verb=verb, bare=bare)
-        context = Context(self, requester, conversation, on_text, on_status)
+        context = Context(self, requester, conversation, on_text, on_status, channel, direct)
         return self.run(invocation, context)
 
     # -- help and prompts -----------------------------------------------------------------------------

@@ -186,6 +186,16 @@ class LLMClient:
             raise error from exc
         self._report_usage(usage, model, started, attempt, stream=True)
 
+    def complete(self, messages: list[dict[str, Any]], on_text: Callable[[str], None] | None = None) -> str:
+        """The whole answer, stripped; with `on_text`, streamed and shown as it grows."""
+        if on_text is None:
+            return self.chat(messages).text.strip()
+        text = ""
+        for delta in self.stream(messages):
+            text += delta
+            on_text(text)
+        return text.strip()
+
     # -- request -----------------------------------------------------------------------------------
 
     def _body(

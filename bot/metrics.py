@@ -47,6 +47,16 @@ LLM_TOKENS = Counter("yanbao_llm_tokens", "LLM tokens used", ["kind"])
 LLM_ERRORS = Counter("yanbao_llm_errors", "LLM calls that failed", ["reason"])
 FEEDBACK = Counter("yanbao_feedback", "Thumbs up/down from users", ["value"])
 EVENTS = Counter("yanbao_events", "Platform events by outcome", ["platform", "outcome"])
+DIGEST_ROUNDS = Counter(
+    "yanbao_digest_rounds",
+    "Rounds of the digest worker: worked, or skipped while another replica worked",
+    ["outcome"],
+)
+DIGESTS = Counter(
+    "yanbao_digests",
+    "Digests of new weekly notes by outcome (posted, held_quiet, held_cap, failed, dropped)",
+    ["outcome"],
+)
 
 # known label values start at 0 so dashboards and rate() see them before the first event
 for _stage in STAGES:
@@ -55,6 +65,10 @@ for _kind in ("prompt", "completion"):
     LLM_TOKENS.labels(kind=_kind)
 for _value in ("up", "down"):
     FEEDBACK.labels(value=_value)
+for _outcome in ("worked", "busy"):
+    DIGEST_ROUNDS.labels(outcome=_outcome)
+for _outcome in ("posted", "held_quiet", "held_cap", "failed", "dropped"):
+    DIGESTS.labels(outcome=_outcome)
 for _mode in ("extractive", "llm"):
     for _found in ("true", "false"):
         ANSWERS.labels(mode=_mode, found=_found)

@@ -70,7 +70,10 @@ def render_summary_text(summary: IndexSummary) -> str:
         f"{summary.unchanged} unchanged, {summary.removed} removed, {summary.chunks} chunks written, "
         f"{len(summary.failed)} failed"
     )
-    lines = [line]
+    rates = [f"{summary.rate(summary.files) or 0:.1f} files/s"]
+    if summary.pages:
+        rates.append(f"{summary.pages} pages, {summary.rate(summary.pages) or 0:.1f} pages/s")
+    lines = [f"{line} ({'; '.join(rates)})"]
     for failure in summary.failed:
         lines.append(f"  failed: {printable(failure.path)}: {printable(failure.error)}")
     return "\n".join(lines)

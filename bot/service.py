@@ -16,14 +16,17 @@ from pathlib import Path
 
 from bot import metrics
 from bot.answer import Answer, Citation
+from bot.answering.changes import describe_changes, wants_changes
 from bot.answering.extractive import answer_extractively, not_found_answer
 from bot.answering.generative import answer_with_llm, rewrite_queries
 from bot.answering.weekly import summarize_weekly
 from bot.llm import LLMClient
 from bot.permissions import Requester, require_admin
 from bot.state import StateStore, open_state
+from index.filters import SearchFilter
 from index.followup import Turn
 from index.library import Library
+from index.query import parse_query
 from index.records import Report
 from index.settings import Settings
 from index.summary import Failure, IndexSummary
@@ -85,6 +88,11 @@ class Yanbao:
     def llm(self) -> LLMClient | None:
         return self._llm
 
+    @property
+    def weekly_cache(self) -> dict[tuple, Answer]:
+        """Summaries by report versions, shared by /weekly and the digests."""
+        return self._weekly_cache
+
     # ---- ask --------------------------------------------------------------------------------
     def ask(
         self,
@@ -97,10 +105,12 @@ class Yanbao:
         on_text: Callable[[str], None] | None = None,
         today: date | None = None,
         hits: int = 0,
+        where: SearchFilter | None = None,
     ) -> Answer:
         """Answer a question. `conversation` (e.g. "slack:C123:1700000000.0001") keeps follow-up
         context; `on_text` receives the growing answer text while an LLM streams; `hits` > 0 adds
-        the top retrieved paragraphs to the answer (to score retrieval apart from answering)."""
+        the top retrieved paragraphs to the answer (to score retrieval apart from answering);
+        `where` is what may be searched (a channel's scope): the engines see nothing else."""
         started = time.perf_counter()
         question, note = _trim(question)
         if not question:
@@ -108,6 +118,14 @@ class Yanbao:
                 question="", answer=HELP_TEXT, mode="extractive", found=False, note="empty question"
             )
         library = self.library
+        plan = parse_query(question, today or date.today(), library.lexicon)
+        if wants_changes(question, plan.broker, plan.companies) and not (since or until):
+            answer = self._changes_answer(question, plan, broker=broker, on_text=on_text, where=where)
+            if answer is not None:
+                if conversation:
+                    self.state.append_history(conversation, _turn(question, plan, answer).to_json())
+                metrics.record_answer(answer.mode, answer.found)
+                return answer
         history = self.state.get_history(conversation) if conversation else []
         previous = Turn.from_json(history[-1]) if history else None
         extra_queries = rewrite_queries(self._llm, question) if self._llm else []
@@ -121,6 +139,7 @@ class Yanbao:
             today=today,
             previous=previous,
             extra_queries=extra_queries,
+            where=where,
             stage_timer=metrics.observe_stage,
         )
         plan = result.plan
@@ -161,20 +180,82 @@ class Yanbao:
         sector: str | None = None,
         *,
         on_text: Callable[[str], None] | None = None,
+        where: SearchFilter | None = None,
     ) -> Answer:
         library = self.library
         library.refresh()
         return summarize_weekly(
-            library, broker=broker, sector=sector, llm=self._llm, cache=self._weekly_cache, on_text=on_text
+            library,
+            broker=broker,
+            sector=sector,
+            llm=self._llm,
+            cache=self._weekly_cache,
+            on_text=on_text,
+            where=where,
+        )
+
+    # ---- what changed --------------------------------------------------------------------------
+    def _changes_answer(
+        self,
+        question: str,
+        plan,
+        *,
+        broker: str | None,
+        on_text: Callable[[str], None] | None,
+        where: SearchFilter | None,
+    ) -> Answer | None:
+        """A question asking what changed since the last weekly; None when no two weeklies of the
+        broker asked can be compared (the question is then searched like any other)."""
+        broker = broker or plan.broker
+        language = "en" if plan.language == "en" else "zh"
+        for sector in [*plan.sectors[:1], None]:
+            answer = self.changes(
+                broker, sector, language=language, question=question, on_text=on_text, where=where
+            )
+            if answer.found:
+                return answer
+        return None
+
+    def changes(
+        self,
+        broker: str | None = None,
+        sector: str | None = None,
+        *,
+        language: str = "en",
+        where: SearchFilter | None = None,
+        question: str | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """What changed between the latest weekly of `broker` (about `sector`) and the one before."""
+        library = self.library
+        library.refresh()
+        return describe_changes(
+            library,
+            broker=broker,
+            sector=sector,
+            language=language,
+            llm=self._llm,
+            where=where,
+            question=question,
+            on_text=on_text,
         )
 
     def weekly_scope(self, words: str) -> tuple[str | None, str | None]:
         """`/weekly 山证` names a broker (any alias), `/weekly 通信` a sector: (broker, sector)."""
+        return self.broker_and_sector(words)
+
+    def broker_and_sector(self, words: str) -> tuple[str | None, str | None]:
+        """ "山西证券 通信", "Shanxi telecom", "国盛计算机": the broker named (canonical) and the
+        words left as the sector; either may be None."""
         words = (words or "").strip()
         if not words:
             return None, None
-        broker = self.library.lexicon.canonical_broker(words)
-        return (broker, None) if broker else (None, words)
+        spans = self.library.lexicon.broker_spans(words)
+        if not spans:
+            return None, words
+        broker, start, end = spans[0]
+        rest = (words[:start] + " " + words[end:]).strip(" ,，、;；:：")
+        return broker, " ".join(rest.split()) or None
 
     # ---- indexing (admins only: what is indexed is what every user's answers cite) -------------
     def reindex(self, paths: list[Path] | None = None, *, by: Requester, prune: bool = True) -> IndexSummary:

@@ -1,7 +1,9 @@
-"""State shared by every bot process: event de-duplication, conversation history, feedback, locks.
+"""State shared by every bot process: event de-duplication, conversation history, feedback, locks,
+and small durable records (subscriptions, channel scopes, the digest queue) with day counters.
 
 SQLite under YANBAO_HOME on a single box; Redis when YANBAO_REDIS_URL is set, so several replicas
-agree on which events were already answered and only one of them indexes at a time.
+agree on which events were already answered, which digests were posted, and only one of them
+indexes at a time.
 """
 
 from __future__ import annotations
@@ -93,9 +95,32 @@ class StateStore(Protocol):
         """Add a turn, keep the last `keep`; turns expire after a day."""
         ...
 
+    def release(self, key: str) -> None:
+        """Forget a claim, so `key` may be claimed again (a digest whose post failed)."""
+        ...
+
     def add_feedback(self, record: dict) -> None: ...
 
     def list_feedback(self) -> list[dict]: ...
+
+    def put_record(self, kind: str, key: str, value: dict) -> None:
+        """Store a small JSON record under (kind, key), replacing any; records never expire."""
+        ...
+
+    def get_record(self, kind: str, key: str) -> dict | None: ...
+
+    def delete_record(self, kind: str, key: str) -> bool:
+        """Remove a record; True when there was one."""
+        ...
+
+    def records(self, kind: str) -> dict[str, dict]:
+        """Every record of a kind, by key."""
+        ...
+
+    def count(self, key: str, add: int = 0, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> int:
+        """Add `add` to a counter (created at 0, expiring `ttl_seconds` after it is created) and
+        return its value; count(key) reads it."""
+        ...
 
     def lock(
         self, name: str, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None
@@ -154,6 +179,13 @@ class SQLiteState:
             record TEXT NOT NULL,
             created REAL NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS records (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires REAL NOT NULL);
     """
     # prune expired rows on roughly one write in this many
     _PRUNE_EVERY = 200
@@ -210,6 +242,7 @@ class SQLiteState:
     def _maybe_prune(self, db: sqlite3.Connection, now: float) -> None:
         if random.randrange(self._PRUNE_EVERY) == 0:
             db.execute("DELETE FROM claims WHERE expires <= ?", (now,))
+            db.execute("DELETE FROM counters WHERE expires <= ?", (now,))
             db.execute("DELETE FROM history WHERE created <= ?", (now - HISTORY_TTL_SECONDS,))
 
     def claim(self, key: str, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> bool:
@@ -222,6 +255,50 @@ class SQLiteState:
             )
             self._maybe_prune(db, now)
             return cursor.rowcount == 1
+
+    def release(self, key: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM claims WHERE key = ?", (key,))
+
+    def put_record(self, kind: str, key: str, value: dict) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO records (kind, key, value) VALUES (?, ?, ?)",
+                (kind, key, json.dumps(value, ensure_ascii=False)),
+            )
+
+    def get_record(self, kind: str, key: str) -> dict | None:
+        row = (
+            self._connection()
+            .execute("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key))
+            .fetchone()
+        )
+        return json.loads(row[0]) if row else None
+
+    def delete_record(self, kind: str, key: str) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key)).rowcount == 1
+
+    def records(self, kind: str) -> dict[str, dict]:
+        rows = (
+            self._connection()
+            .execute("SELECT key, value FROM records WHERE kind = ? ORDER BY key", (kind,))
+            .fetchall()
+        )
+        return {key: json.loads(value) for key, value in rows}
+
+    def count(self, key: str, add: int = 0, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> int:
+        now = _now()
+        with self._write() as db:
+            db.execute("DELETE FROM counters WHERE key = ? AND expires <= ?", (key, now))
+            if add:
+                db.execute(
+                    "INSERT INTO counters (key, value, expires) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+                    (key, add, now + ttl_seconds),
+                )
+            row = db.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
+            return int(row[0]) if row else 0
 
     def get_history(self, conversation: str) -> list[dict]:
         cutoff = _now() - HISTORY_TTL_SECONDS
@@ -365,6 +442,33 @@ class RedisState:
 
     def claim(self, key: str, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> bool:
         return bool(self._client.set(self._key("claim", key), "1", nx=True, ex=max(int(ttl_seconds), 1)))
+
+    def release(self, key: str) -> None:
+        self._client.delete(self._key("claim", key))
+
+    def put_record(self, kind: str, key: str, value: dict) -> None:
+        self._client.hset(self._key("records", kind), key, json.dumps(value, ensure_ascii=False))
+
+    def get_record(self, kind: str, key: str) -> dict | None:
+        raw = self._client.hget(self._key("records", kind), key)
+        return json.loads(raw) if raw else None
+
+    def delete_record(self, kind: str, key: str) -> bool:
+        return bool(self._client.hdel(self._key("records", kind), key))
+
+    def records(self, kind: str) -> dict[str, dict]:
+        raw = self._client.hgetall(self._key("records", kind))
+        return {key: json.loads(raw[key]) for key in sorted(raw)}
+
+    def count(self, key: str, add: int = 0, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> int:
+        name = self._key("count", key)
+        if not add:
+            return int(self._client.get(name) or 0)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.set(name, 0, nx=True, ex=max(int(ttl_seconds), 1))  # the first add sets the lifetime
+        pipe.incrby(name, add)
+        _, value = pipe.execute()
+        return int(value)
 
     def get_history(self, conversation: str) -> list[dict]:
         cutoff = _now() - HISTORY_TTL_SECONDS

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
+from index import killpoints
 from index.embedding import EmbedderStatus, load_embedder, resolve_model_path
 from index.files import max_bytes
 from index.lexical import LexicalIndex
@@ -28,6 +30,7 @@ log = logging.getLogger("yanbao.library")
 class Library:
     def __init__(self, settings: Settings, embedder_status: EmbedderStatus | None = None) -> None:
         self.settings = settings
+        killpoints.arm(settings.kill_at)
         self.embedder_status = embedder_status or load_embedder(settings)
         if self.embedder_status.problem:
             log.warning(
@@ -36,6 +39,7 @@ class Library:
             )
         self.space = self.embedder_status.space
         self.store = Store(connect(settings), self.space, settings.namespace)
+        self.store.upgrade()  # chunks written by older versions get the filter fields (once)
         self.lexicon = Lexicon.load()
         self.tokenizer = default_tokenizer()
         self.lexical = LexicalIndex(settings.home / "lexical" / self.space)
@@ -51,6 +55,7 @@ class Library:
             dense_weight=settings.dense_weight,
         )
         self._write_lock = threading.Lock()
+        self._refreshed = float("-inf")
 
     @staticmethod
     def _load_reranker(settings: Settings) -> Reranker | None:
@@ -86,18 +91,35 @@ class Library:
     ) -> IndexSummary:
         with self._write_lock:
             summary = self.indexer.run(paths, prune=prune, progress=progress, sources=sources)
-        self.refresh()
+        self.refresh(wait=True)
         return summary
 
     def remove(self, report_id: str) -> bool:
         with self._write_lock:
             removed = self.indexer.remove(report_id)
-        self.refresh()
+        self.refresh(wait=True)
         return removed
 
-    def refresh(self) -> bool:
-        """Catch up with index runs made by this or another process (cheap when nothing changed)."""
-        return self.searcher.refresh()
+    def close(self) -> None:
+        """Release the store client and the lexical index's files (tests open many libraries)."""
+        self.lexical.close()
+        self.store.close()
+
+    def rebuild_lexical(self) -> int:
+        """Rebuild this replica's lexical index from the store; returns the chunks it holds."""
+        self.lexical.rebuild(self.store)
+        return len(self.lexical)
+
+    def refresh(self, wait: bool = False) -> bool:
+        """Catch up with index runs made by this or another process (cheap when nothing changed).
+        wait=False serves what is applied when another process is busy applying the same changes."""
+        self._refreshed = time.monotonic()
+        return self.lexical.refresh(self.store, wait=wait)
+
+    def _refresh_before_search(self) -> None:
+        """Read the change log at most every `refresh_seconds` while questions keep coming."""
+        if time.monotonic() - self._refreshed >= self.settings.refresh_seconds:
+            self.refresh()
 
     def reports(self) -> list[Report]:
         self.refresh()
@@ -116,8 +138,19 @@ class Library:
             return None
         return report, [stored.chunk for stored in self.store.chunks_of(report.id, meta["version"])]
 
+    def committed_after(self, generation: int) -> tuple[int, list[Report]]:
+        """(the store's generation, the reports committed after `generation`): what a process
+        watching for new notes reads, whoever indexed them. Pass the returned generation next
+        time; a run still writing may show its reports twice (callers dedupe by report id)."""
+        changes = self.store.changes_after(generation)
+        # a writer commits above the highest generation any record holds, so what is committed
+        # later is above this one (the counter itself may lag after a kill: not read here)
+        now = max([generation, *(c.generation for c in changes)])
+        changed = [c.report for c in changes if c.report is not None]
+        return now, sorted(changed, key=lambda r: (r.date or "", r.id))
+
     def search(self, question: str, **kwargs) -> SearchResult:
-        self.refresh()
+        self._refresh_before_search()
         return self.searcher.search(question, **kwargs)
 
     def status(self) -> dict[str, object]:

@@ -12,6 +12,7 @@ the question's words more often. A question is never refused because metadata is
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import date
 from index.concepts import NOT_EXPANDED, Concept, coverage, question_concepts
 from index.embedding import Embedder
 from index.evidence import context_form, find_evidence
+from index.filters import SearchFilter
 from index.followup import Turn, apply_history, is_follow_up
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
@@ -34,6 +36,11 @@ log = logging.getLogger("yanbao.search")
 
 RRF_K = 60
 CANDIDATES = 50
+# Routes of a filtered dense query (measured at 100k chunks, see Searcher._dense)
+DENSE_EXACT_MAX = 1000  # allowed chunks scored directly from their vectors, fetched by id (~40 ms)
+DENSE_POSTFILTER_MAX = 2000  # the largest unfiltered nearest-neighbour query filtered after (~30 ms)
+DENSE_POSTFILTER_ENOUGH = 20  # allowed chunks among those nearest that make the filtered query exact enough
+DENSE_ID_FILTER_MAX = 300  # reports whose ids a Chroma where may list (~100 ms); above, fields
 PREFERRED_CANDIDATES = 50  # extra candidates from the reports the prior favours
 RANK_DEPTH = 60  # fused candidates re-ranked by coverage and prior
 COVERAGE_WEIGHT = 0.5  # chosen on eval/dev.jsonl + eval/wide.jsonl (see benchmarks/README.md)
@@ -55,6 +62,7 @@ class SearchResult:
     plan: QueryPlan
     hits: list[Hit]  # ranked; each with its evidence sentences
     reports: list[Report]  # the reports searched (after explicit filters), newest first
+    where: SearchFilter | None = None  # the explicit filter both engines applied
     concepts: list[Concept] = field(default_factory=list)  # what the question is about
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -105,29 +113,14 @@ class Searcher:
         self._similarity = SimilarityCache(embedder.embed_query) if embedder is not None else None
 
     def refresh(self) -> bool:
-        return self.lexical.refresh(self.store)
+        return self.lexical.refresh(self.store, wait=False)
 
     # ---- what is searched ------------------------------------------------------------------
-    def explicit_reports(
-        self,
-        broker: str | None,
-        since: str | None,
-        until: str | None,
-        kind: str | None,
-        report_ids: set[str] | None,
-    ) -> list[Report]:
-        """The reports explicit filters allow, newest first. Only an explicit filter excludes."""
-        reports = list(self.lexical.reports.values())
-        if broker:
-            reports = [r for r in reports if r.broker == broker]
-        if since or until:
-            reports = [r for r in reports if _in_range(r, since, until)]
-        if kind:
-            reports = [r for r in reports if r.kind == kind]
-        if report_ids is not None:
-            reports = [r for r in reports if r.id in report_ids]
-        reports.sort(key=lambda r: (r.date or "", r.id), reverse=True)
-        return reports
+    def explicit_reports(self, where: SearchFilter) -> list[Report]:
+        """The reports explicit filters allow, newest first (lexical.reports keeps that order).
+        Only an explicit filter excludes."""
+        reports = self.lexical.reports.values()
+        return [r for r in reports if where.matches(r)] if where else list(reports)
 
     def query_tokens(self, plan: QueryPlan) -> list[str]:
         tokens = self.tokenizer.tokens(plan.question)
@@ -154,11 +147,10 @@ class Searcher:
         # ("the March strategy note", out on Feb 27): its words say so, not its publish date
         if (plan.since or plan.until) and not plan.strict_dates and not plan.wants_publish_date:
             strength = _date_strength(plan.since, plan.until)
+            dated = SearchFilter.of(since=plan.since, until=plan.until)  # date or covered period overlaps
             for r in reports:
                 if r.date or r.period:
-                    prior[r.id] += strength * (
-                        DATE_MATCH if _in_range(r, plan.since, plan.until) else DATE_OTHER
-                    )
+                    prior[r.id] += strength * (DATE_MATCH if dated.matches(r) else DATE_OTHER)
         if plan.kind:
             for r in reports:
                 if r.kind == plan.kind:
@@ -187,10 +179,12 @@ class Searcher:
         previous: Turn | None = None,
         extra_queries: list[str] | None = None,
         report_ids: set[str] | None = None,
+        where: SearchFilter | None = None,
         stage_timer: Callable[[str, float], None] | None = None,
     ) -> SearchResult:
-        """Explicit filters: `broker`, `since`, `until`, `kind`, `report_ids`. `previous` is the
-        conversation's last turn: a follow-up question inherits what it leaves open."""
+        """Explicit filters: `broker`, `since`, `until`, `kind`, `report_ids`, or a whole `where`;
+        they become one SearchFilter that both engines apply. `previous` is the conversation's last
+        turn: a follow-up question inherits what it leaves open."""
         timings: dict[str, float] = {}
 
         def mark(stage: str, started: float) -> None:
@@ -210,9 +204,15 @@ class Searcher:
         if since or until:
             plan.since, plan.until = since, until
             plan.strict_dates = True
-        reports = self.explicit_reports(broker, since, until, kind, report_ids)
-        filtered = len(reports) != len(self.lexical.reports)
-        allowed = {r.id for r in reports} if filtered else None
+        explicit = SearchFilter.of(
+            brokers=[broker] if broker else None,
+            kinds=[kind] if kind else None,
+            since=since,
+            until=until,
+            report_ids=report_ids,
+        ).both(where)  # a user's --broker within a channel's scope
+        reports = self.explicit_reports(explicit)
+        engines = explicit if explicit else None
         prior = self.priors(plan, reports, today, follow)
         preferred = {rid for rid, p in prior.items() if p > 0}
         if len(preferred) == len(reports):
@@ -228,7 +228,7 @@ class Searcher:
             self.lexical.vocabulary,
             today,
             self.lexical.idf,
-            self._expander(plan) if plan.language == "en" else None,
+            self._expander(engines) if plan.language == "en" else None,
         )
         expansions = [f for c in concepts if c.expansion for f in c.forms if f != c.label]
         if expansions:
@@ -241,9 +241,10 @@ class Searcher:
         started = time.perf_counter()
         lexical: list[tuple[str, float]] = []
         if reports:
-            lexical = self.lexical.search(tokens, CANDIDATES, allowed)
+            lexical = self.lexical.search(tokens, CANDIDATES, engines)
             if preferred:
-                lexical = _merge(lexical, self.lexical.search(tokens, PREFERRED_CANDIDATES, preferred))
+                apart = SearchFilter(report_ids=frozenset(preferred))  # within the explicit filter
+                lexical = _merge(lexical, self.lexical.search(tokens, PREFERRED_CANDIDATES, apart))
             if plan.wants_publish_date or plan.wants_analysts:
                 lexical = lexical + self._openings(prior, {cid for cid, _ in lexical})
         mark("retrieve_lexical", started)
@@ -255,7 +256,7 @@ class Searcher:
             vector = self.embedder.embed_query(search_form(query_text))
             # the preferred reports are searched apart lexically only: a second, filtered nearest-
             # neighbour query costs more than it finds (measured in benchmarks/bench_search.py)
-            dense = self._dense(vector, CANDIDATES, sorted(allowed) if allowed is not None else None)
+            dense = self._dense(vector, engines, reports)
             mark("retrieve_dense", started)
 
         started = time.perf_counter()
@@ -279,15 +280,53 @@ class Searcher:
         for hit in hits:
             hit.evidence = find_evidence(hit, concepts, plan, self.lexicon)
         mark("evidence", started)
-        return SearchResult(plan=plan, hits=hits[:k], reports=reports, concepts=concepts, timings=timings)
+        return SearchResult(
+            plan=plan, hits=hits[:k], reports=reports, where=engines, concepts=concepts, timings=timings
+        )
 
-    def _dense(self, vector: list[float], n: int, report_ids: list[str] | None) -> list[tuple[str, float]]:
-        raw = self.store.dense_query(vector, n, report_ids)
+    def _dense(
+        self, vector: list[float], where: SearchFilter | None, reports: list[Report]
+    ) -> list[tuple[str, float]]:
+        """The nearest chunks of committed versions the lexical index knows (see store.py)."""
         versions = self.lexical.versions
-        # keep only chunks of committed versions the lexical cache knows (see store.py)
         return [
-            (cid, s) for cid, s in raw if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
-        ]
+            (cid, s)
+            for cid, s in self._nearest(vector, where, reports)
+            if versions.get(cid.split(":", 1)[0], "")[:10] == cid.split(":")[1]
+        ][:CANDIDATES]
+
+    def _nearest(
+        self, vector: list[float], where: SearchFilter | None, reports: list[Report]
+    ) -> list[tuple[str, float]]:
+        """The nearest chunks within `where` (`reports` are the reports it allows), by the cheapest
+        exact route. At 100k chunks Chroma answers an unfiltered query in 2-50 ms but a filtered
+        one in 60-950 ms (it evaluates the condition over the whole collection; a condition most
+        chunks meet, such as a date bound, costs most). So: few allowed chunks are scored
+        directly; otherwise the nearest chunks unfiltered, keeping the allowed ones; Chroma's
+        where only when too few of those are allowed, naming report ids while they are few."""
+        if where is None:
+            return self.store.dense_query(vector, CANDIDATES)
+        allowed = {r.id for r in reports}
+        allowed_chunks = sum(r.chunks for r in reports)
+        if allowed_chunks <= DENSE_EXACT_MAX:
+            versions = self.lexical.versions
+            ids = [
+                Store.chunk_id(r.id, versions.get(r.id, ""), paragraph)
+                for r in reports
+                for paragraph in range(r.chunks)
+            ]
+            return self.store.dense_among(vector, ids, CANDIDATES)
+        # The allowed chunks among the n nearest are the nearest allowed ones, in order: exact
+        # for as many as there are. Enough of them (not always all 50) is as good a dense list.
+        total = max(len(self.lexical), 1)
+        wanted = min(math.ceil(2 * CANDIDATES * total / allowed_chunks), DENSE_POSTFILTER_MAX)
+        nearest = self.store.dense_query(vector, wanted)
+        kept = [(cid, s) for cid, s in nearest if cid.partition(":")[0] in allowed]
+        if len(kept) >= min(DENSE_POSTFILTER_ENOUGH, allowed_chunks) or len(nearest) < wanted:
+            return kept
+        if len(reports) <= DENSE_ID_FILTER_MAX:
+            where = SearchFilter(report_ids=frozenset(allowed))
+        return self.store.dense_query(vector, CANDIDATES, where)
 
     def _rank(
         self, hits: list[Hit], concepts: list[Concept], prior: dict[str, float], plan: QueryPlan, today: date
@@ -324,14 +363,14 @@ class Searcher:
         ids = [Store.chunk_id(rid, versions.get(rid, ""), 0) for rid in favoured[:OPENINGS]]
         return [(cid, 0.0) for cid in ids if cid not in have]
 
-    def _expander(self, plan: QueryPlan) -> Callable[[str], list[Expansion]]:
-        """English words of the question nothing else took, read as Chinese forms the index holds."""
+    def _expander(self, where: SearchFilter | None) -> Callable[[str], list[Expansion]]:
+        """English words of the question nothing else took, read as Chinese forms the notes
+        searched (within the explicit filter) hold."""
         lexical = self.lexical
 
         def probe(tokens: list[str], k: int) -> list[str]:
-            return [
-                found[0].search_text for cid, _ in lexical.search(tokens, k) if (found := lexical.chunk(cid))
-            ]
+            found = [lexical.chunk(cid) for cid, _ in lexical.search(tokens, k, where)]
+            return [f[0].search_text for f in found if f is not None]
 
         translator = Translator(
             english_dictionary(),
@@ -443,19 +482,3 @@ def _end_date(report: Report) -> str | None:
     if report.date:
         return report.date
     return report.period.split("/")[1] if report.period else None
-
-
-def _in_range(report: Report, since: str | None, until: str | None) -> bool:
-    """A report is in range when its publish date is, or when its covered period overlaps."""
-    start = end = report.date
-    if report.period:
-        start, end = report.period.split("/")
-        if report.date:
-            end = max(end, report.date)
-    if not start:
-        return False
-    if since and (end or start) < since:
-        return False
-    if until and start > until:
-        return False
-    return True

@@ -34,6 +34,14 @@ _ENV_NAMES: dict[str, str] = {
     "max_upload_mb": "YANBAO_MAX_UPLOAD_MB",
     "max_file_mb": "YANBAO_MAX_FILE_MB",
     "log_level": "YANBAO_LOG_LEVEL",
+    "timezone": "YANBAO_TIMEZONE",
+    "digest_quiet_hours": "YANBAO_DIGEST_QUIET_HOURS",
+    "digest_daily_cap": "YANBAO_DIGEST_DAILY_CAP",
+    "digest_poll_seconds": "YANBAO_DIGEST_POLL_SECONDS",
+    "digest_max_age_days": "YANBAO_DIGEST_MAX_AGE_DAYS",
+    "scope_default": "YANBAO_SCOPE_DEFAULT",
+    "kill_at": "YANBAO_KILL_AT",
+    "refresh_seconds": "YANBAO_REFRESH_SECONDS",
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_app_token": "SLACK_APP_TOKEN",
@@ -85,6 +93,23 @@ class Settings:
     max_upload_mb: float = 50.0
     max_file_mb: float = 50.0  # a report file on disk larger than this is refused, naming the setting
     log_level: str = "INFO"
+    # digests and quiet hours are in this zone (an IANA name)
+    timezone: str = "Asia/Shanghai"
+    # "22:00-08:00": no digest is posted in these hours; they wait until the hours end
+    digest_quiet_hours: str | None = None
+    digest_daily_cap: int = 10  # digests posted in one channel per day at most; the rest wait a day
+    digest_poll_seconds: float = 30.0  # how often a serving replica looks for newly indexed weeklies
+    # a weekly dated longer ago than this when it is indexed is no news (an archive loaded later);
+    # 0: every new note is
+    digest_max_age_days: int = 14
+    # what a channel or chat nobody mapped with /scope may search: "all" notes, or "none"
+    scope_default: str = "all"
+    # channel -> the brokers / folders / sectors it may search ([scopes] in yanbao.toml)
+    scopes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # how often a serving replica reads the store's change log: a new report reaches its answers
+    # within this, and the store gets at most 1/this catalog reads a second from each replica
+    refresh_seconds: float = 0.25
+    kill_at: str | None = None  # crash tests only: the step where the process kills itself (killpoints.py)
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -145,6 +170,60 @@ def _read_toml(environ: Mapping[str, str]) -> dict[str, object]:
     return {}
 
 
+_QUIET_HOURS = re.compile(r"^\s*(\d{1,2}):?(\d{2})?\s*-\s*(\d{1,2}):?(\d{2})?\s*$")
+SCOPE_FIELDS = ("brokers", "folders", "sectors")
+
+
+def parse_quiet_hours(value: str) -> tuple[int, int]:
+    """ "22:00-08:00" (or "22-8") as (start, end) minutes of the day; ValueError naming the value."""
+    match = _QUIET_HOURS.match(value)
+    if not match:
+        raise ValueError(f"{value!r}: expected HH:MM-HH:MM, e.g. 22:00-08:00")
+    start_h, start_m, end_h, end_m = (int(g or 0) for g in match.groups())
+    if start_h > 23 or end_h > 23 or start_m > 59 or end_m > 59:
+        raise ValueError(f"{value!r}: hours are 0-23 and minutes 0-59")
+    start, end = start_h * 60 + start_m, end_h * 60 + end_m
+    if start == end:
+        raise ValueError(f"{value!r}: the quiet hours start and end at the same time")
+    return start, end
+
+
+def _scopes_table(value: object) -> tuple[str, dict[str, dict[str, tuple[str, ...]]]]:
+    """[scopes] of yanbao.toml: `default = "all"|"none"` and one table per channel, user or chat
+    (`"slack:C0123" = { brokers = ["山西证券"], sectors = ["通信"] }`)."""
+    if not isinstance(value, dict):
+        raise SettingsError("[scopes] in yanbao.toml must be a table")
+    default = str(value.get("default", "all"))
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for place, spec in value.items():
+        if place == "default":
+            continue
+        if not isinstance(spec, dict):
+            raise SettingsError(f'[scopes] {place!r}: expected a table such as {{ brokers = ["山西证券"] }}')
+        if not str(place).startswith(("slack:", "feishu:")):
+            raise SettingsError(
+                f"[scopes] {place!r}: name a channel (slack:C…, feishu:oc_…) or a user (slack:user:U…, "
+                "feishu:user:ou_…)"
+            )
+        unknown = sorted(set(spec) - set(SCOPE_FIELDS))
+        if unknown:
+            raise SettingsError(
+                f"[scopes] {place!r}: unknown field {unknown[0]!r} (use {', '.join(SCOPE_FIELDS)})"
+            )
+        fields_: dict[str, tuple[str, ...]] = {}
+        for name in SCOPE_FIELDS:
+            items = spec.get(name)
+            if items is None:
+                continue
+            if isinstance(items, str):
+                items = [items]
+            if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+                raise SettingsError(f"[scopes] {place!r}: {name} must be a list of names")
+            fields_[name] = tuple(i.strip() for i in items)
+        out[str(place)] = fields_
+    return default, out
+
+
 def _split_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
 
@@ -178,6 +257,54 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 raise SettingsError(f"{env_name}={value!r}: expected a number") from None
             if values[attr] <= 0:  # type: ignore[operator]
                 raise SettingsError(f"{env_name}={value!r}: must be greater than 0")
+        elif attr == "timezone":
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(str(value))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise SettingsError(
+                    f"YANBAO_TIMEZONE={value!r}: not a time zone name (e.g. Asia/Shanghai)"
+                ) from None
+            values[attr] = str(value)
+        elif attr == "digest_quiet_hours":
+            text = str(value).strip()
+            if text.lower() in ("", "none", "off"):
+                continue
+            try:
+                parse_quiet_hours(text)
+            except ValueError as exc:
+                raise SettingsError(f"YANBAO_DIGEST_QUIET_HOURS={exc}") from None
+            values[attr] = text
+        elif attr in ("digest_daily_cap", "digest_max_age_days"):
+            try:
+                values[attr] = int(str(value))
+            except ValueError:
+                raise SettingsError(f"{env_name}={value!r}: expected a whole number") from None
+            least = 1 if attr == "digest_daily_cap" else 0
+            if values[attr] < least:  # type: ignore[operator]
+                raise SettingsError(f"{env_name}={value!r}: must be {least} or more")
+        elif attr == "digest_poll_seconds":
+            try:
+                values[attr] = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise SettingsError(
+                    f"YANBAO_DIGEST_POLL_SECONDS={value!r}: expected a number of seconds"
+                ) from None
+            if not 0.1 <= values[attr] <= 3600:  # type: ignore[operator]
+                raise SettingsError(f"YANBAO_DIGEST_POLL_SECONDS={value!r}: expected 0.1 to 3600 seconds")
+        elif attr == "scope_default":
+            text = str(value).strip().lower()
+            if text not in ("all", "none"):
+                raise SettingsError(f"YANBAO_SCOPE_DEFAULT={value!r}: expected all or none")
+            values[attr] = text
+        elif attr == "refresh_seconds":
+            try:
+                values[attr] = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise SettingsError(f"{env_name}={value!r}: expected a number of seconds") from None
+            if not 0 <= values[attr] <= 60:  # type: ignore[operator]
+                raise SettingsError(f"{env_name}={value!r}: expected 0 to 60 seconds")
         elif attr in ("admins", "report_dirs"):
             items = _split_list(value) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[attr-defined]
             if attr == "report_dirs":
@@ -203,4 +330,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[attr] = text
         else:
             values[attr] = str(value)
+    if "scopes" in from_file:
+        default, scopes = _scopes_table(from_file["scopes"])
+        values["scopes"] = scopes
+        if "scope_default" not in values:  # YANBAO_SCOPE_DEFAULT wins over the file's default
+            if default not in ("all", "none"):
+                raise SettingsError(f"[scopes] default = {default!r}: expected all or none")
+            values["scope_default"] = default
     return Settings(**values)  # type: ignore[arg-type]

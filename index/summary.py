@@ -21,6 +21,7 @@ class IndexSummary:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0  # chunks written by this run
+    pages: int = 0  # pages of the paged reports (PDF) written by this run
     failed: list[Failure] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)  # reports added or updated by this run
     seconds: float = 0.0
@@ -28,6 +29,14 @@ class IndexSummary:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    @property
+    def files(self) -> int:
+        """Files this run looked at: indexed, skipped as unchanged, or failed."""
+        return self.added + self.updated + self.unchanged + len(self.failed)
+
+    def rate(self, count: int) -> float | None:
+        return count / self.seconds if self.seconds > 0 else None
 
     def to_json(self) -> dict[str, Any]:
         return {

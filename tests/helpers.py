@@ -66,7 +66,9 @@ def fingerprint(text: str) -> str:
 
 def base_env(home: Path, **env: str) -> dict[str, str]:
     """Environment for a yanbao run in its own home, lexical-only unless `env` says otherwise."""
-    out = {"YANBAO_HOME": str(home), "YANBAO_EMBED_MODEL": "none"}
+    # YANBAO_REFRESH_SECONDS=0: every search reads the store's change log, so a test that writes
+    # from one process and searches from another never depends on timing
+    out = {"YANBAO_HOME": str(home), "YANBAO_EMBED_MODEL": "none", "YANBAO_REFRESH_SECONDS": "0"}
     if os.environ.get("YANBAO_TEST_CHROMA_URL") and "YANBAO_CHROMA_URL" not in env:
         # `make test` runs the suite a second time against a real Chroma server: each home gets
         # its own collections there, as each gets its own folder in embedded mode

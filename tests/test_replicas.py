@@ -21,7 +21,7 @@ from index.settings import load_settings
 from tests.fakes.processes import YanbaoProcess, logs_on_failure, start_yanbao, wait_healthy
 from tests.fakes.servers import free_port
 from tests.fakes.slack_api import FakeSlackAPI, Message, SlackSender, mention_event, new_ts
-from tests.helpers import base_env, copy_notes, json_out, note_paths, run_yanbao, write_note
+from tests.helpers import FIXTURES, base_env, copy_notes, json_out, note_paths, run_yanbao, write_note
 
 pytestmark = pytest.mark.slow
 
@@ -89,22 +89,13 @@ def replicas(slack, store_env, workdir, reports_dir):
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack.api_url,
         "YANBAO_ADMINS": f"slack:{ADMIN}",
+        "YANBAO_DIGEST_POLL_SECONDS": "0.5",  # digests of new weeklies are looked for twice a second
+        "YANBAO_DIGEST_MAX_AGE_DAYS": "0",  # the test notes are from 2025: still news here
     }
     started: list[YanbaoProcess] = []
     try:
         for name, extra in (("A", {"YANBAO_REPORT_DIRS": str(reports_dir)}), ("B", {})):
-            port = free_port()
-            started.append(
-                start_yanbao(
-                    f"replica {name}",
-                    ["serve", "slack", "--host", "127.0.0.1", "--port", str(port), "--mode", "http"],
-                    workdir / f"home-{name.lower()}",
-                    workdir / f"replica-{name.lower()}.log",
-                    port=port,
-                    **bot_env,
-                    **extra,
-                )
-            )
+            started.append(start_replica(name, workdir, {**bot_env, **extra}))
         for replica in started:
             health = wait_healthy(replica, STARTUP_SECONDS)
             assert health["store"] and health["state"], health
@@ -112,6 +103,22 @@ def replicas(slack, store_env, workdir, reports_dir):
     finally:
         for replica in started:
             replica.stop()
+
+
+def start_replica(name: str, workdir: Path, env: dict[str, str]) -> YanbaoProcess:
+    """`yanbao serve slack` as replica `name`, its home and log under `workdir`; `env` is kept on
+    the process so a test can restart it the same way."""
+    port = free_port()
+    replica = start_yanbao(
+        f"replica {name}",
+        ["serve", "slack", "--host", "127.0.0.1", "--port", str(port), "--mode", "http"],
+        workdir / f"home-{name.lower()}",
+        workdir / f"replica-{name.lower()}.log",
+        port=port,
+        **env,
+    )
+    replica.env = env  # type: ignore[attr-defined]
+    return replica
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +359,92 @@ def index_summary(run: YanbaoProcess) -> dict:
     lines = [line for line in run.log_text().splitlines() if line.startswith('{"added"')]
     assert lines, run.describe()
     return json.loads(lines[-1])
+
+
+# --- digests of a new weekly ---------------------------------------------------------------------------
+
+
+def digest_rounds(replica: YanbaoProcess) -> float:
+    """How many rounds the replica's digest worker has run (worked, or skipped while the other did)."""
+    text = httpx.get(replica.url + "/metrics", timeout=10).text
+    return sum(
+        metric_value(text, f'yanbao_digest_rounds_total{{outcome="{outcome}"}}') or 0
+        for outcome in ("worked", "busy")
+    )
+
+
+def after_rounds(replicas, rounds: int = 2) -> None:
+    """Wait until every replica's digest worker has run `rounds` more rounds: what they would post
+    by now is posted."""
+    start = {r.name: digest_rounds(r) for r in replicas}
+    for replica in replicas:
+        wait_until(
+            lambda r=replica: digest_rounds(r) >= start[r.name] + rounds,
+            60,
+            f"{replica.name}: {rounds} digest rounds",
+        )
+
+
+def digests_in(slack: FakeSlackAPI, channel: str) -> list[Message]:
+    return [m for m in list(slack.messages.values()) if m.channel == channel and "New weekly note" in m.text]
+
+
+def test_a_weekly_indexed_by_a_separate_process_is_posted_once_to_each_subscribed_channel(
+    slack, replicas, senders, store_env, workdir
+):
+    replica_a, replica_b = replicas
+    to_a, to_b = senders
+    with logs_on_failure(replica_a, replica_b):
+        for sender, channel, words in (
+            (to_a, "CDIGEST", "subscribe weekly 山西证券"),
+            (to_b, "CDIGESTALL", "subscribe weekly"),
+            (to_a, "CNOTSHANXI", "subscribe weekly 国盛证券"),
+        ):
+            response = sender.command(
+                "/yanbao",
+                words,
+                user=READER,
+                channel=channel,
+                response_url=slack.response_url(READER, channel),
+            )
+            assert response.status_code == 200, response.text
+            slack.wait_for(
+                lambda c=channel: next(
+                    (
+                        m
+                        for m in list(slack.messages.values())
+                        if m.channel == c and "Subscribed" in m.all_text()
+                    ),
+                    None,
+                ),
+                ANSWER_SECONDS,
+            )
+        after_rounds(replicas)  # the workers know the subscriptions and what is indexed already
+
+        note = workdir / "digest-notes" / "shanxi_telecom_weekly_20250120.txt"
+        note.parent.mkdir(exist_ok=True)
+        note.write_bytes((FIXTURES / note.name).read_bytes())
+        indexed = run_yanbao(
+            ["index", "--json", str(note)], workdir / "digest-indexer-home", timeout=180, **store_env
+        )
+        assert indexed.returncode == 0, indexed.stderr
+        assert json_out(indexed)["added"] == 1
+
+        for channel in ("CDIGEST", "CDIGESTALL"):
+            (digest,) = slack.wait_for(lambda c=channel: digests_in(slack, c), ANSWER_SECONDS)
+            assert "光迅科技" in digest.all_text() and "山西证券" in digest.all_text()
+        after_rounds(replicas)
+        assert len(digests_in(slack, "CDIGEST")) == 1 and len(digests_in(slack, "CDIGESTALL")) == 1
+        assert digests_in(slack, "CNOTSHANXI") == []
+        assert sum(len(digests_in(slack, c)) for c in {m.channel for m in slack.messages.values()}) == 2
+
+        # replica A restarts (a deploy): it posts nothing again
+        replica_a.stop()
+        restarted = start_replica("A", workdir, replica_a.env)  # type: ignore[attr-defined]
+        try:
+            wait_healthy(restarted, STARTUP_SECONDS)
+            with logs_on_failure(restarted):
+                after_rounds([restarted, replica_b])
+                assert len(digests_in(slack, "CDIGEST")) == 1 and len(digests_in(slack, "CDIGESTALL")) == 1
+        finally:
+            restarted.stop()

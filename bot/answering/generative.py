@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.answer import Answer, Citation
 from bot.answering.verify import inert, renumber, verify_answer
@@ -45,6 +45,33 @@ def numbered_context(citations: list[Citation]) -> str:
     return "\n\n".join(blocks)
 
 
+@dataclass
+class Chosen:
+    """The text an answer shows: the LLM's when a cited point of it survived verification, else
+    the extractive one (`fallback` says why). `dropped`: what verification took out of the LLM's."""
+
+    text: str
+    mode: str = "extractive"
+    model: str | None = None
+    fallback: str | None = None
+    dropped: list[str] = field(default_factory=list)
+
+
+def prefer_verified(
+    generated: str | None, extractive: str, citations: list[Citation], lexicon: Lexicon, llm: LLMClient | None
+) -> Chosen:
+    if llm is None:
+        return Chosen(extractive)
+    if not generated:
+        return Chosen(extractive, fallback="LLM unavailable")
+    verified = verify_answer(generated, citations, lexicon)
+    if not verified.cited:
+        return Chosen(
+            extractive, fallback="the LLM's text had no supported, cited point", dropped=verified.dropped
+        )
+    return Chosen(verified.text, "llm", llm.model, dropped=verified.dropped)
+
+
 def answer_with_llm(
     client: LLMClient,
     question: str,
@@ -59,16 +86,9 @@ def answer_with_llm(
         {"role": "user", "content": render("answer", question=question, context=numbered_context(citations))},
     ]
     try:
-        if on_text is not None:
-            text = ""
-            for delta in client.stream(messages):
-                text += delta
-                on_text(text)
-        else:
-            text = client.chat(messages).text
+        text = client.complete(messages, on_text)
     except LLMError as exc:
         return Attempt(None, f"LLM unavailable: {exc}")
-    text = text.strip()
     if not text:
         return Attempt(None, "LLM returned an empty answer")
     if text.startswith(NOT_FOUND) or text == NOT_FOUND:

@@ -25,8 +25,9 @@ from index.text import SENTENCE_END
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 _MARKER_RUN = re.compile(r"^(\s*(?:\[\d{1,3}\]\s*)+)")
-# Numbers that carry meaning: decimals, percentages, and anything of two digits or more.
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?%?")
+# Numbers that carry meaning: decimals, percentages, and anything of two digits or more (also
+# right after a Chinese character: 上涨2.35%).
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?%?")
 # Where a claim ends: Chinese sentence ends, newlines, an English full stop followed by a space or
 # a marker (not 4.27), and a run of citation markers.
 # (the sentence ends are index/text.py's, so the sentence verified is the sentence quoted)

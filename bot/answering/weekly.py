@@ -11,9 +11,10 @@ from datetime import date, timedelta
 
 from bot.answer import Answer, Citation
 from bot.answering.extractive import RECOMMEND_PREFIX, _header, _recommendation_segments
-from bot.answering.generative import numbered_context
+from bot.answering.generative import numbered_context, prefer_verified
 from bot.answering.verify import inert, renumber, verify_answer
 from bot.llm import LLMClient, LLMError
+from index.filters import SearchFilter
 from index.normalize import search_form
 from index.records import Chunk, Report
 from index.text import sentences
@@ -29,24 +30,49 @@ _RISK = re.compile(r"风险提示")
 _POINTS = re.compile(r"行业动向|周观点|核心观点|投资要点|本周观点|投资建议")
 
 
-def latest_weeklies(reports: list[Report], broker: str | None, sector: str | None, chunks_of) -> list[Report]:
+def sector_forms(sector: str, lexicon=None) -> list[str]:
+    """How a sector asked for is written in notes: itself, and the Chinese of an English name
+    ("telecom" -> 通信), in search form."""
+    forms = [search_form(sector)]
+    if lexicon is not None:
+        forms += [search_form(term) for term in lexicon.expand_english(sector)]
+    return list(dict.fromkeys(f for f in forms if f))
+
+
+def about_sector(report: Report, sector: str, chunks_of, lexicon=None) -> bool:
+    """A note is about `sector` when its title or one of its paragraphs names it (/weekly 通信,
+    a subscription to telecom weeklies)."""
+    forms = sector_forms(sector, lexicon)
+    title = search_form(report.title)
+    if any(form in title for form in forms):
+        return True
+    return any(form in c.search_text for c in chunks_of(report.id) for form in forms)
+
+
+def end_date(report: Report) -> str:
+    """The last day a note speaks for: its publish date or the end of its period."""
+    return max(filter(None, [report.date, report.period.split("/")[1] if report.period else None]))
+
+
+def weeklies_of(
+    reports: list[Report], broker: str | None, sector: str | None, chunks_of, lexicon=None
+) -> list[Report]:
+    """The dated weekly notes of `broker` about `sector` (either may be None), newest first."""
     weeklies = [r for r in reports if r.kind == "weekly" and (r.date or r.period)]
     if broker:
         weeklies = [r for r in weeklies if r.broker == broker]
     if sector:
-        form = search_form(sector)
-        weeklies = [
-            r
-            for r in weeklies
-            if form in search_form(r.title) or any(form in c.search_text for c in chunks_of(r.id))
-        ]
+        weeklies = [r for r in weeklies if about_sector(r, sector, chunks_of, lexicon)]
+    return sorted(weeklies, key=lambda r: (end_date(r), r.id), reverse=True)
+
+
+def latest_weeklies(
+    reports: list[Report], broker: str | None, sector: str | None, chunks_of, lexicon=None
+) -> list[Report]:
+    weeklies = weeklies_of(reports, broker, sector, chunks_of, lexicon)
     if not weeklies:
         return []
-
-    def end(r: Report) -> str:
-        return max(filter(None, [r.date, r.period.split("/")[1] if r.period else None]))
-
-    weeklies.sort(key=end, reverse=True)
+    end = end_date
     newest = date.fromisoformat(end(weeklies[0]))
     chosen: dict[str | None, Report] = {}
     for r in weeklies:
@@ -96,19 +122,7 @@ def _extractive_summary(reports: list[Report], chunks_of, lexicon) -> tuple[str,
     citations: list[Citation] = []
 
     def cite(report: Report, chunk: Chunk) -> str:
-        citations.append(
-            Citation(
-                len(citations) + 1,
-                report.id,
-                report.title,
-                report.broker,
-                report.date,
-                report.source,
-                chunk.paragraph,
-                chunk.text,
-                chunk.section,
-            )
-        )
+        citations.append(Citation.of(len(citations) + 1, report, chunk))
         return f"[{len(citations)}]"
 
     for report in reports:
@@ -169,13 +183,7 @@ def _llm_summary(llm: LLMClient, reports: list[Report], citations: list[Citation
                 "content": render("weekly_reduce", language="English", summaries="\n\n".join(summaries)),
             }
         ]
-        if on_text is None:
-            return llm.chat(messages).text.strip()
-        text = ""
-        for delta in llm.stream(messages):
-            text += delta
-            on_text(text)
-        return text.strip()
+        return llm.complete(messages, on_text)
     except LLMError as exc:
         log.warning("weekly LLM summary failed, extractive fallback", extra={"reason": str(exc)})
         return None
@@ -200,37 +208,44 @@ def summarize_weekly(
     llm: LLMClient | None = None,
     cache: dict | None = None,
     on_text: Callable[[str], None] | None = None,
+    where: SearchFilter | None = None,
 ) -> Answer:
+    """/weekly: the latest weekly note(s), of `broker` about `sector`, among the notes `where`
+    allows (a channel's scope)."""
     lexicon = library.lexicon
     question = "/weekly" + (f" {broker}" if broker else "") + (f" {sector}" if sector else "")
     canonical = lexicon.canonical_broker(broker) if broker else None
-    reports = latest_weeklies(
-        list(library.lexical.reports.values()), canonical or broker, sector, library.lexical.report_chunks
-    )
+    allowed = [r for r in library.lexical.reports.values() if where is None or where.matches(r)]
+    reports = latest_weeklies(allowed, canonical or broker, sector, library.lexical.report_chunks, lexicon)
     if not reports:
         scope = " ".join(filter(None, [canonical or broker, sector]))
-        weeklies = [r for r in library.lexical.reports.values() if r.kind == "weekly"]
+        weeklies = [r for r in allowed if r.kind == "weekly"]
         text = f"No weekly note{' for ' + scope if scope else ''} is indexed yet."
         if weeklies:  # say which notes were looked at, so the person can pick another scope
             text += " I looked at: " + _note_list(weeklies) + "."
         return Answer(question, text, "extractive", found=False, searched=[r.title for r in weeklies])
+    return summarize_reports(library, reports, question=question, llm=llm, cache=cache, on_text=on_text)
+
+
+def summarize_reports(
+    library,
+    reports: list[Report],
+    *,
+    question: str,
+    llm: LLMClient | None = None,
+    cache: dict | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Answer:
+    """The cited summary of these weekly notes (a /weekly answer, a digest of a new note)."""
+    lexicon = library.lexicon
     versions = library.lexical.versions
     key = (tuple((r.id, versions.get(r.id)) for r in reports), bool(llm))
     if cache is not None and key in cache:
         return cache[key]
     text, citations = _extractive_summary(reports, library.lexical.report_chunks, lexicon)
-    mode, model, fallback = "extractive", None, None
-    if llm is not None:
-        generated = _llm_summary(llm, reports, citations, on_text)
-        if generated:
-            verified = verify_answer(generated, citations, lexicon)
-            if verified.cited:
-                text, mode, model = verified.text, "llm", llm.model
-            else:
-                fallback = "LLM summary had no supported, cited point"
-        else:
-            fallback = "LLM unavailable"
-    verified = verify_answer(text, citations, lexicon)
+    generated = _llm_summary(llm, reports, citations, on_text) if llm is not None else None
+    chosen = prefer_verified(generated, text, citations, lexicon, llm)
+    verified = verify_answer(chosen.text, citations, lexicon)
     final, used = renumber(verified.text, citations, verified.cited)
     if not used:  # nothing summarisable: name the notes looked at instead of an empty answer
         final = (
@@ -240,12 +255,12 @@ def summarize_weekly(
     answer = Answer(
         question,
         final,
-        mode,
+        chosen.mode,
         found=bool(used),
         citations=used,
-        dropped=verified.dropped,
-        model=model,
-        fallback=fallback,
+        dropped=chosen.dropped + verified.dropped,
+        model=chosen.model,
+        fallback=chosen.fallback,
     )
     if cache is not None:
         cache[key] = answer

@@ -24,9 +24,10 @@ from typing import Any
 
 from bot.answer import Answer, Citation
 from bot.chat import AckGate, safe_file_name, worker_pool
+from bot.digests import Delivery
 from bot.dispatch import HELP_TITLE, Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.feishu import cards
-from bot.feishu.api import FeishuApi, FeishuApiError
+from bot.feishu.api import BOT_NOT_IN_CHAT, SCOPE_MISSING, FeishuApi, FeishuApiError
 from bot.feishu.events import (
     BOT_MENU,
     CARD_ACTION,
@@ -45,6 +46,7 @@ from bot.metrics import EVENTS, QUESTIONS
 from bot.permissions import Requester
 from bot.service import Yanbao
 from bot.state import StateStore, open_state
+from bot.subscriptions import Subscription
 from index.settings import Settings
 
 log = logging.getLogger("bot.feishu")
@@ -53,6 +55,8 @@ CLAIM_TTL_SECONDS = 7 * 86400
 WORKER_THREADS = 8  # the answers are CPU-bound without an LLM; more threads only fight over the GIL
 LLM_WORKER_THREADS = 32  # with an LLM, answers mostly wait on it: more of them can stream at once
 BOT_ID_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
+# the bot cannot send to this chat at all (not in it, chat gone, no permission): not retried
+CANNOT_SEND = frozenset({BOT_NOT_IN_CHAT, 230001, 230006, 230013, 230017, *SCOPE_MISSING})
 DECLINED_TYPES = {
     "image": "图片",
     "sticker": "表情",
@@ -296,7 +300,15 @@ class FeishuBot:
             patch_seconds=self.stream_interval,
         )
         started = time.perf_counter()
-        context = Context(self.dispatcher, requester, conversation, writer.on_text, writer.status)
+        context = Context(
+            self.dispatcher,
+            requester,
+            conversation,
+            writer.on_text,
+            writer.status,
+            channel=reply_to.chat_id if reply_to is not None else None,
+            direct=reply_to.chat_type == "p2p" if reply_to is not None else open_id is not None,
+        )
         reply = self.with_platform_help(self.dispatcher.run(invocation, context))
         title = reply.title("zh") if reply.title else ""
         remembered = False
@@ -365,6 +377,17 @@ class FeishuBot:
             card = cards.notice_card("下载文件失败", cards.escape(str(exc)), template="red")
         self.api.patch_card(card_id, card)
         EVENTS.labels(platform="feishu", outcome="answered").inc()
+
+    def post_digest(self, chat_id: str, digest: Answer, subscription: Subscription, key: str) -> Delivery:
+        """Send a new weekly note's summary to a subscribed chat (bot/digests.py decides when). The
+        uuid makes Feishu itself drop a second send of the same digest within the hour."""
+        title = "新周报摘要"
+        try:
+            message_id = self.api.send_card(chat_id, cards.answer_card(digest, title=title), uuid=key)
+        except FeishuApiError as exc:
+            return Delivery(False, f"{exc.code} {exc.msg}", permanent=exc.code in CANNOT_SEND)
+        self._remember(message_id, digest, None, title)  # a 👍/👎 on it stores the whole summary
+        return Delivery(True)
 
     def help_text(self) -> str:
         return self.dispatcher.help_text("zh") + "\n\n" + FEISHU_USAGE("zh")

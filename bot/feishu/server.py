@@ -15,6 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from bot.digests import DigestWorker
 from bot.feishu.app import FeishuBot
 from bot.feishu.longconn import LongConnection, mask_sdk_logs
 from bot.feishu.webhook import EVENTS_PATH, events_endpoint
@@ -126,15 +127,19 @@ def serve(
     mask_sdk_logs(route_through_root=True)
     state = open_state(settings)
     bot = FeishuBot(service, settings, state=state)
+    digests = DigestWorker(service, "feishu", bot.post_digest).start()
     if mode == "http":
         log.info("serving Feishu events", extra={"url": f"http://{host}:{port}{EVENTS_PATH}"})
-        uvicorn.run(
-            build_asgi(service, settings, bot=bot, state=state),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-        )
+        try:
+            uvicorn.run(
+                build_asgi(service, settings, bot=bot, state=state),
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+            )
+        finally:
+            digests.stop()
         return
 
     connection = LongConnection(settings, bot.handle_event)
@@ -152,4 +157,5 @@ def serve(
     try:
         connection.run_forever()
     finally:
+        digests.stop()
         bot.close(wait=False)

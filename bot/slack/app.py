@@ -27,7 +27,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.answer import Answer
 from bot.chat import AckGate, StreamIntoMessage, worker_pool
+from bot.digests import Delivery
 from bot.dispatch import HELP_TITLE, Context, Dispatcher, Invocation, Reply, Say, Vote
 from bot.logs import request_context
 from bot.metrics import EVENTS, QUESTIONS
@@ -40,6 +42,7 @@ from bot.slack.markup import question_text
 from bot.slack.streaming import Capabilities, ThreadReply, plain_text
 from bot.slack.web import SlackWeb
 from bot.state import StateStore
+from bot.subscriptions import Subscription
 from index.settings import Settings, SettingsError
 
 log = logging.getLogger("bot.slack")
@@ -47,10 +50,22 @@ log = logging.getLogger("bot.slack")
 CLAIM_TTL_SECONDS = 7 * 86400
 LISTENER_THREADS = 8  # extractive answers are CPU-bound: more threads only fight over the GIL
 LLM_LISTENER_THREADS = 32  # with an LLM, answers mostly wait on it: more of them can stream at once
-SLASH_COMMANDS = ("/yanbao", "/ask", "/weekly", "/reindex", "/reports")
+SLASH_COMMANDS = ("/yanbao", "/ask", "/weekly", "/changes", "/reindex", "/reports")
 # message subtypes that are still a person talking to the bot
 QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
 MAX_TITLE_CHARS = 80
+# what Slack says when the bot cannot post in a channel at all: a digest for it is not retried
+CANNOT_POST = (
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "account_inactive",
+    "invalid_auth",
+    "token_revoked",
+    "restricted_action",
+    "cannot_dm_bot",
+    "missing_scope",
+)
 
 SLACK_USAGE = Say(
     "*In Slack:* mention me in a channel (`@yanbao 乐鑫科技的投资逻辑是什么？`) or send me a direct "
@@ -320,7 +335,9 @@ class SlackBot:
             if direct and event.get("thread_ts"):
                 self.title_assistant_thread(channel, thread_ts, invocation.args, conversation)
         started = time.perf_counter()
-        context = Context(self.dispatcher, requester, conversation, writer.on_text, writer.status)
+        context = Context(
+            self.dispatcher, requester, conversation, writer.on_text, writer.status, channel, direct
+        )
         reply = self.dispatcher.run(invocation, context)
         writer.finish(self.with_platform_help(reply))
         self.count(reply)
@@ -403,7 +420,7 @@ class SlackBot:
             ack(text=refused.text("en") if refused.text else "", response_type="ephemeral")
         elif self._answered_in_ack(invocation):
             reply = self.with_platform_help(
-                self.dispatcher.run(invocation, Context(self.dispatcher, requester))
+                self.dispatcher.run(invocation, self.command_context(command, requester))
             )
             ack(text=render.render_reply(reply)[0], response_type="ephemeral")
         elif invocation.command.started is not None:
@@ -425,12 +442,19 @@ class SlackBot:
             ):
                 return
             if invocation.command.private:
-                reply = self.dispatcher.run(invocation, Context(self.dispatcher, requester))
+                reply = self.dispatcher.run(invocation, self.command_context(command, requester))
                 text, blocks = render.render_reply(reply)
                 self.respond(respond, text=text, blocks=blocks)
                 self.count(reply)
                 return
             self.answer_command(invocation, requester, command.get("channel_id", ""), respond)
+
+    def command_context(self, command: dict, requester: Requester, **hooks: Any) -> Context:
+        """Where a slash command was run: its channel, and whether that is a DM with the bot."""
+        channel = command.get("channel_id") or None
+        return Context(
+            self.dispatcher, requester, channel=channel, direct=is_direct_channel(command), **hooks
+        )
 
     def answer_command(
         self, invocation: Invocation, requester: Requester, channel: str, respond: Respond
@@ -458,7 +482,14 @@ class SlackBot:
             show = StreamIntoMessage(
                 lambda t: self.web.update(channel, placeholder, *render.render_progress(t))
             )
-        context = Context(self.dispatcher, requester, conversation, on_text=show)
+        context = Context(
+            self.dispatcher,
+            requester,
+            conversation,
+            on_text=show,
+            channel=channel or None,
+            direct=channel.startswith("D"),
+        )
         reply = self.dispatcher.run(invocation, context)
         if isinstance(show, StreamIntoMessage):
             show.close()
@@ -605,6 +636,31 @@ class SlackBot:
 
     def health(self) -> dict[str, Any]:
         return self.identity.health() if self.identity is not None else {}
+
+    # -- digests -------------------------------------------------------------------------------------
+    def post_digest(self, channel: str, digest: Answer, subscription: Subscription, key: str) -> Delivery:
+        """Post a new weekly note's summary to a subscribed channel (bot/digests.py decides when)."""
+        why = f"This channel is subscribed to {subscription.describe('en')}; `/unsubscribe` stops it."
+        text, blocks = render.render_digest(digest, why=why)
+        outcome = self.web.call(
+            "chat_postMessage",
+            quiet=CANNOT_POST,
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        if outcome.error in ("invalid_blocks", "msg_too_long", "too_many_blocks"):
+            outcome = self.web.call("chat_postMessage", channel=channel, text=text)  # the words, plainly
+        return Delivery(outcome.ok, outcome.error, permanent=outcome.error in CANNOT_POST)
+
+
+def is_direct_channel(command: dict) -> bool:
+    """A slash command run in a direct message with the bot (Slack names such channels D…)."""
+    return command.get("channel_name") == "directmessage" or str(command.get("channel_id") or "").startswith(
+        "D"
+    )
 
 
 def bot_user_of(body: dict) -> str | None:

@@ -118,6 +118,14 @@ def render_answer(
     return fallback_text(answer), blocks[:MAX_BLOCKS]
 
 
+def render_digest(answer: Answer, *, why: str) -> tuple[str, list[dict[str, Any]]]:
+    """A new weekly note's summary posted to a subscribed channel: a heading, the cited summary,
+    and `why` the channel gets it (its subscription) in the footer."""
+    text, blocks = render_answer(answer, notes=[why])
+    heading = {"type": "section", "text": {"type": "mrkdwn", "text": ":mailbox_with_mail: *New weekly note*"}}
+    return clip(f"New weekly note — {text}", MAX_FALLBACK_CHARS), [heading, *blocks][:MAX_BLOCKS]
+
+
 def answer_body(answer: Answer) -> str:
     return answer.answer.strip() or "I found nothing in the notes for that."
 

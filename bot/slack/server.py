@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.chat import AckGate
+from bot.digests import DigestWorker
 from bot.logs import configure_logging, request_context, secret_values
 from bot.ops import ops_routes
 from bot.service import Yanbao
@@ -183,7 +184,9 @@ def build_asgi(
         return checks
 
     routes += ops_routes(health)
-    return Starlette(routes=routes)
+    asgi = Starlette(routes=routes)
+    asgi.state.slack_bot = getattr(bolt, "yanbao", None)  # serve() posts digests through it
+    return asgi
 
 
 def serve(
@@ -198,16 +201,22 @@ def serve(
     state = service.state
     if mode == "http":
         asgi = build_asgi(service, settings, state=state)
+        digests = DigestWorker(service, "slack", asgi.state.slack_bot.post_digest).start()
         log.info("serving Slack events", extra={"url": f"http://{host}:{port}{EVENTS_PATH}"})
-        uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)
+        try:
+            uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)
+        finally:
+            digests.stop()
         return
 
     connection = start_socket_mode(service, settings, host=host, port=port)
+    digests = DigestWorker(service, "slack", connection.bot.post_digest).start()
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        digests.stop()
         connection.close()
 
 
@@ -230,6 +239,7 @@ class SocketModeConnection:
         self.api_url = api_url
         self._retry_seconds = retry_seconds
         self.problem: str | None = "connecting"
+        self.bot: Any = None  # the SlackBot answering on this connection
         self._stop = threading.Event()
         self._dialer = threading.Thread(target=self._dial, name="yanbao-slack-socket", daemon=True)
 
@@ -324,5 +334,6 @@ def start_socket_mode(
         handler, ops, ops_thread, api_url=settings.slack_api_url, retry_seconds=retry_seconds
     )
     holder["connection"] = connection
+    connection.bot = app.yanbao  # type: ignore[attr-defined]
     log.info("connecting to Slack in Socket Mode", extra={"ops": f"http://{host}:{port}/healthz"})
     return connection.start()

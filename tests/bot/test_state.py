@@ -304,3 +304,51 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
         assert store._connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         store.close()
+
+
+# --- records and counters (subscriptions, scopes, the digest queue) ---------------------------------
+
+
+def test_records_are_shared_replaced_and_deleted(store, backend: dict) -> None:
+    store.put_record("subscription", "slack:C1|weekly", {"broker": "山西证券", "sector": None})
+    store.put_record("subscription", "feishu:oc_2|weekly", {"broker": None, "sector": "通信"})
+    store.put_record("scope", "slack:C1", {"brokers": ["山西证券"]})
+    other = open_backend(backend)  # another replica, or the same one after a restart
+    try:
+        assert other.records("subscription") == {
+            "feishu:oc_2|weekly": {"broker": None, "sector": "通信"},
+            "slack:C1|weekly": {"broker": "山西证券", "sector": None},
+        }
+        other.put_record("subscription", "slack:C1|weekly", {"broker": "国盛证券", "sector": None})
+        assert store.get_record("subscription", "slack:C1|weekly") == {"broker": "国盛证券", "sector": None}
+        assert store.get_record("scope", "slack:C1") == {"brokers": ["山西证券"]}
+        assert other.delete_record("subscription", "slack:C1|weekly") is True
+        assert store.delete_record("subscription", "slack:C1|weekly") is False
+        assert store.get_record("subscription", "slack:C1|weekly") is None
+        assert list(store.records("subscription")) == ["feishu:oc_2|weekly"]
+        assert store.records("nothing") == {}
+    finally:
+        other.close()
+
+
+def test_counters_add_up_across_instances_and_expire(store, backend: dict) -> None:
+    assert store.count("digests:slack:C1:2025-01-13") == 0
+    assert store.count("digests:slack:C1:2025-01-13", 1) == 1
+    other = open_backend(backend)
+    try:
+        assert other.count("digests:slack:C1:2025-01-13", 1) == 2
+        assert store.count("digests:slack:C1:2025-01-13") == 2
+        assert store.count("digests:slack:C2:2025-01-13") == 0
+    finally:
+        other.close()
+    assert store.count("short-lived", 1, ttl_seconds=1) == 1
+    time.sleep(2.1)
+    assert store.count("short-lived") == 0
+
+
+def test_a_released_claim_can_be_claimed_again(store) -> None:
+    assert store.claim("digest:slack:C1:r1")
+    assert not store.claim("digest:slack:C1:r1")
+    store.release("digest:slack:C1:r1")
+    assert store.claim("digest:slack:C1:r1")
+    store.release("never-claimed")  # nothing to forget is no error

@@ -85,3 +85,13 @@ def test_a_quoted_clause_is_one_claim(lexicon):
 def test_note_markers_become_text():
     assert inert("详见附注[2]与[13]，另见［4］") == "详见附注［2］与［13］，另见［4］"
     assert inert("4.27% [a] [1234]") == "4.27% [a] [1234]"
+
+
+def test_a_number_written_right_after_a_chinese_character_is_checked_too(lexicon):
+    citations = [cite(1, "本周申万通信指数下跌1.48%，通信板块排名第24位。")]
+    verified = verify_answer(
+        "申万通信指数下跌1.48% [1]。申万通信指数上涨5.20% [1]。板块排名第17位 [1]。", citations, lexicon
+    )
+    assert "下跌1.48%" in verified.text
+    assert "5.20" not in verified.text and "第17位" not in verified.text
+    assert len(verified.dropped) == 2

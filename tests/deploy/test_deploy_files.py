@@ -55,10 +55,17 @@ def read_only_targets(service: dict) -> set[str]:
 
 
 def test_compose_has_the_services(compose: dict) -> None:
-    assert set(compose["services"]) == {"chroma", "redis", "slack", "feishu", "indexer"}
+    assert set(compose["services"]) == {"chroma", "redis", "slack", "feishu", "indexer", "watcher"}
 
 
-@pytest.mark.parametrize("name", ["slack", "feishu", "indexer"])
+def test_compose_watcher_is_optional_and_watches_the_reports(compose: dict) -> None:
+    watcher = compose["services"]["watcher"]
+    assert watcher["profiles"] == ["watch"]  # not started by a plain `up`
+    assert watcher["command"][:2] == ["index", "--watch"] and watcher["command"][-1] == "/reports"
+    assert watcher["restart"] == "unless-stopped"
+
+
+@pytest.mark.parametrize("name", ["slack", "feishu", "indexer", "watcher"])
 def test_compose_yanbao_services_share_store_and_state(compose: dict, name: str) -> None:
     service = compose["services"][name]
     assert "/reports" in read_only_targets(service), f"{name}: reports folder must be mounted read-only"

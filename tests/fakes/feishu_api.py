@@ -459,6 +459,9 @@ class FakeFeishu:
         receive_type = request.query_params.get("receive_id_type")
         receive_id = body.get("receive_id")
         chat_id = receive_id if receive_type == "chat_id" else f"oc_p2p_{receive_id}"
+        if chat_id in self.kicked_from:
+            self._record("send", request, body, 230002)
+            return self._error(230002, "Bot/User can NOT be out of the chat.")
         message_id = self._store(body, chat_id=chat_id, parent_id=None, receive_id=receive_id, card=card)
         self._record("send", request, body)
         return self._ok({"message_id": message_id, "chat_id": chat_id, "msg_type": "interactive"})

@@ -3,18 +3,10 @@ replaced and pruned reports, bad files, crash-safety, and the dense path with a 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
-import pty
 import re
-import select
-import signal
-import struct
-import subprocess
-import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -26,8 +18,6 @@ from tests.helpers import (
     STRATEGY_NOTE,
     WEEKLY_FACTS,
     WEEKLY_NOTE,
-    YANBAO,
-    cli_env,
     copy_notes,
     encrypt_pdf,
     fingerprint,
@@ -340,201 +330,7 @@ def test_cli_names_each_bad_file_and_exits_1(tmp_path):
     assert_store_consistent(library)
 
 
-# --- crash-safety ---------------------------------------------------------------------------
-
-
-class SimulatedCrash(BaseException):
-    """Stands for a kill: not an Exception, so nothing in the indexer catches it."""
-
-
-def crash_after_chunks_written(library: Library, monkeypatch) -> None:
-    """The next report write dies right after its new chunks reach Chroma, before the commit."""
-    real_upsert = library.store.chunks.upsert
-
-    def upsert(*args, **kwargs):
-        real_upsert(*args, **kwargs)
-        raise SimulatedCrash
-
-    monkeypatch.setattr(library.store.chunks, "upsert", upsert)
-
-
-def crash_after_commit(library: Library, monkeypatch) -> None:
-    """The next report write dies after its commit, before the old chunks are deleted."""
-
-    def finish_pending(report_id: str) -> None:
-        raise SimulatedCrash
-
-    monkeypatch.setattr(library.store, "finish_pending", finish_pending)
-
-
-def versions_note(tmp_path: Path) -> tuple[Path, str]:
-    folder = tmp_path / "reports"
-    note = folder / "strategy.txt"
-    folder.mkdir()
-    original = STRATEGY_NOTE.read_text(encoding="utf-8")
-    note.write_text(original, encoding="utf-8")
-    return note, original
-
-
-def test_crash_before_commit_keeps_the_old_version_and_the_rerun_completes(tmp_path, monkeypatch):
-    note, original = versions_note(tmp_path)
-    library = open_library(tmp_path)
-    library.index([note.parent], progress=False)
-    (old,) = library.reports()
-
-    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
-    crash_after_chunks_written(library, monkeypatch)
-    with pytest.raises(SimulatedCrash):
-        library.index([note.parent], progress=False)
-    monkeypatch.undo()
-
-    survivor = open_library(tmp_path)  # what the next process sees
-    assert [r.content_hash for r in survivor.store.reports()] == [old.content_hash]
-    assert survivor.store.pending_reports() == [old.id]
-    assert survivor.store.count_chunks() > old.chunks  # the uncommitted chunks are there...
-    assert hits_containing(survivor, "量价齐升", "量价齐升")  # ...but searches see the old version
-    assert hits_containing(survivor, "量增价稳", "量增价稳") == []
-
-    summary = survivor.index([note.parent], progress=False)
-    assert (summary.added, summary.updated, summary.failed) == (0, 1, [])
-    assert hits_containing(survivor, "量增价稳", "量增价稳")
-    assert hits_containing(survivor, "量价齐升", "量价齐升") == []
-    assert_store_consistent(survivor)
-
-
-def test_crash_before_the_first_commit_leaves_no_report_and_the_rerun_adds_it(tmp_path, monkeypatch):
-    note, _ = versions_note(tmp_path)
-    library = open_library(tmp_path)
-    crash_after_chunks_written(library, monkeypatch)
-    with pytest.raises(SimulatedCrash):
-        library.index([note.parent], progress=False)
-    monkeypatch.undo()
-
-    survivor = open_library(tmp_path)
-    assert survivor.reports() == [] and survivor.store.reports() == []
-    assert survivor.search("量价齐升").hits == []
-    summary = survivor.index([note.parent], progress=False)
-    assert (summary.added, summary.failed) == (1, [])
-    assert_store_consistent(survivor)
-
-
-def test_crash_after_commit_cleans_up_old_chunks_on_the_rerun(tmp_path, monkeypatch):
-    note, original = versions_note(tmp_path)
-    library = open_library(tmp_path)
-    library.index([note.parent], progress=False)
-    (old,) = library.reports()
-
-    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
-    crash_after_commit(library, monkeypatch)
-    with pytest.raises(SimulatedCrash):
-        library.index([note.parent], progress=False)
-    monkeypatch.undo()
-
-    survivor = open_library(tmp_path)
-    (committed,) = survivor.store.reports()
-    assert committed.content_hash != old.content_hash  # the new version is the committed one
-    summary = survivor.index([note.parent], progress=False)
-    assert summary.failed == [] and summary.added == summary.updated == 0
-    assert survivor.store.count_chunks() == committed.chunks
-    assert not any("量价齐升" in text for _, text, _ in stored_chunks(survivor))
-
-
-def test_after_a_crash_after_commit_and_a_rerun_searches_see_the_new_version(tmp_path, monkeypatch):
-    note, original = versions_note(tmp_path)
-    library = open_library(tmp_path)
-    library.index([note.parent], progress=False)
-
-    note.write_text(original.replace("量价齐升", "量增价稳"), encoding="utf-8")
-    crash_after_commit(library, monkeypatch)
-    with pytest.raises(SimulatedCrash):
-        library.index([note.parent], progress=False)
-    monkeypatch.undo()
-
-    survivor = open_library(tmp_path)
-    survivor.index([note.parent], progress=False)
-    assert hits_containing(survivor, "量增价稳", "量增价稳")
-    assert hits_containing(survivor, "量价齐升", "量价齐升") == []
-    assert_store_consistent(survivor)
-
-
-def distinct_copies(folder: Path, count: int) -> list[Path]:
-    """`count` copies of the fixture notes, each with a paragraph of its own so every file is a new report."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for n in range(count):
-        seed = (WEEKLY_NOTE, STRATEGY_NOTE)[n % 2]
-        lines = note_lines(seed)
-        lines.insert(1, f"副本说明：这是第{n}号副本，编号{n:04d}，用于验证中断后重新索引。")
-        out.append(write_note(folder / f"{n:03d}_{seed.name}", lines))
-    return out
-
-
-def _progress_done(text: str) -> int:
-    """Files finished according to the progress bar ("indexing:  10%|█ | 3/30 [...")."""
-    counts = [int(m.group(1)) for m in re.finditer(r"(\d+)/\d+ \[", text)]
-    return max(counts, default=0)
-
-
-@pytest.mark.slow
-def test_a_killed_index_run_then_a_rerun_leaves_every_report_exactly_once(tmp_path):
-    folder = tmp_path / "reports"
-    files = distinct_copies(folder, 16)
-    home = tmp_path / "home"
-
-    # stderr on a pseudo-terminal, so the progress bar shows how many files are done
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # tqdm needs a width
-    process = subprocess.Popen(
-        [str(YANBAO), "index", str(folder), "--json"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=cli_env(home),
-        cwd=tmp_path,
-    )
-    os.close(slave)
-    shown = ""
-    deadline = time.monotonic() + 120
-    try:
-        while _progress_done(shown) < 1:  # at least one report committed
-            assert process.poll() is None, f"the run ended before it could be killed:\n{shown}"
-            assert time.monotonic() < deadline, f"no progress after 120 s:\n{shown}"
-            ready, _, _ = select.select([master], [], [], 0.01)
-            if ready:
-                try:
-                    shown += os.read(master, 65536).decode(errors="replace")
-                except OSError:  # the terminal closed: the process is gone
-                    break
-        assert _progress_done(shown) >= 1, f"no file finished before the run ended:\n{shown}"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        process.stdout.close()
-        os.close(master)
-    assert process.returncode == -signal.SIGKILL
-    done_before_kill = _progress_done(shown)
-    assert done_before_kill < len(files), "the run finished before the kill: make the folder bigger"
-
-    rerun = run_yanbao(["index", str(folder), "--json"], home, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
-    summary = json_out(rerun)
-    assert summary["failed"] == []
-    assert summary["added"] + summary["unchanged"] == len(files)
-    assert summary["added"] >= 1  # the killed run did not finish
-    assert summary["unchanged"] >= 1  # what it committed before the kill was kept
-
-    library = open_library(tmp_path, YANBAO_HOME=str(home))
-    reports = library.reports()
-    sources = [Path(r.source).name for r in reports]
-    assert sorted(sources) == sorted(p.name for p in files)  # every report exactly once
-    assert_store_consistent(library)
-    for n in (0, 7, 15):
-        texts = [h.chunk.text for h in library.search(f"第{n}号副本 编号{n:04d}", k=3).hits]
-        assert any(f"编号{n:04d}" in t for t in texts), n
-    assert recommendation_paragraph() in [h.chunk.text for h in library.search("端側AI芯片", k=10).hits]
+# Crash-safety (kills at every step of index, remove, prune and the lexical catch-up): test_crashes.py
 
 
 # --- the dense path, with the MiniLM model packaged in a wheel ----------------------------------

@@ -55,7 +55,7 @@ def test_search_through_the_server_finds_the_recommendation_paragraph(indexed, q
 def test_a_second_replica_sees_the_same_reports_and_paragraphs(indexed, tmp_path, chroma_server):
     a, _, ids = indexed
     b = replica(tmp_path, "replica-b", chroma_server.url)
-    assert not (tmp_path / "replica-b" / "lexical" / "lexical" / "lexical.pkl").exists()
+    assert not (tmp_path / "replica-b" / "lexical" / "lexical" / "CURRENT").exists()
 
     mine_a = {r.id: r for r in a.reports() if r.id in ids}
     mine_b = {r.id: r for r in b.reports() if r.id in ids}
@@ -68,7 +68,7 @@ def test_a_second_replica_sees_the_same_reports_and_paragraphs(indexed, tmp_path
         assert len(b.lexical.report_chunks(rid)) == report.chunks
     for question in ("端側AI芯片", "on-device AI chips Zhongtai"):
         assert recommendation_paragraph() in found_texts(b, question, ids), question
-    assert (tmp_path / "replica-b" / "lexical" / "lexical" / "lexical.pkl").exists()
+    assert (tmp_path / "replica-b" / "lexical" / "lexical" / "CURRENT").exists()
 
 
 def test_a_second_replica_indexing_the_same_files_finds_them_unchanged(indexed, tmp_path, chroma_server):
