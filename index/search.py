@@ -378,6 +378,7 @@ class Searcher:
             lexical.vocabulary,
             probe,
             self._similarity,
+            doc_freq=lexical.doc_freq,
         )
         return lambda form: translator.expand(form, [], NOT_EXPANDED)
 

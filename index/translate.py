@@ -123,8 +123,10 @@ class Translator:
         probe: Callable[[list[str], int], list[str]],
         similarity: Callable[[str, list[str]], list[float]] | None = None,
         probe_depth: int = 40,
+        doc_freq: Callable[[str], int] | None = None,
     ) -> None:
         self.dictionary = dictionary
+        self.doc_freq = doc_freq
         self.tokens = tokens
         self.vocabulary = vocabulary
         self.probe = probe
@@ -199,7 +201,10 @@ class Translator:
         )
 
     def _held(self, candidates: list[str]) -> dict[str, int]:
-        """How many of the probed paragraphs hold each candidate (0: none does)."""
+        """How many of the probed paragraphs hold each candidate (0: none does); when every
+        candidate is a word of the index, how many paragraphs hold it (no probe needed)."""
+        if self.doc_freq is not None and all(c in self.vocabulary for c in candidates):
+            return {c: self.doc_freq(c) for c in candidates}
         parts: dict[str, None] = {}
         for candidate in candidates:
             if candidate in self.vocabulary:
