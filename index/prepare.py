@@ -69,9 +69,7 @@ def content_version(data: bytes, space: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def prepare_report(
-    path: Path, source: str, data: bytes, tokenizer: Tokenizer, lexicon: Lexicon
-) -> Prepared:
+def prepare_report(path: Path, source: str, data: bytes, tokenizer: Tokenizer, lexicon: Lexicon) -> Prepared:
     """Read, clean, describe, chunk and tokenize the report in `data` (the bytes of `path`)."""
     document = read_bytes(data, str(path))
     cleaned = clean_reprint_boilerplate(document.blocks, document.title_hint)
@@ -174,10 +172,10 @@ def parse_all(
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool:
         while not broken:
             while len(in_flight) < workers * _AHEAD_PER_WORKER:
-                job = next(pending, None)
-                if job is None:
+                upcoming = next(pending, None)
+                if upcoming is None:
                     break
-                in_flight.append((job, pool.submit(_parse_in_worker, job)))
+                in_flight.append((upcoming, pool.submit(_parse_in_worker, upcoming)))
             if not in_flight:
                 break
             job, future = in_flight.popleft()
