@@ -13,13 +13,14 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export ANONYMIZED_TELEMETRY ?= False
 
-.PHONY: help venv install install-test demo test lint format bench eval clean
+.PHONY: help venv install install-test demo test lint typecheck format bench eval clean
 
 help:
 	@echo "make demo    set up .venv, index the sample reports, answer a sample question"
 	@echo "make test    set up .venv with test extras and run the whole suite"
 	@echo "make bench   print the benchmark figures      make eval   score the dev question sets (EVAL=…)"
 	@echo "make lint    ruff check + format check"
+	@echo "make typecheck  mypy over bot/ and index/"
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,9 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check bot index prompts tests benchmarks scripts
 	$(VENV)/bin/ruff format --check bot index prompts tests benchmarks scripts
+
+typecheck: $(VENV)/.installed-test
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format bot index prompts tests benchmarks scripts

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from bot import metrics
 from bot.answer import Answer, Citation
@@ -340,7 +341,7 @@ class Yanbao:
 
     def health(self) -> dict[str, object]:
         status = self.library.status()
-        metrics.set_index_size(int(status["reports"]), int(status["chunks"]))
+        metrics.set_index_size(cast(int, status["reports"]), cast(int, status["chunks"]))
         return {
             "ok": bool(status["store_reachable"]) and self.state.ping(),
             "store": status["store_reachable"],

@@ -458,7 +458,7 @@ class RedisState:
 
     def records(self, kind: str) -> dict[str, dict]:
         raw = self._client.hgetall(self._key("records", kind))
-        return {key: json.loads(raw[key]) for key in sorted(raw)}
+        return {str(key): json.loads(raw[key]) for key in sorted(raw)}
 
     def count(self, key: str, add: int = 0, ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS) -> int:
         name = self._key("count", key)

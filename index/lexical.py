@@ -375,7 +375,7 @@ class LexicalIndex:
         lengths: Counter[str] = Counter()
         writer = index.writer(heap_size=_REBUILD_HEAP, num_threads=min(2, os.cpu_count() or 1))
         try:
-            versions = {rid: e.version for rid, e in committed.items()}
+            versions = {rid: e.version for rid, e in committed.items() if e.version}
             for number, item in enumerate(store.iter_chunks(versions)):
                 report = committed[item.chunk.report_id].report
                 assert report is not None

@@ -81,9 +81,7 @@ class Tokenizer:
         self._ensure_ready()
         with self._lock:
             if self._pos is None:
-                import jieba.posseg
-
-                self._pos = jieba.posseg.POSTokenizer(self._jieba)
+                self._pos = _pos_tagger(self._jieba)
             pos = self._pos
         return [(p.word, p.flag) for p in pos.cut(search_form(text), HMM=False) if _keep(p.word)]
 
@@ -91,6 +89,22 @@ class Tokenizer:
         """Tokens for BM25: jieba search-mode cut (a long word also yields its known sub-words)."""
         self._ensure_ready()
         return [w for w in self._jieba.cut_for_search(search_form(text)) if _keep(w)]
+
+
+def _pos_tagger(tokenizer: jieba.Tokenizer) -> Any:
+    """jieba's part-of-speech tagger over `tokenizer`. Importing jieba.posseg already read the
+    default dictionary's tags (~1 s); a tagger made the documented way reads them again on the
+    first question, so one over the default dictionary takes a copy of those tags instead (a copy:
+    the tagger adds our user dictionary's tags to its table)."""
+    import jieba.posseg
+
+    shared = jieba.posseg.dt
+    if tokenizer.dictionary != shared.tokenizer.dictionary:
+        return jieba.posseg.POSTokenizer(tokenizer)
+    tagger = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    tagger.tokenizer = tokenizer
+    tagger.word_tag_tab = dict(shared.word_tag_tab)
+    return tagger
 
 
 def _keep(word: str) -> bool:

@@ -173,10 +173,10 @@ def parse_all(
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool:
         while not broken:
             while len(in_flight) < workers * _AHEAD_PER_WORKER:
-                job = next(pending, None)
-                if job is None:
+                upcoming = next(pending, None)
+                if upcoming is None:
                     break
-                in_flight.append((job, pool.submit(_parse_in_worker, job)))
+                in_flight.append((upcoming, pool.submit(_parse_in_worker, upcoming)))
             if not in_flight:
                 break
             job, future = in_flight.popleft()

@@ -106,11 +106,13 @@ def _date_int(value: str | None) -> int:
 class Store:
     def __init__(self, client: chromadb.api.ClientAPI, space: str, namespace: str = "yanbao") -> None:
         self.space = space
-        self._client = client
-        self.chunks = client.get_or_create_collection(
+        # Chroma's typed results make every field optional; this module asks for what it reads
+        # (include=[...]) and checks records where it reads them, so its collections are Any.
+        self._client: Any = client
+        self.chunks: Any = client.get_or_create_collection(
             f"{namespace}-{space}-chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
-        self.catalog = client.get_or_create_collection(
+        self.catalog: Any = client.get_or_create_collection(
             f"{namespace}-{space}-reports", embedding_function=None
         )
 

@@ -462,13 +462,13 @@ def compare(
     # figures
     new_figures, old_figures = figures(new_chunks, lexicon), figures(old_chunks, lexicon)
     figure_lines = []
-    for key, now in new_figures.items():
-        before = old_figures.get(key)
-        if before is None or search_form(before.shown) == search_form(now.shown):
+    for key, figure in new_figures.items():
+        earlier = old_figures.get(key)
+        if earlier is None or search_form(earlier.shown) == search_form(figure.shown):
             continue
         figure_lines.append(
             w["figure"].format(
-                old=inert(before.shown), o=o(before.chunk), new=inert(now.shown), n=n(now.chunk)
+                old=inert(earlier.shown), o=o(earlier.chunk), new=inert(figure.shown), n=n(figure.chunk)
             )
         )
     if figure_lines:
