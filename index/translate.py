@@ -171,12 +171,12 @@ class Translator:
         # the phrase cut into shorter pieces ("offshore" + "wind power", or word by word): each
         # piece's readings the index could hold (as a token, or in tokens) take part
         for pieces in _splits(words):
-            readings = [
+            per_piece = [
                 [c for c in self.dictionary.lookup(" ".join(p)) if self._possible(c)][:PER_WORD]
                 for p in pieces
             ]
-            if all(readings):
-                composed += ["".join(parts) for parts in itertools.product(*readings)]
+            if all(per_piece):
+                composed += ["".join(parts) for parts in itertools.product(*per_piece)]
         candidates = list(dict.fromkeys(direct + [c for c in composed if c not in direct]))
         if not candidates:
             return ()

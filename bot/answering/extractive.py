@@ -232,19 +232,19 @@ def _fact_answer(candidates: list[Candidate], plan, english: bool, concepts: lis
     options.sort(key=lambda o: o[1].score - RANK_PENALTY * o[0].rank, reverse=True)
     best_item, best = options[0]
     chosen = [(best_item, best)]
-    for item, evidence in options[1:2]:
+    for item, other in options[1:2]:
         if (
-            evidence.support >= best.support
-            and evidence.score >= best.score - SECOND_QUOTE_MARGIN
-            and search_form(evidence.text) != search_form(best.text)
+            other.support >= best.support
+            and other.score >= best.score - SECOND_QUOTE_MARGIN
+            and search_form(other.text) != search_form(best.text)
             and item.hit.report.id != best_item.hit.report.id
         ):
-            chosen.append((item, evidence))
+            chosen.append((item, other))
     lines = []
-    for n, (item, evidence) in enumerate(chosen, start=1):
+    for n, (item, quoted) in enumerate(chosen, start=1):
         header = _header(item.hit.report, english)
         # "[page::7]" is an extract's page mark; the note's own "[1]" is text, not our citation
-        quote = inert(_PAGE_MARKER.sub("", _with_other_part(item.hit, evidence, plan, concepts)).strip())
+        quote = inert(_PAGE_MARKER.sub("", _with_other_part(item.hit, quoted, plan, concepts)).strip())
         lines.append(f"According to {header}: “{quote}” [{n}]" if english else f"{header}：“{quote}” [{n}]")
     return "\n".join(lines), [item.hit for item, _ in chosen]
 
@@ -370,12 +370,13 @@ def _asked_report(result: SearchResult, has: str) -> Hit | None:
 def _publish_date_answer(result: SearchResult, english: bool):
     """ "When was this note published?" is answered by the report's own publish date."""
     hit = _asked_report(result, "date")
-    if hit is None:
+    published = hit.report.date if hit is not None else None
+    if hit is None or not published:
         return None
     report = hit.report
     if english:
-        return f"{_header(report, english)} was published on {report.date} [1]", [hit]
-    y, m, d = report.date.split("-")
+        return f"{_header(report, english)} was published on {published} [1]", [hit]
+    y, m, d = published.split("-")
     return f"{_header(report, english)}发布于{y}年{int(m)}月{int(d)}日 [1]", [hit]
 
 
