@@ -269,8 +269,8 @@ def question_concepts(
         if _overlaps(s, e, spans):  # 山西证券 the broker, not 山西证券 the listed company
             continue
         spans.append((s, e))
-        stock = lexicon.stocks_by_name.get(name)
-        names = (stock.name, *stock.former) if stock else (name,)
+        listed = lexicon.stocks_by_name.get(name)
+        names = (listed.name, *listed.former) if listed else (name,)
         concepts.append(Concept(name, tuple(search_form(n) for n in names), required=True, entity=True))
     for entry, term in lexicon.glossary_chinese(form):
         term_form = search_form(term)
@@ -307,7 +307,7 @@ def question_concepts(
         if re.fullmatch(r"[a-z][a-z0-9.+\-]*", word):
             generic = word in GENERIC_EN or lexicon.canonical_broker(word) is not None
             unknown = vocabulary is not None and word not in vocabulary
-            concepts.append(Concept(word, (word,), generic, UNKNOWN_ENGLISH if unknown else 1.0))
+            concepts.append(Concept(word, (word,), generic, weight=UNKNOWN_ENGLISH if unknown else 1.0))
         elif len(word) >= 2:  # a lone digit or character says nothing ("@_user_1", "第1")
             # pronouns, time words, numerals, particles… ask how, not about what (这家, 现在, 多少)
             function_word = tag in _FUNCTION_TAGS and not word.isdigit()

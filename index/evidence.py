@@ -100,9 +100,11 @@ def find_evidence(
             score += FIGURE_FIT_WEIGHT * max(_figure_fit(text, own_terms), _figure_fit(text, open_terms))
         if plan.wants_list and lexicon is not None and own > 0 and len(lexicon.find_stocks(text)) >= 2:
             score += LIST_WEIGHT
-        other = bool(
-            plan.wants_figure and figure and entities and lexicon is not None
-        ) and _figures_of_others(text, entities, lexicon)
+        other = (
+            lexicon is not None
+            and bool(plan.wants_figure and figure and entities)
+            and _figures_of_others(text, entities, lexicon)
+        )
         # the period asked: named by the sentence (or its table's header) wins; another one named
         # instead says the sentence is about another time
         period_form = (
@@ -142,9 +144,9 @@ def _figures_of_others(sentence: str, entities: list[Concept], lexicon: Lexicon)
         form = search_form(phrase)
         if any(e.present_in(form) for e in entities):
             return False
-        named = lexicon.find_stocks(phrase) or [
-            entry for entry, _ in lexicon.glossary_chinese(phrase) if entry.category == "company"
-        ]
+        named = bool(lexicon.find_stocks(phrase)) or any(
+            entry.category == "company" for entry, _ in lexicon.glossary_chinese(phrase)
+        )
         if not named:
             return False  # a figure of no one in particular may be the asked company's
     return True

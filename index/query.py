@@ -342,11 +342,11 @@ def _find_spans(text: str, low: str, today: Date) -> list[_Span]:
 
     # full dates: 2024-12-16, 2024/12/16, 2024.12.16, 20241216, 2024年12月16日
     for m in re.finditer(r"(?<!\d)(20\d{2})(?:[-/.]|年)(\d{1,2})(?:[-/.]|月)(\d{1,2})(?:日|号)?(?!\d)", text):
-        d = day(int(m[1]), int(m[2]), int(m[3]))
-        add(m.start(), m.end(), d, d, "day")
+        found = day(int(m[1]), int(m[2]), int(m[3]))
+        add(m.start(), m.end(), found, found, "day")
     for m in re.finditer(r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)", text):
-        d = day(int(m[1]), int(m[2]), int(m[3]))
-        add(m.start(), m.end(), d, d, "day")
+        found = day(int(m[1]), int(m[2]), int(m[3]))
+        add(m.start(), m.end(), found, found, "day")
     # English day ranges: "Jan 26-30, 2026", "Aug 25–29"
     for m in re.finditer(
         _MONTH + r"\s+(?P<d>\d{1,2})\s*[-–~]\s*(?P<e>\d{1,2})\b(?:,?\s*(?P<y>20\d{2}))?", low

@@ -100,7 +100,7 @@ class _WatchedClient(sdk_ws.Client):
         super().__init__(*args, **kwargs)
         self._on_frame = on_frame
         self._max_ping = max_ping
-        self._ping_interval: float = min(self._ping_interval, max_ping)  # type: ignore[has-type]
+        self._ping_interval: float = min(self._ping_interval, max_ping)
 
     async def _connect(self) -> None:
         await super()._connect()
