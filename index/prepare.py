@@ -29,9 +29,10 @@ from index.readers import read_bytes
 from index.records import Chunk, Report
 
 # Bump when cleaning, describing or chunking changes, so every report is re-indexed once.
-PIPELINE_VERSION = "4"  # 2: sentences not cut at ；, digest listings kept as text, new metadata cues;
+PIPELINE_VERSION = "5"  # 2: sentences not cut at ；, digest listings kept as text, new metadata cues;
 # 3: text/HTML tables carry their header; 4: mastheads and desk-name lines are not titles, analysts
-# without their labels, English lead names of companies (Songcheng, Jin Jiang)
+# without their labels, English lead names of companies (Songcheng, Jin Jiang); 5: PDF words keep
+# the spaces PDFium read between them where a substituted font's boxes leave none
 POOL_MIN_FILES = 8  # fewer files are parsed in-process: starting workers costs ~1-2 s
 _AHEAD_PER_WORKER = 2  # files handed to each worker ahead of time: enough to keep it busy, no more
 

@@ -59,6 +59,10 @@ class Run:
     bold: bool
     angle: int
     first_width: float  # width of the first character
+    # PDFium's text had a word space right before the run. Runs of one line are joined with a space
+    # where their boxes leave room for one, or where this says so: a font the PDF does not embed is
+    # measured with a substitute, whose boxes can leave no room between words.
+    spaced: bool = False
 
 
 @dataclass
@@ -153,13 +157,14 @@ class _Runs:
         self.length = 0
         self.top = self.bottom = self.center = self.first_width = 0.0
         self.font: _Font | None = None
+        self.spaced = False
 
     def flush(self) -> None:
         font = self.font
         if self.parts and font is not None:
             text = "".join(self.parts)
             self.runs.append(
-                Run(text, self.starts, self.xs0, self.xs1, self.top, self.bottom, font.size, font.bold, font.angle, self.first_width)
+                Run(text, self.starts, self.xs0, self.xs1, self.top, self.bottom, font.size, font.bold, font.angle, self.first_width, self.spaced)
             )  # fmt: skip
         self.parts, self.starts, self.xs0, self.xs1, self.length = [], [], [], [], 0
 
@@ -191,6 +196,7 @@ class _Runs:
             center,
             first_width,
         )
+        self.spaced = spaced
         self.parts, self.starts, self.xs0, self.xs1, self.length = [piece], [0], [x0], [x1], len(piece)
 
 

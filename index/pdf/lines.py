@@ -159,8 +159,9 @@ def _segment(runs: list[Run], page: int) -> Segment:
     for index, run in enumerate(runs):
         if index:
             gap = run.xs0[0] - xs1[-1]
-            wide = CJK_WORD_GAP if is_cjk(parts[-1][-1]) and is_cjk(run.text[0]) else WORD_GAP
-            if gap > wide * min(run.size, runs[index - 1].size):
+            cjk = is_cjk(parts[-1][-1]) and is_cjk(run.text[0])
+            wide = CJK_WORD_GAP if cjk else WORD_GAP
+            if gap > wide * min(run.size, runs[index - 1].size) or (run.spaced and not cjk):
                 parts.append(" ")
                 length += 1
         starts.extend(length + start for start in run.starts)
